@@ -1,0 +1,73 @@
+import type { Network } from "../ledger/network.ts";
+import { VERSION } from "../node/version.ts";
+import { HttpError, json, readJson, type Router } from "./router.ts";
+
+/** Adds the node and ledger routes of `network` to `router`. */
+export function addNodeRoutes(router: Router, network: Network): Router {
+  const { ledger, node } = network;
+  return router
+    .add("GET", "/healthz", () => json({ status: "ok" }))
+    .add("GET", "/api/node", () =>
+      json({
+        peerId: node.peerId.toString(),
+        addresses: node.getMultiaddrs().map(String),
+        version: VERSION,
+        uptimeS: Math.round((network.now() - network.startedAt) / 1000),
+        ledger: ledger.stats,
+      }))
+    .add("GET", "/api/peers", () => json(peersOf(network)))
+    .add("GET", "/api/ledger", () => json(ledger.storage))
+    .add("GET", "/api/ledger/:bucket", (_req, { bucket }) => {
+      const name = required(bucket, "bucket");
+      if (ledger.storage[name] === undefined) {
+        throw new HttpError(404, `Cannot find bucket "${name}"`);
+      }
+      return json(ledger.bucket(name));
+    })
+    .add("GET", "/api/ledger/:bucket/:key", (_req, { bucket, key }) => {
+      const [b, k] = [required(bucket, "bucket"), required(key, "key")];
+      if (!ledger.has(b, k)) throw new HttpError(404, `Cannot find key "${k}" in bucket "${b}"`);
+      return json(ledger.get(b, k));
+    })
+    .add("PUT", "/api/ledger/:bucket/:key", async (req, { bucket, key }) => {
+      const [b, k] = [required(bucket, "bucket"), required(key, "key")];
+      const value = await readJson(req);
+      await ledger.put(b, k, value);
+      return json({ bucket: b, key: k, value, index: ledger.block.Index });
+    })
+    .add("DELETE", "/api/ledger/:bucket/:key", async (_req, { bucket, key }) => {
+      const [b, k] = [required(bucket, "bucket"), required(key, "key")];
+      const existed = ledger.has(b, k);
+      await ledger.delete(b, k);
+      return json({ bucket: b, key: k, deleted: existed, index: ledger.block.Index });
+    });
+}
+
+function required(value: string | undefined, name: string): string {
+  if (value === undefined || value === "") throw new HttpError(400, `Cannot use empty ${name}`);
+  return value;
+}
+
+/** One connected peer as the API shows it. */
+export interface PeerView {
+  peerId: string;
+  addresses: string[];
+  direction: string;
+  openedAt: string;
+}
+
+function peersOf(network: Network): PeerView[] {
+  const byPeer = new Map<string, PeerView>();
+  for (const conn of network.node.getConnections()) {
+    const id = conn.remotePeer.toString();
+    const view = byPeer.get(id) ?? {
+      peerId: id,
+      addresses: [],
+      direction: conn.direction,
+      openedAt: new Date(conn.timeline.open).toISOString(),
+    };
+    view.addresses.push(conn.remoteAddr.toString());
+    byPeer.set(id, view);
+  }
+  return [...byPeer.values()].sort((a, b) => a.peerId.localeCompare(b.peerId));
+}

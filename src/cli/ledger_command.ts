@@ -1,0 +1,84 @@
+import { Command } from "@commander-js/extra-typings";
+import { apiRequest } from "../api/client.ts";
+import type { CliContext } from "./cli.ts";
+import { firstEnv } from "./env.ts";
+import { UsageError } from "./errors.ts";
+
+const API_ENV = ["P2P_API"] as const;
+
+/** A `ledger` subcommand with the options that name the node's API. */
+function apiCommand(name: string, description: string) {
+  return new Command(name)
+    .description(description)
+    .option("--api <url>", `a running node's API (env: ${API_ENV.join(", ")})`)
+    .option("--api-token <token>", "bearer token of that API (env: P2P_API_TOKEN)");
+}
+
+/** `p2p ledger get|put|delete|list`: the ledger through a running node's API. */
+export function ledgerCommandOf(context: CliContext): Command {
+  const resolve = (opts: { api?: string; apiToken?: string }) => {
+    const api = opts.api ?? firstEnv(context.env, API_ENV);
+    if (api === undefined) throw new UsageError("Cannot reach a node: no --api URL (or P2P_API)");
+    return { api, apiToken: opts.apiToken ?? firstEnv(context.env, ["P2P_API_TOKEN"]) };
+  };
+  const print = (value: unknown): void => context.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  const path = (...parts: string[]): string =>
+    `api/ledger/${parts.map(encodeURIComponent).join("/")}`;
+
+  const ledger = new Command("ledger").description("read and write the ledger of a running node");
+  ledger.addCommand(
+    apiCommand("list", "print all buckets, or the keys of one")
+      .argument("[bucket]")
+      .action(async (bucket, opts) => {
+        const { api, apiToken } = resolve(opts);
+        const body = await apiRequest(api, bucket === undefined ? "api/ledger" : path(bucket), {
+          apiToken,
+        });
+        print(bucket === undefined ? body : Object.keys(body as Record<string, unknown>));
+      }),
+  );
+  ledger.addCommand(
+    apiCommand("get", "print a bucket, or one key's value")
+      .argument("<bucket>")
+      .argument("[key]")
+      .action(async (bucket, key, opts) => {
+        const { api, apiToken } = resolve(opts);
+        const target = key === undefined ? path(bucket) : path(bucket, key);
+        print(await apiRequest(api, target, { apiToken }));
+      }),
+  );
+  ledger.addCommand(
+    apiCommand("put", "write a JSON value; the node keeps it announced")
+      .argument("<bucket>")
+      .argument("<key>")
+      .argument("<json>", "the value, as JSON (a bare word is taken as a string)")
+      .action(async (bucket, key, text, opts) => {
+        const { api, apiToken } = resolve(opts);
+        print(
+          await apiRequest(api, path(bucket, key), {
+            method: "PUT",
+            body: parseValue(text),
+            apiToken,
+          }),
+        );
+      }),
+  );
+  ledger.addCommand(
+    apiCommand("delete", "delete a key")
+      .argument("<bucket>")
+      .argument("<key>")
+      .action(async (bucket, key, opts) => {
+        const { api, apiToken } = resolve(opts);
+        print(await apiRequest(api, path(bucket, key), { method: "DELETE", apiToken }));
+      }),
+  );
+  return ledger as unknown as Command;
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

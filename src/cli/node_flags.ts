@@ -1,0 +1,197 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { NodeOptions } from "../node/create_node.ts";
+import { decodeToken } from "../token/token.ts";
+import type { NetworkToken } from "../token/token.ts";
+import { envFlag, type EnvReader, firstEnv } from "./env.ts";
+import { UsageError } from "./errors.ts";
+import { parseLogFormat, parseLogLevel } from "./logging.ts";
+
+/** Environment names of each common flag, P2P_* first, LocalAI's aliases after. */
+export const NODE_ENV = {
+  token: ["P2P_TOKEN", "LOCALAI_P2P_TOKEN", "TOKEN"],
+  listenMaddrs: ["P2P_LISTEN_MADDRS", "LOCALAI_P2P_LISTEN_MADDRS"],
+  bootstrapPeers: ["P2P_BOOTSTRAP_PEERS", "LOCALAI_P2P_BOOTSTRAP_PEERS_MADDRS"],
+  noDht: ["P2P_DISABLE_DHT", "LOCALAI_P2P_DISABLE_DHT"],
+  noMdns: ["P2P_DISABLE_MDNS"],
+  networkId: ["P2P_NETWORK_ID", "LOCALAI_P2P_NETWORK_ID"],
+  identity: ["P2P_IDENTITY"],
+  apiListen: ["P2P_API_LISTEN"],
+  apiToken: ["P2P_API_TOKEN"],
+  logLevel: ["P2P_LOG_LEVEL", "LOCALAI_P2P_LOGLEVEL"],
+  logFormat: ["P2P_LOG_FORMAT"],
+  private: ["P2P_PRIVATE"],
+  maxConnections: ["P2P_MAX_CONNECTIONS"],
+} as const;
+
+function envHelp(names: readonly string[]): string {
+  return `(env: ${names.join(", ")})`;
+}
+
+/**
+ * A command with the common flags of every node-running command (DESIGN.md "Common flags").
+ * Defaults are applied by {@linkcode resolveNodeFlags}, after the environment aliases.
+ */
+// deno-lint-ignore explicit-module-boundary-types -- the inferred type carries every option's type
+export function nodeCommand(name: string, description: string) {
+  return new Command(name)
+    .description(description)
+    .option("--token <token>", `network token ${envHelp(NODE_ENV.token)}`)
+    .option(
+      "--listen-maddrs <list>",
+      `comma-separated listen multiaddrs (default: /ip4/0.0.0.0/tcp/0,/ip6/::/tcp/0) ${
+        envHelp(NODE_ENV.listenMaddrs)
+      }`,
+    )
+    .option(
+      "--bootstrap-peers <list>",
+      `comma-separated bootstrap multiaddrs with /p2p/<id>, replacing the public IPFS list; "none" for a seed node ${
+        envHelp(NODE_ENV.bootstrapPeers)
+      }`,
+    )
+    .option("--no-dht", `disable the Kademlia DHT rendezvous ${envHelp(NODE_ENV.noDht)}=true`)
+    .option("--no-mdns", `disable mDNS discovery ${envHelp(NODE_ENV.noMdns)}=true`)
+    .option("--network-id <id>", `bucket name prefix ${envHelp(NODE_ENV.networkId)}`)
+    .option(
+      "--identity <file>",
+      `private key file, created once (mode 0600) and reused ${envHelp(NODE_ENV.identity)}`,
+    )
+    .option(
+      "--api-listen <addr>",
+      `serve the HTTP API on HOST:PORT ${envHelp(NODE_ENV.apiListen)}`,
+    )
+    .option(
+      "--api-token <token>",
+      `bearer token the API requires; mandatory off loopback ${envHelp(NODE_ENV.apiToken)}`,
+    )
+    .option(
+      "--max-connections <n>",
+      `cap on open libp2p connections (default: 300) ${envHelp(NODE_ENV.maxConnections)}`,
+    )
+    .option(
+      "--private",
+      `private network: token-derived noise prologue, Go peers cannot join ${
+        envHelp(NODE_ENV.private)
+      }=true`,
+    )
+    .addOption(
+      new Option("--log-level <level>", `log level (default: info) ${envHelp(NODE_ENV.logLevel)}`),
+    )
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        `text or json (default: text) ${envHelp(NODE_ENV.logFormat)}`,
+      ),
+    );
+}
+
+/** The raw values of the common flags, as commander parses them. */
+export interface NodeFlags {
+  token?: string;
+  listenMaddrs?: string;
+  bootstrapPeers?: string;
+  dht?: boolean;
+  mdns?: boolean;
+  networkId?: string;
+  identity?: string;
+  apiListen?: string;
+  apiToken?: string;
+  maxConnections?: string;
+  private?: true;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+/** The common flags after environment, defaults and validation. */
+export interface ResolvedNodeFlags {
+  /** The token text as given, if any. */
+  tokenText: string | undefined;
+  /** The decoded token, if any. */
+  token: NetworkToken | undefined;
+  /** Node options except the token and the key. */
+  node: Omit<NodeOptions, "token" | "privateKey">;
+  networkId: string | undefined;
+  identityPath: string | undefined;
+  apiListen: string | undefined;
+  apiToken: string | undefined;
+  logLevel: string;
+  logFormat: string;
+}
+
+/**
+ * Applies flag → environment → default precedence to the common flags and validates them.
+ *
+ * @throws {UsageError} A value that cannot be used, named in the message.
+ * @throws {InvalidTokenError} A token that does not decode.
+ */
+export function resolveNodeFlags(flags: NodeFlags, env: EnvReader): ResolvedNodeFlags {
+  const tokenText = flags.token ?? firstEnv(env, NODE_ENV.token);
+  const listen = flags.listenMaddrs ?? firstEnv(env, NODE_ENV.listenMaddrs);
+  const bootstrap = flags.bootstrapPeers ?? firstEnv(env, NODE_ENV.bootstrapPeers);
+  const maxConnections = flags.maxConnections ?? firstEnv(env, NODE_ENV.maxConnections);
+  const logLevel = flags.logLevel ?? firstEnv(env, NODE_ENV.logLevel) ?? "info";
+  const logFormat = flags.logFormat ?? firstEnv(env, NODE_ENV.logFormat) ?? "text";
+  parseLogLevel(logLevel);
+  parseLogFormat(logFormat);
+  const node: Omit<NodeOptions, "token" | "privateKey"> = {
+    dht: flags.dht !== false && !envFlag(env, NODE_ENV.noDht),
+    mdns: flags.mdns !== false && !envFlag(env, NODE_ENV.noMdns),
+    private: flags.private === true || envFlag(env, NODE_ENV.private),
+    ...(listen === undefined ? {} : { listen: parseListenAddrs(listen) }),
+    ...(bootstrap === undefined ? {} : { bootstrapPeers: parseBootstrapPeers(bootstrap) }),
+    ...(maxConnections === undefined
+      ? {}
+      : { maxConnections: parsePositiveInt("--max-connections", maxConnections) }),
+  };
+  return {
+    tokenText,
+    token: tokenText === undefined ? undefined : decodeToken(tokenText),
+    node,
+    networkId: flags.networkId ?? firstEnv(env, NODE_ENV.networkId),
+    identityPath: flags.identity ?? firstEnv(env, NODE_ENV.identity),
+    apiListen: flags.apiListen ?? firstEnv(env, NODE_ENV.apiListen),
+    apiToken: flags.apiToken ?? firstEnv(env, NODE_ENV.apiToken),
+    logLevel,
+    logFormat,
+  };
+}
+
+function splitList(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function parseListenAddrs(text: string): string[] {
+  const addrs = splitList(text);
+  if (addrs.length === 0) throw new UsageError(`Cannot use --listen-maddrs "${text}": empty list`);
+  for (const addr of addrs) parseMultiaddr("--listen-maddrs", addr);
+  return addrs;
+}
+
+function parseBootstrapPeers(text: string): string[] {
+  if (text.trim().toLowerCase() === "none") return [];
+  const addrs = splitList(text);
+  for (const addr of addrs) {
+    parseMultiaddr("--bootstrap-peers", addr);
+    if (!addr.includes("/p2p/")) {
+      throw new UsageError(`Cannot use --bootstrap-peers "${addr}": missing /p2p/<peer id>`);
+    }
+  }
+  return addrs;
+}
+
+function parseMultiaddr(flag: string, addr: string): void {
+  try {
+    multiaddr(addr);
+  } catch {
+    throw new UsageError(`Cannot use ${flag} "${addr}": not a multiaddr`);
+  }
+}
+
+/** Parses a positive integer flag value. */
+export function parsePositiveInt(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value <= 0) {
+    throw new UsageError(`Cannot use ${flag} "${text}": not a positive integer`);
+  }
+  return value;
+}

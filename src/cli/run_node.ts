@@ -1,0 +1,112 @@
+import { getLogger } from "@logtape/logtape";
+import { addNodeRoutes } from "../api/node_routes.ts";
+import { Router } from "../api/router.ts";
+import { type ApiServer, serveApi } from "../api/server.ts";
+import { type Network, startNetwork } from "../ledger/network.ts";
+import type { P2PLibp2p } from "../node/create_node.ts";
+import { loadOrCreateIdentity } from "../node/identity.ts";
+import { fingerprint } from "../token/derive.ts";
+import { decodeToken, generateToken } from "../token/token.ts";
+import type { CliContext } from "./cli.ts";
+import { UsageError } from "./errors.ts";
+import { configureLogging } from "./logging.ts";
+import { type NodeFlags, type ResolvedNodeFlags, resolveNodeFlags } from "./node_flags.ts";
+
+const log = getLogger(["p2p", "cli"]);
+
+/** What a long-running command adds on top of the node. */
+export interface NodeCommandParts {
+  /** Called before the node starts (register stream handlers). */
+  beforeStart?: (node: P2PLibp2p) => void | Promise<void>;
+  /** Called once the network runs; returns its own stop function and extra start-line fields. */
+  run?: (
+    network: Network,
+    router: Router,
+    flags: ResolvedNodeFlags,
+  ) => Promise<{ stop?: () => Promise<void>; info?: Record<string, unknown> } | void>;
+  /** Without a token: generate one (node, federated) instead of failing. */
+  generateTokenIfMissing?: boolean;
+}
+
+/** Resolves once SIGINT or SIGTERM arrives, or when `signal` aborts. */
+export function untilTerminated(signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((name) => {
+      const handler = (): void => finish(name);
+      Deno.addSignalListener(name, handler);
+      return [name, handler] as const;
+    });
+    const finish = (why: string): void => {
+      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+      resolve(why);
+    };
+    signal?.addEventListener("abort", () => finish("abort"), { once: true });
+  });
+}
+
+/**
+ * Runs a node-based command: logging, flags, identity, token, the network, the API, the
+ * start line on stdout, then waits for SIGINT/SIGTERM and stops everything cleanly.
+ */
+export async function runNodeCommand(
+  rawFlags: NodeFlags,
+  context: CliContext,
+  parts: NodeCommandParts = {},
+): Promise<void> {
+  const flags = resolveNodeFlags(rawFlags, context.env);
+  configureLogging({ level: flags.logLevel, format: flags.logFormat });
+  let generated: string | undefined;
+  let token = flags.token;
+  if (token === undefined) {
+    if (!parts.generateTokenIfMissing) {
+      throw new UsageError("Cannot start: no network token (--token or P2P_TOKEN)");
+    }
+    generated = generateToken();
+    token = decodeToken(generated);
+    context.io.stderr(
+      `No token given: generated a new network (token fingerprint ${
+        fingerprint(generated)
+      }, printed as "token" on stdout).\nOther nodes join with: P2P_TOKEN=<token> p2p worker --target HOST:PORT\n`,
+    );
+  }
+  const privateKey = flags.identityPath === undefined
+    ? undefined
+    : await loadOrCreateIdentity(flags.identityPath);
+  const network = await startNetwork({
+    ...flags.node,
+    token,
+    ...(privateKey === undefined ? {} : { privateKey }),
+    ...(parts.beforeStart === undefined ? {} : { beforeStart: parts.beforeStart }),
+  });
+  const stops: (() => Promise<void>)[] = [() => network.stop()];
+  try {
+    const router = addNodeRoutes(new Router(), network);
+    const extra = (await parts.run?.(network, router, flags)) ?? {};
+    if (extra.stop) stops.unshift(extra.stop);
+    const api = startApi(flags, router);
+    if (api) stops.unshift(() => api.shutdown());
+    context.io.stdout(`${
+      JSON.stringify({
+        peerId: network.peerId.toString(),
+        addresses: network.node.getMultiaddrs().map(String),
+        ...(api ? { api: `http://${api.address}` } : {}),
+        ...extra.info,
+        ...(generated ? { token: generated } : {}),
+      })
+    }\n`);
+    const why = await untilTerminated();
+    log.info("Stopping ({why})", { why });
+  } finally {
+    for (const stop of stops) {
+      await stop().catch((err) =>
+        log.warning("Error while stopping: {error}", { error: String(err) })
+      );
+    }
+  }
+}
+
+function startApi(flags: ResolvedNodeFlags, router: Router): ApiServer | undefined {
+  if (flags.apiListen === undefined) return undefined;
+  return serveApi({ listen: flags.apiListen, apiToken: flags.apiToken, handler: router.handle });
+}

@@ -1,0 +1,73 @@
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["p2p", "discover"]);
+
+/** How long a consumer gets to exit after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Runs a shell command with one environment variable set, and restarts it (SIGTERM, wait,
+ * start) whenever the value changes: `LLAMACPP_GRPC_SERVERS` is read only at start-up.
+ */
+export class Supervisor {
+  #command: string;
+  #variable: string;
+  #child: Deno.ChildProcess | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  /** @param command A shell command line. @param variable The variable to set. */
+  constructor(command: string, variable: string) {
+    this.#command = command;
+    this.#variable = variable;
+  }
+
+  /** (Re)starts the command with `value`; calls are serialized. */
+  restart(value: string): Promise<void> {
+    this.#queue = this.#queue.then(async () => {
+      await this.#terminate();
+      if (this.#stopped) return;
+      this.#child = new Deno.Command("sh", {
+        args: ["-c", this.#command],
+        env: { [this.#variable]: value },
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+      log.info("Started {command} with {variable}={value} (pid {pid})", {
+        command: this.#command,
+        variable: this.#variable,
+        value,
+        pid: this.#child.pid,
+      });
+    });
+    return this.#queue;
+  }
+
+  /** Stops the command for good. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    this.#queue = this.#queue.then(() => this.#terminate());
+    return this.#queue;
+  }
+
+  async #terminate(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined) return;
+    this.#child = undefined;
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }, STOP_GRACE_MS);
+    await child.status;
+    clearTimeout(timer);
+  }
+}

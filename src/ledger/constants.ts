@@ -1,0 +1,19 @@
+/** Upper bound between two full-block rebroadcasts (edgevpn `Syncronizer`, 10 s in LocalAI). */
+export const SYNC_INTERVAL_MS = 10_000;
+/** A newly seen subscriber gets the whole block after this debounce instead of waiting a tick. */
+export const NEW_PEER_SYNC_DELAY_MS = 150;
+/** How often the hub recomputes its topics (edgevpn: 1 s). */
+export const TOPIC_CHECK_INTERVAL_MS = 1_000;
+/**
+ * How long around a rotation boundary the previous and the next topic and key stay in use:
+ * covers publishes near the boundary and peers whose clock is this far off.
+ */
+export const ROTATION_GRACE_S = 15;
+/** Bound on a gunzipped block: a gzip bomb stops here. */
+export const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+/** Bucket of the liveness heartbeat every node writes (edgevpn `services.Alive`). */
+export const HEALTHCHECK_BUCKET = "healthcheck";
+/** Heartbeat period of the `healthcheck` bucket. */
+export const HEALTHCHECK_INTERVAL_MS = 30_000;
+/** A node's deletions are re-asserted for this long if a concurrent block brings the key back. */
+export const TOMBSTONE_TTL_MS = 60_000;

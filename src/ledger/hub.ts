@@ -1,0 +1,183 @@
+import type { GossipSub, Message, SubscriptionChangeData } from "@libp2p/gossipsub";
+import { getLogger } from "@logtape/logtape";
+import { sealKeyAt, topicAt } from "../token/derive.ts";
+import type { NetworkToken } from "../token/token.ts";
+import type { Block } from "./block.ts";
+import {
+  MAX_BLOCK_BYTES,
+  NEW_PEER_SYNC_DELAY_MS,
+  ROTATION_GRACE_S,
+  TOPIC_CHECK_INTERVAL_MS,
+} from "./constants.ts";
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  GossipMessageError,
+  type GossipRejection,
+} from "./envelope.ts";
+import { LedgerWriteError } from "./errors.ts";
+
+const log = getLogger(["p2p", "ledger", "hub"]);
+
+/** Options of a {@linkcode LedgerHub}. */
+export interface LedgerHubInit {
+  /** The node's gossipsub service. */
+  pubsub: GossipSub;
+  /** The network token: room, crypto secret and rotation interval. */
+  token: NetworkToken;
+  /** Largest gossip payload the hub sends or accepts, in bytes. */
+  maxMessageBytes: number;
+  /** The clock, in milliseconds since the epoch. @default {Date.now} */
+  now?: () => number;
+  /** Seconds around a rotation during which the neighbouring topics stay in use. @default {15} */
+  graceS?: number;
+}
+
+/** Receives the blocks peers gossip. */
+export type BlockHandler = (block: Block, from: string) => void;
+/** Told about every gossip message the hub dropped, and why. */
+export type RejectHandler = (reason: GossipRejection, from: string) => void;
+
+/**
+ * The sealed gossip channel of the ledger, as edgevpn's hub: blocks travel as
+ * `{"Message": hex(seal(gzip(json(block)))), "SenderID": "", "Annotations": null}` on a
+ * topic and with a key that both rotate with the token's crypto interval.
+ *
+ * Unlike edgevpn it never has a gap at a rotation: it stays subscribed to the previous and
+ * the next topic (with their keys) for a grace window around each boundary, so publishes near
+ * the boundary and peers whose clocks are a few seconds off are still heard.
+ */
+export class LedgerHub {
+  #init: Required<LedgerHubInit>;
+  #topics = new Map<string, string>(); // topic → seal key
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #blockHandlers: BlockHandler[] = [];
+  #rejectHandlers: RejectHandler[] = [];
+  #joinHandlers: (() => void)[] = [];
+  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @param init The pubsub service, token and limits. */
+  constructor(init: LedgerHubInit) {
+    this.#init = { now: Date.now, graceS: ROTATION_GRACE_S, ...init };
+  }
+
+  /** Subscribes to the current topics and starts following rotations. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#init.pubsub.addEventListener("message", this.#onMessage);
+    this.#init.pubsub.addEventListener("subscription-change", this.#onSubscriptionChange);
+    this.#refreshTopics();
+    this.#timer = setInterval(() => this.#refreshTopics(), TOPIC_CHECK_INTERVAL_MS);
+  }
+
+  /** Unsubscribes from every topic. */
+  stop(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#joinTimer);
+    this.#timer = undefined;
+    this.#init.pubsub.removeEventListener("message", this.#onMessage);
+    this.#init.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
+    for (const topic of this.#topics.keys()) this.#unsubscribe(topic);
+    this.#topics.clear();
+  }
+
+  /** The topics the hub listens on now (the current one first). */
+  get topics(): string[] {
+    return [...this.#topics.keys()];
+  }
+
+  /** Calls `handler` with every valid block a peer gossips. */
+  onBlock(handler: BlockHandler): void {
+    this.#blockHandlers.push(handler);
+  }
+
+  /** Calls `handler` for every message dropped as malformed, with the reason. */
+  onReject(handler: RejectHandler): void {
+    this.#rejectHandlers.push(handler);
+  }
+
+  /** Calls `handler` (debounced) when a peer joins one of the ledger topics. */
+  onPeerJoin(handler: () => void): void {
+    this.#joinHandlers.push(handler);
+  }
+
+  /**
+   * Seals `block` for the current topic.
+   *
+   * @throws {LedgerWriteError} The sealed block is larger than the gossip cap.
+   */
+  encode(block: Block): { topic: string; payload: Uint8Array } {
+    const atS = this.#init.now() / 1000;
+    const payload = encodeEnvelope(block, sealKeyAt(this.#init.token, atS));
+    if (payload.byteLength > this.#init.maxMessageBytes) {
+      throw new LedgerWriteError(
+        `Cannot write to the ledger: the sealed block would be ${payload.byteLength} bytes, above the gossip limit of ${this.#init.maxMessageBytes}`,
+      );
+    }
+    return { topic: topicAt(this.#init.token, atS), payload };
+  }
+
+  /**
+   * Publishes `block` on the current topic.
+   *
+   * @returns How many peers it was sent to.
+   * @throws {LedgerWriteError} The sealed block is larger than the gossip cap.
+   */
+  async publish(block: Block): Promise<number> {
+    const { topic, payload } = this.encode(block);
+    if (!this.#topics.has(topic)) this.#refreshTopics();
+    const result = await this.#init.pubsub.publish(topic, payload);
+    return result.recipients.length;
+  }
+
+  #refreshTopics(): void {
+    const atS = this.#init.now() / 1000;
+    const wanted = new Map<string, string>();
+    for (const t of [atS, atS - this.#init.graceS, atS + this.#init.graceS]) {
+      wanted.set(topicAt(this.#init.token, t), sealKeyAt(this.#init.token, t));
+    }
+    for (const topic of this.#topics.keys()) {
+      if (!wanted.has(topic)) this.#unsubscribe(topic);
+    }
+    for (const topic of wanted.keys()) {
+      if (!this.#topics.has(topic)) this.#init.pubsub.subscribe(topic);
+    }
+    this.#topics = wanted;
+  }
+
+  #unsubscribe(topic: string): void {
+    try {
+      this.#init.pubsub.unsubscribe(topic);
+    } catch (err) {
+      log.debug("Cannot unsubscribe from a ledger topic: {error}", { error: String(err) });
+    }
+  }
+
+  #onMessage = (event: CustomEvent<Message>): void => {
+    const message = event.detail;
+    const key = this.#topics.get(message.topic);
+    if (key === undefined) return;
+    const from = message.type === "signed" ? message.from.toString() : "";
+    const keys = [key, ...[...this.#topics.values()].filter((k) => k !== key)];
+    try {
+      const block = decodeEnvelope(message.data, keys, {
+        maxMessageBytes: this.#init.maxMessageBytes,
+        maxBlockBytes: MAX_BLOCK_BYTES,
+      });
+      for (const handler of this.#blockHandlers) handler(block, from);
+    } catch (err) {
+      const reason: GossipRejection = err instanceof GossipMessageError ? err.reason : "bad-block";
+      log.debug("Dropped a ledger message from {from}: {reason}", { from, reason });
+      for (const handler of this.#rejectHandlers) handler(reason, from);
+    }
+  };
+
+  #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    const joined = event.detail.subscriptions.some((s) => s.subscribe && this.#topics.has(s.topic));
+    if (!joined || this.#joinTimer !== undefined) return;
+    this.#joinTimer = setTimeout(() => {
+      this.#joinTimer = undefined;
+      for (const handler of this.#joinHandlers) handler();
+    }, NEW_PEER_SYNC_DELAY_MS);
+  };
+}

@@ -1,0 +1,262 @@
+import { getLogger } from "@logtape/logtape";
+import {
+  type Block,
+  genesisBlock,
+  nextBlock,
+  shouldAdopt,
+  type Storage,
+  withoutBucket,
+  withoutKey,
+  withValue,
+} from "./block.ts";
+import { SYNC_INTERVAL_MS, TOMBSTONE_TTL_MS } from "./constants.ts";
+import type { GossipRejection } from "./envelope.ts";
+
+const log = getLogger(["p2p", "ledger"]);
+
+/** What the ledger needs from its gossip channel ({@linkcode LedgerHub} in a node). */
+export interface BlockChannel {
+  /** Throws if the block cannot be sent (too large); called before a write is committed. */
+  encode(block: Block): unknown;
+  /** Sends the block to the network; resolves with the number of recipients. */
+  publish(block: Block): Promise<number>;
+  onBlock(handler: (block: Block, from: string) => void): void;
+  onReject(handler: (reason: GossipRejection, from: string) => void): void;
+  onPeerJoin(handler: () => void): void;
+}
+
+/** Options of a {@linkcode Ledger}. */
+export interface LedgerInit {
+  channel: BlockChannel;
+  /** The clock, in milliseconds since the epoch. @default {Date.now} */
+  now?: () => number;
+  /** Upper bound between full-block rebroadcasts. @default {10000} */
+  syncIntervalMs?: number;
+}
+
+/** Counters of a ledger, for the API and metrics. */
+export interface LedgerStats {
+  /** Index of the current block. */
+  index: number;
+  /** Blocks received from peers and adopted. */
+  applied: number;
+  /** Blocks received that lost the merge rule (older or equal). */
+  ignored: number;
+  /** Messages dropped as malformed, by reason. */
+  dropped: Partial<Record<GossipRejection, number>>;
+  /** Blocks this node published (writes and rebroadcasts). */
+  published: number;
+  /** Times this node re-announced its own entries after adopting a block that lacked them. */
+  reannounced: number;
+}
+
+/** The ledger's change events. */
+export interface LedgerEventMap {
+  /** The current block changed (local write or adopted block). */
+  change: CustomEvent<{ block: Block; local: boolean }>;
+}
+
+type Key = `${string}\u0000${string}`;
+
+function keyOf(bucket: string, key: string): Key {
+  return `${bucket}\u0000${key}`;
+}
+
+/**
+ * The replicated bucket → key → JSON map of an edgevpn network: one versioned snapshot
+ * (the last block) that every write replaces and every node rebroadcasts.
+ *
+ * Entries this node writes are its own: it keeps them announced. When it adopts a newer
+ * block from a peer that lacks them (a concurrent write won the merge), it writes them back
+ * at once rather than at its next tick, as edgevpn does. Its deletions are re-asserted the
+ * same way for a while.
+ */
+export class Ledger extends EventTarget {
+  #channel: BlockChannel;
+  #now: () => number;
+  #syncIntervalMs: number;
+  #block: Block;
+  #owned = new Map<Key, { bucket: string; key: string; json: string }>();
+  #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running = false;
+  #stats: LedgerStats = {
+    index: 0,
+    applied: 0,
+    ignored: 0,
+    dropped: {},
+    published: 0,
+    reannounced: 0,
+  };
+
+  /** @param init The gossip channel and the clock. */
+  constructor(init: LedgerInit) {
+    super();
+    this.#channel = init.channel;
+    this.#now = init.now ?? Date.now;
+    this.#syncIntervalMs = init.syncIntervalMs ?? SYNC_INTERVAL_MS;
+    this.#block = genesisBlock(new Date(this.#now()));
+    this.#channel.onBlock((block, from) => this.#receive(block, from));
+    this.#channel.onReject((reason) => {
+      this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
+    });
+    this.#channel.onPeerJoin(() => this.sync());
+  }
+
+  /** Starts the periodic rebroadcast (the first one at once). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#scheduleSync(0);
+  }
+
+  /** Stops the periodic rebroadcast. */
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The current block. */
+  get block(): Block {
+    return this.#block;
+  }
+
+  /** A copy of the counters. */
+  get stats(): LedgerStats {
+    return structuredClone({ ...this.#stats, index: this.#block.Index });
+  }
+
+  /** All buckets: bucket → key → JSON text. */
+  get storage(): Storage {
+    return this.#block.Storage;
+  }
+
+  /** The bucket's entries, each value parsed from its JSON text. */
+  bucket(bucket: string): Record<string, unknown> {
+    const entries = this.#block.Storage[bucket] ?? {};
+    return Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, parseJson(v)]));
+  }
+
+  /** The value under `bucket`/`key`, parsed from its JSON text; `undefined` when absent. */
+  get(bucket: string, key: string): unknown {
+    const text = this.#block.Storage[bucket]?.[key];
+    return text === undefined ? undefined : parseJson(text);
+  }
+
+  /** Whether `bucket`/`key` holds a value. */
+  has(bucket: string, key: string): boolean {
+    return this.#block.Storage[bucket]?.[key] !== undefined;
+  }
+
+  /**
+   * Writes `value` (as JSON) under `bucket`/`key` and keeps it announced until deleted.
+   *
+   * @throws {LedgerWriteError} The new block would exceed the gossip limit; nothing changes.
+   */
+  put(bucket: string, key: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value) ?? "null";
+    this.#commit(withValue(this.#block.Storage, bucket, key, json));
+    this.#owned.set(keyOf(bucket, key), { bucket, key, json });
+    this.#tombstones.delete(keyOf(bucket, key));
+    return this.#publish();
+  }
+
+  /** Deletes `bucket`/`key` and stops announcing it. */
+  delete(bucket: string, key: string): Promise<void> {
+    const id = keyOf(bucket, key);
+    this.#owned.delete(id);
+    this.#tombstones.set(id, { bucket, key, until: this.#now() + TOMBSTONE_TTL_MS });
+    if (!this.has(bucket, key)) return Promise.resolve();
+    this.#commit(withoutKey(this.#block.Storage, bucket, key));
+    return this.#publish();
+  }
+
+  /** Deletes a whole bucket and stops announcing its entries. */
+  deleteBucket(bucket: string): Promise<void> {
+    for (const [id, entry] of this.#owned) if (entry.bucket === bucket) this.#owned.delete(id);
+    if (this.#block.Storage[bucket] === undefined) return Promise.resolve();
+    this.#commit(withoutBucket(this.#block.Storage, bucket));
+    return this.#publish();
+  }
+
+  /** Stops announcing `bucket`/`key` without deleting it (it ages out where readers judge it). */
+  forget(bucket: string, key: string): void {
+    this.#owned.delete(keyOf(bucket, key));
+  }
+
+  /** Rebroadcasts the whole current block now (how newcomers learn the state). */
+  sync(): void {
+    void this.#publish();
+  }
+
+  #commit(storage: Storage): void {
+    const block = nextBlock(this.#block, storage, new Date(this.#now()));
+    this.#channel.encode(block);
+    this.#setBlock(block, true);
+  }
+
+  #setBlock(block: Block, local: boolean): void {
+    this.#block = block;
+    this.dispatchEvent(new CustomEvent("change", { detail: { block, local } }));
+  }
+
+  async #publish(): Promise<void> {
+    try {
+      await this.#channel.publish(this.#block);
+      this.#stats.published++;
+    } catch (err) {
+      log.debug("Cannot publish the ledger block: {error}", { error: String(err) });
+    }
+  }
+
+  #receive(block: Block, from: string): void {
+    if (!shouldAdopt(this.#block, block)) {
+      this.#stats.ignored++;
+      return;
+    }
+    this.#stats.applied++;
+    log.trace("Adopted block {index} from {from}", { index: block.Index, from });
+    this.#setBlock(block, false);
+    this.#reassertOwnEntries();
+  }
+
+  #reassertOwnEntries(): void {
+    let storage = this.#block.Storage;
+    for (const { bucket, key, json } of this.#owned.values()) {
+      if (storage[bucket]?.[key] !== json) storage = withValue(storage, bucket, key, json);
+    }
+    const now = this.#now();
+    for (const [id, stone] of this.#tombstones) {
+      if (stone.until < now) this.#tombstones.delete(id);
+      else if (storage[stone.bucket]?.[stone.key] !== undefined) {
+        storage = withoutKey(storage, stone.bucket, stone.key);
+      }
+    }
+    if (storage === this.#block.Storage) return;
+    try {
+      this.#commit(storage);
+    } catch (err) {
+      log.warning("Cannot re-announce this node's entries: {error}", { error: String(err) });
+      return;
+    }
+    this.#stats.reannounced++;
+    void this.#publish();
+  }
+
+  #scheduleSync(delayMs: number): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => {
+      this.sync();
+      this.#scheduleSync(this.#syncIntervalMs);
+    }, delayMs);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

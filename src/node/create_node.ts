@@ -1,0 +1,182 @@
+import "./deno_shims.ts";
+import { createLibp2p, type Libp2p } from "libp2p";
+import type { Components } from "libp2p/components";
+import { tcp } from "@libp2p/tcp";
+import { noise } from "@libp2p/noise";
+import { yamux } from "@libp2p/yamux";
+import { type Identify, identify } from "@libp2p/identify";
+import { type Ping, ping } from "@libp2p/ping";
+import { type KadDHT, kadDHT, passthroughMapper } from "@libp2p/kad-dht";
+import { mdns } from "@libp2p/mdns";
+import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
+import type { PeerDiscovery, PrivateKey } from "@libp2p/interface";
+import { createHash } from "node:crypto";
+import type { NetworkToken } from "../token/token.ts";
+import {
+  DEFAULT_LISTEN_ADDRS,
+  DEFAULT_MAX_CONNECTIONS,
+  DIAL_TIMEOUT_MS,
+  GOSSIP_MAX_MESSAGE_BYTES,
+  INBOUND_CONNECTION_THRESHOLD,
+  MDNS_DOMAIN,
+  MDNS_INTERVAL_MS,
+  PRIVATE_NETWORK_LABEL,
+  PUBLIC_BOOTSTRAP_PEERS,
+  PUBLIC_DHT_PROTOCOL,
+  YAMUX_MAX_EARLY_STREAMS,
+  YAMUX_MAX_STREAM_WINDOW,
+} from "./constants.ts";
+import { type Rendezvous, rendezvous } from "./rendezvous.ts";
+import { AGENT_VERSION, VERSION } from "./version.ts";
+import { autoDial } from "./auto_dial.ts";
+
+/** How to assemble a node: the common flags of every node-running command. */
+export interface NodeOptions {
+  /** The decoded network token. */
+  token: NetworkToken;
+  /** Listen multiaddrs. @default {["/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0"]} */
+  listen?: readonly string[];
+  /**
+   * Bootstrap peers (multiaddrs with `/p2p/<id>`). `undefined` → the public IPFS list, as
+   * LocalAI does; an explicit list replaces it; `[]` → none (a seed node).
+   */
+  bootstrapPeers?: readonly string[] | undefined;
+  /** Kademlia DHT rendezvous. @default {true} */
+  dht?: boolean;
+  /** mDNS discovery on the local network, with the token's service tag. @default {true} */
+  mdns?: boolean;
+  /**
+   * Private mode: the noise prologue and DHT protocol are derived from the token, so peers
+   * without it fail the handshake. Go peers cannot join such a network. @default {false}
+   */
+  private?: boolean;
+  /** The node's key; a fresh Ed25519 key when absent. */
+  privateKey?: PrivateKey;
+  /** Cap on open connections. @default {300} */
+  maxConnections?: number;
+  /** Upper bound between rendezvous cycles, in milliseconds. @default {10000} */
+  rendezvousIntervalMs?: number;
+  /** The clock, in milliseconds since the epoch (tests inject skew). @default {Date.now} */
+  now?: () => number;
+}
+
+/** The services every p2p node runs. */
+export interface NodeServices extends Record<string, unknown> {
+  identify: Identify;
+  ping: Ping;
+  pubsub: GossipSub;
+  rendezvous: Rendezvous;
+  dht?: KadDHT;
+}
+
+/** A libp2p node assembled by {@linkcode createLibp2pNode}. */
+export type P2PLibp2p = Libp2p<NodeServices>;
+
+/**
+ * Assembles (without starting) the libp2p node of p2p: TCP, noise, yamux, identify, ping,
+ * Kademlia DHT, mDNS with the token's tag, gossipsub (flood publish, strict signing) and the
+ * token's DHT rendezvous loop, with limits raised for many tunnelled streams.
+ *
+ * @param options The token and the common flags.
+ * @returns The node, not yet started: register protocol handlers, then `start()` it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "./create_node.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
+ * const node = await createLibp2pNode({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * await node.start();
+ * try {
+ *   assert.ok(node.getMultiaddrs().length > 0);
+ * } finally {
+ *   await node.stop();
+ * }
+ * ```
+ */
+export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p> {
+  const explicitBootstrap = options.bootstrapPeers !== undefined;
+  const bootstrapPeers = options.bootstrapPeers ?? PUBLIC_BOOTSTRAP_PEERS;
+  const useDht = options.dht ?? true;
+  const prologue = options.private ? privateNetworkSecret(options.token, "noise") : undefined;
+  const peerDiscovery: ((components: Components) => PeerDiscovery)[] = [];
+  if (options.mdns ?? true) {
+    peerDiscovery.push(
+      mdns({
+        serviceTag: `${options.token.mdns}.${MDNS_DOMAIN}`,
+        interval: MDNS_INTERVAL_MS,
+      }) as (components: Components) => PeerDiscovery,
+    );
+  }
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({
+      floodPublish: true,
+      doPX: true,
+      allowPublishToZeroTopicPeers: true,
+      globalSignaturePolicy: "StrictSign",
+      maxInboundDataLength: options.token.maxMessageSize,
+    }),
+    rendezvous: rendezvous({
+      token: options.token,
+      bootstrapPeers,
+      dht: useDht,
+      ...(options.rendezvousIntervalMs === undefined
+        ? {}
+        : { intervalMs: options.rendezvousIntervalMs }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    }),
+    autoDial: autoDial(),
+  };
+  if (useDht) {
+    services.dht = kadDHT({
+      protocol: options.private ? dhtProtocolOf(options.token) : PUBLIC_DHT_PROTOCOL,
+      // A private bootstrap list means a private cluster: serve records, keep LAN addresses.
+      ...(explicitBootstrap ? { clientMode: false, peerInfoMapper: passthroughMapper } : {}),
+    });
+  }
+  const node = await createLibp2p({
+    start: false,
+    nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
+    ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
+    addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN_ADDRS)] },
+    transports: [tcp()],
+    connectionEncrypters: [noise(prologue === undefined ? {} : { prologueBytes: prologue })],
+    streamMuxers: [yamux({
+      maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
+      streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
+    })],
+    connectionManager: {
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      dialTimeout: DIAL_TIMEOUT_MS,
+      inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
+    },
+    peerDiscovery,
+    services: services as never,
+  });
+  return node as unknown as P2PLibp2p;
+}
+
+/** The gossip message cap in force: the token's limit, never above what gossipsub can send. */
+export function gossipLimit(token: NetworkToken): number {
+  return Math.min(token.maxMessageSize, GOSSIP_MAX_MESSAGE_BYTES);
+}
+
+function privateNetworkSecret(token: NetworkToken, purpose: string): Uint8Array {
+  const hash = createHash("sha256");
+  hash.update(`${PRIVATE_NETWORK_LABEL}\n${purpose}\n${token.room}\n${token.otp.crypto.key}`);
+  return new Uint8Array(hash.digest());
+}
+
+function dhtProtocolOf(token: NetworkToken): string {
+  const id = Array.from(privateNetworkSecret(token, "dht").subarray(0, 8))
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `/p2p/kad/${id}/1.0.0`;
+}

@@ -1,0 +1,35 @@
+/**
+ * The libp2p node of p2p: TCP + noise + yamux, identify, ping, Kademlia DHT rendezvous on
+ * the token's rotating namespace, mDNS with the token's tag, bootstrap peers and gossipsub,
+ * assembled from one options object; persisted identities; the Deno runtime shims.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const node = await createLibp2pNode({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * await node.start();
+ * try {
+ *   assert.ok(node.peerId.toString().startsWith("12D3KooW"));
+ * } finally {
+ *   await node.stop();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import "./deno_shims.ts";
+export * from "./constants.ts";
+export * from "./create_node.ts";
+export * from "./identity.ts";
+export * from "./rendezvous.ts";
+export * from "./auto_dial.ts";
+export * from "./version.ts";

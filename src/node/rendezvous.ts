@@ -1,0 +1,233 @@
+import type { ComponentLogger, ContentRouting, Logger, PeerId, Startable } from "@libp2p/interface";
+import type { ConnectionManager } from "@libp2p/interface-internal";
+import { CID } from "multiformats/cid";
+import { multiaddr } from "@multiformats/multiaddr";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
+import type { NetworkToken } from "../token/token.ts";
+import {
+  RENDEZVOUS_INTERVAL_MS,
+  RENDEZVOUS_MAX_PROVIDERS,
+  RENDEZVOUS_STEP_TIMEOUT_MS,
+} from "./constants.ts";
+
+/** Options of the {@linkcode rendezvous} component. */
+export interface RendezvousInit {
+  /** The network token; its `otp.dht` secret gives the rotating rendezvous namespace. */
+  token: NetworkToken;
+  /** Peers to keep dialing while not connected (multiaddrs ending in `/p2p/<id>`). */
+  bootstrapPeers?: readonly string[];
+  /** Use the DHT (provide and find the rendezvous CIDs). @default {true} */
+  dht?: boolean;
+  /** Upper bound between two cycles, in milliseconds. @default {10000} */
+  intervalMs?: number;
+  /** The clock, in milliseconds since the epoch. @default {Date.now} */
+  now?: () => number;
+}
+
+/** What the node gives the {@linkcode rendezvous} component. */
+export interface RendezvousComponents {
+  contentRouting: ContentRouting;
+  connectionManager: ConnectionManager;
+  logger: ComponentLogger;
+}
+
+/** The result of one rendezvous cycle, for logs and tests. */
+export interface RendezvousCycle {
+  /** Rendezvous CIDs (current, previous) this cycle provided and searched. */
+  cids: string[];
+  /** Providers found that were not connected and were dialed successfully. */
+  dialed: number;
+  /** Providers found in total (excluding ourselves). */
+  found: number;
+}
+
+/** A running rendezvous loop: see {@linkcode rendezvous}. */
+export interface Rendezvous extends Startable {
+  /** Runs one cycle now (the loop also runs one every interval). */
+  runCycle(): Promise<RendezvousCycle>;
+  /** Number of completed cycles. */
+  readonly cycles: number;
+}
+
+class RendezvousService implements Rendezvous {
+  readonly [Symbol.toStringTag] = "@p2p/rendezvous";
+  #init: Required<Omit<RendezvousInit, "bootstrapPeers">> & { bootstrapPeers: readonly string[] };
+  #components: RendezvousComponents;
+  #log: Logger;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running = false;
+  #current: Promise<RendezvousCycle> | undefined;
+  #abort = new AbortController();
+  #cycles = 0;
+
+  constructor(components: RendezvousComponents, init: RendezvousInit) {
+    this.#components = components;
+    this.#log = components.logger.forComponent("p2p:rendezvous");
+    this.#init = {
+      token: init.token,
+      bootstrapPeers: init.bootstrapPeers ?? [],
+      dht: init.dht ?? true,
+      intervalMs: init.intervalMs ?? RENDEZVOUS_INTERVAL_MS,
+      now: init.now ?? Date.now,
+    };
+  }
+
+  get cycles(): number {
+    return this.#cycles;
+  }
+
+  isStarted(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#abort = new AbortController();
+  }
+
+  afterStart(): void {
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#abort.abort();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#current?.catch(() => {});
+  }
+
+  runCycle(): Promise<RendezvousCycle> {
+    this.#current ??= this.#cycle().finally(() => {
+      this.#current = undefined;
+      this.#cycles++;
+    });
+    return this.#current;
+  }
+
+  #schedule(delayMs: number): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => {
+      this.runCycle()
+        .catch((err) => this.#log.error("rendezvous cycle failed - %e", err))
+        .finally(() => this.#schedule(this.#init.intervalMs));
+    }, delayMs);
+  }
+
+  async #cycle(): Promise<RendezvousCycle> {
+    await this.#dialBootstrapPeers();
+    const cids = this.#rendezvousCids();
+    if (!this.#init.dht) return { cids: [], dialed: 0, found: 0 };
+    let found = 0;
+    let dialed = 0;
+    for (const cid of cids) {
+      await this.#provide(cid);
+      const providers = await this.#findProviders(cid);
+      found += providers.length;
+      dialed += await this.#dialAll(providers);
+    }
+    return { cids: cids.map((c) => c.toString()), dialed, found };
+  }
+
+  #rendezvousCids(): CID[] {
+    const atS = this.#init.now() / 1000;
+    const current = rendezvousAt(this.#init.token, atS);
+    const previous = rendezvousAt(this.#init.token, atS - this.#init.token.otp.dht.interval);
+    const namespaces = current === previous ? [current] : [current, previous];
+    return namespaces.map((ns) => CID.parse(rendezvousCid(ns)));
+  }
+
+  async #provide(cid: CID): Promise<void> {
+    try {
+      await this.#components.contentRouting.provide(cid, { signal: this.#stepSignal() });
+    } catch (err) {
+      this.#log("provide %s failed - %e", cid, err);
+    }
+  }
+
+  async #findProviders(cid: CID): Promise<PeerId[]> {
+    const peers: PeerId[] = [];
+    try {
+      const options = { signal: this.#stepSignal() };
+      for await (const provider of this.#components.contentRouting.findProviders(cid, options)) {
+        if (!peers.some((p) => p.equals(provider.id))) peers.push(provider.id);
+        if (peers.length >= RENDEZVOUS_MAX_PROVIDERS) break;
+      }
+    } catch (err) {
+      this.#log("find providers of %s failed - %e", cid, err);
+    }
+    return peers;
+  }
+
+  async #dialAll(peers: PeerId[]): Promise<number> {
+    const connected = new Set(
+      this.#components.connectionManager.getConnections().map((c) => c.remotePeer.toString()),
+    );
+    const targets = peers.filter((p) => !connected.has(p.toString()));
+    const results = await Promise.allSettled(
+      targets.map((p) =>
+        this.#components.connectionManager.openConnection(p, { signal: this.#stepSignal() })
+      ),
+    );
+    return results.filter((r) => r.status === "fulfilled").length;
+  }
+
+  async #dialBootstrapPeers(): Promise<void> {
+    const connected = new Set(
+      this.#components.connectionManager.getConnections().map((c) => c.remotePeer.toString()),
+    );
+    const dials = this.#init.bootstrapPeers
+      .filter((addr) => {
+        const id = peerIdOf(addr);
+        return id !== undefined && !connected.has(id);
+      })
+      .map((addr) =>
+        this.#components.connectionManager.openConnection(multiaddr(addr), {
+          signal: this.#stepSignal(),
+        })
+      );
+    const results = await Promise.allSettled(dials);
+    for (const r of results) {
+      if (r.status === "rejected") this.#log("bootstrap dial failed - %e", r.reason);
+    }
+  }
+
+  #stepSignal(): AbortSignal {
+    return AbortSignal.any([this.#abort.signal, AbortSignal.timeout(RENDEZVOUS_STEP_TIMEOUT_MS)]);
+  }
+}
+
+function peerIdOf(addr: string): string | undefined {
+  const id = addr.split("/p2p/").at(-1);
+  if (id === undefined || id === addr) return undefined;
+  try {
+    return peerIdFromString(id).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The rendezvous loop of edgevpn's DHT discovery, as a libp2p service: a first cycle when the
+ * node has started, then one every `intervalMs`. Each cycle dials bootstrap peers that are
+ * not connected, then provides the current and the previous rendezvous CIDs on the DHT,
+ * finds their providers and dials those not yet connected.
+ *
+ * @param init The token and loop options.
+ * @returns A libp2p service factory.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rendezvous } from "./rendezvous.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
+ * const factory = rendezvous({ token: generateTokenConfig(), dht: false });
+ * assert.equal(typeof factory, "function");
+ * ```
+ */
+export function rendezvous(
+  init: RendezvousInit,
+): (components: RendezvousComponents) => Rendezvous {
+  return (components) => new RendezvousService(components, init);
+}

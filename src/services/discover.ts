@@ -1,0 +1,112 @@
+import { getLogger } from "@logtape/logtape";
+import type { Network } from "../ledger/network.ts";
+import { PoolView, type WorkerView } from "./pool.ts";
+import { TunnelListener } from "./tunnel.ts";
+import { announceUser } from "./users.ts";
+
+const log = getLogger(["p2p", "discover"]);
+
+/** Options of {@linkcode PoolTunnels}. */
+export interface PoolTunnelsInit {
+  /** The pool bucket (`[networkId_]pool`). */
+  bucket: string;
+  /** Host the local tunnel listeners bind. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Liveness ping period of the pool view, in ms. */
+  pingIntervalMs?: number;
+}
+
+/** One local tunnel of {@linkcode PoolTunnels}. */
+export interface WorkerTunnel {
+  worker: WorkerView;
+  /** Local `host:port` that tunnels to the worker. */
+  address: string;
+}
+
+/**
+ * One local tunnel listener per online worker of a pool (LocalAI's allocate mode, behind
+ * `LLAMACPP_GRPC_SERVERS`). Tunnels of workers that go offline are closed; new workers get
+ * one at once. Emits `change` whenever the list of addresses changes.
+ */
+export class PoolTunnels extends EventTarget {
+  readonly view: PoolView;
+  #network: Network;
+  #hostname: string;
+  #tunnels = new Map<string, { listener: TunnelListener; worker: WorkerView }>();
+  #syncing: Promise<void> = Promise.resolve();
+
+  /** @param network The running network. @param init The pool. */
+  constructor(network: Network, init: PoolTunnelsInit) {
+    super();
+    this.#network = network;
+    this.#hostname = init.hostname ?? "127.0.0.1";
+    this.view = new PoolView(network, {
+      bucket: init.bucket,
+      ...(init.pingIntervalMs === undefined ? {} : { pingIntervalMs: init.pingIntervalMs }),
+    });
+  }
+
+  /** Announces this node in `users` and follows the pool. */
+  async start(): Promise<void> {
+    await announceUser(this.#network);
+    this.view.addEventListener("change", this.#onChange);
+    this.view.start();
+    this.#onChange();
+  }
+
+  /** Closes every tunnel. */
+  async stop(): Promise<void> {
+    this.view.removeEventListener("change", this.#onChange);
+    this.view.stop();
+    await this.#syncing;
+    await Promise.all([...this.#tunnels.values()].map((t) => t.listener.stop()));
+    this.#tunnels.clear();
+  }
+
+  /** The tunnels, sorted by worker ID. */
+  tunnels(): WorkerTunnel[] {
+    return [...this.#tunnels.values()]
+      .map(({ listener, worker }) => ({ worker, address: listener.address }))
+      .sort((a, b) => a.worker.id.localeCompare(b.worker.id));
+  }
+
+  /** The local addresses, comma-joined in worker-ID order (`LLAMACPP_GRPC_SERVERS`). */
+  addressList(): string {
+    return this.tunnels().map((t) => t.address).join(",");
+  }
+
+  #onChange = (): void => {
+    this.#syncing = this.#syncing.then(() => this.#sync());
+  };
+
+  async #sync(): Promise<void> {
+    const online = new Map(this.view.online().map((w) => [`${w.name}@${w.peerId}`, w]));
+    let changed = false;
+    for (const [key, tunnel] of this.#tunnels) {
+      if (online.has(key)) continue;
+      this.#tunnels.delete(key);
+      await tunnel.listener.stop();
+      log.info("Closed the tunnel to worker {id}", { id: tunnel.worker.id });
+      changed = true;
+    }
+    for (const [key, worker] of online) {
+      if (this.#tunnels.has(key) || worker.peerId === undefined) continue;
+      const peerId = worker.peerId;
+      const addresses = worker.addresses;
+      const listener = new TunnelListener(this.#network.node, {
+        hostname: this.#hostname,
+        port: 0,
+        label: `worker ${worker.id}`,
+        resolve: () => Promise.resolve({ peerId, multiaddrs: addresses }),
+      });
+      listener.start();
+      this.#tunnels.set(key, { listener, worker });
+      log.info("Worker {id} is reachable on {address}", {
+        id: worker.id,
+        address: listener.address,
+      });
+      changed = true;
+    }
+    if (changed) this.dispatchEvent(new Event("change"));
+  }
+}

@@ -1,0 +1,142 @@
+import type { Connection, Stream } from "@libp2p/interface";
+import { getLogger } from "@logtape/logtape";
+import type { Network } from "../ledger/network.ts";
+import { bridge } from "./bridge.ts";
+import {
+  MAX_SERVICE_STREAMS,
+  SERVICE_PROTOCOL,
+  SERVICES_BUCKET,
+  TARGET_DIAL_TIMEOUT_MS,
+  TARGET_WARNING_INTERVAL_MS,
+  USERS_BUCKET,
+} from "./constants.ts";
+import type { ServiceRecord } from "./records.ts";
+import { emptyTunnelStats, type TunnelStats, tunnelTotals } from "./stats.ts";
+import { parseTarget } from "./target.ts";
+
+const log = getLogger(["p2p", "expose"]);
+
+/** How long a stream from a peer not (yet) in `users` waits for its entry to arrive. */
+const USERS_WAIT_MS = 3_000;
+
+/** Options of {@linkcode exposeService}. */
+export interface ExposeInit {
+  /** `HOST:PORT` of the local TCP service. */
+  target: string;
+  /** The name under which it is registered in the `services` bucket. */
+  service: string;
+}
+
+/** A service being exposed: see {@linkcode exposeService}. */
+export interface ExposedService {
+  readonly service: string;
+  readonly target: string;
+  readonly stats: TunnelStats;
+  /** Unregisters the handler and closes open tunnels (the ledger entry is forgotten). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the `/edgevpn/service/0.1` protocol: each stream from a peer present in the `users`
+ * bucket is bridged to a new TCP connection to `target`. Registers
+ * `services[service] = {PeerID, Name}` and keeps it announced.
+ *
+ * A peer whose `users` entry has not arrived yet waits a few seconds for it instead of
+ * being reset at once (edgevpn resets the first streams of a brand-new consumer). A target
+ * that is down resets the stream, logs a rate-limited warning, and the node lives on.
+ */
+export async function exposeService(network: Network, init: ExposeInit): Promise<ExposedService> {
+  const target = parseTarget(init.target, "--target");
+  const stats = emptyTunnelStats();
+  const open = new Set<Stream>();
+  let lastWarning = 0;
+  const warnTargetDown = (err: unknown): void => {
+    const now = Date.now();
+    if (now - lastWarning < TARGET_WARNING_INTERVAL_MS) return;
+    lastWarning = now;
+    log.warning("Cannot reach the target {target} of service {service}: {error}", {
+      target: init.target,
+      service: init.service,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  };
+
+  const handler = async (stream: Stream, connection: Connection): Promise<void> => {
+    const peer = connection.remotePeer.toString();
+    if (!await waitForUser(network, peer)) {
+      log.debug("Refused a service stream from {peer}: not in users", { peer });
+      stream.abort(new Error("peer is not in the users bucket"));
+      stats.failed++;
+      return;
+    }
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        ...target,
+        signal: AbortSignal.timeout(TARGET_DIAL_TIMEOUT_MS),
+      } as Deno.ConnectOptions);
+    } catch (err) {
+      stats.failed++;
+      tunnelTotals.failed++;
+      warnTargetDown(err);
+      stream.abort(new Error("target unreachable"));
+      return;
+    }
+    open.add(stream);
+    stats.active++;
+    stats.total++;
+    tunnelTotals.active++;
+    tunnelTotals.total++;
+    try {
+      await bridge(conn, stream, {
+        onBytes: (direction, bytes) => {
+          // From the exposing side, bytes from the stream are inbound requests.
+          const field = direction === "streamToTcp" ? "bytesIn" : "bytesOut";
+          stats[field] += bytes;
+          tunnelTotals[field] += bytes;
+        },
+      });
+    } finally {
+      open.delete(stream);
+      stats.active--;
+      tunnelTotals.active--;
+    }
+  };
+
+  await network.node.handle(SERVICE_PROTOCOL, handler, {
+    maxInboundStreams: MAX_SERVICE_STREAMS,
+    maxOutboundStreams: MAX_SERVICE_STREAMS,
+  });
+  const record: ServiceRecord = { PeerID: network.peerId.toString(), Name: init.service };
+  await network.ledger.put(SERVICES_BUCKET, init.service, record);
+  log.info("Exposing {target} as service {service}", { ...init });
+
+  return {
+    service: init.service,
+    target: init.target,
+    stats,
+    async stop() {
+      network.ledger.forget(SERVICES_BUCKET, init.service);
+      await network.node.unhandle(SERVICE_PROTOCOL).catch(() => {});
+      for (const stream of open) stream.abort(new Error("service stopped"));
+    },
+  };
+}
+
+/** Whether `peer` is (or within a short wait becomes) present in the `users` bucket. */
+function waitForUser(network: Network, peer: string): Promise<boolean> {
+  if (network.ledger.has(USERS_BUCKET, peer)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onChange = (): void => {
+      if (!network.ledger.has(USERS_BUCKET, peer)) return;
+      finish(true);
+    };
+    const timer = setTimeout(() => finish(false), USERS_WAIT_MS);
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      network.ledger.removeEventListener("change", onChange);
+      resolve(ok);
+    };
+    network.ledger.addEventListener("change", onChange);
+  });
+}

@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { getLogger } from "@logtape/logtape";
+import type { Network } from "../ledger/network.ts";
+import { FEDERATED_POOL, WORKER_ANNOUNCE_INTERVAL_MS } from "./constants.ts";
+import { type ExposedService, exposeService } from "./expose.ts";
+import { goRfc3339Nano, lettersFrom, type NodeData, poolBucket } from "./records.ts";
+
+const log = getLogger(["p2p", "worker"]);
+
+/** Options of {@linkcode startWorker}. */
+export interface WorkerInit {
+  /** `HOST:PORT` of the backend this worker serves. */
+  target: string;
+  /** The pool: `federated`, `worker` (llama.cpp RPC), `mlx_worker`, or any name. @default {"federated"} */
+  pool?: string;
+  /** Bucket prefix (LocalAI network ID). */
+  networkId?: string | undefined;
+  /** The worker's name; default derived from the host name and target, stable across restarts. */
+  name?: string | undefined;
+  /** The host name used in the worker ID and default name. @default {Deno.hostname()} */
+  hostname?: string;
+  /** How often the NodeData entry is refreshed, in ms. @default {10000} */
+  announceIntervalMs?: number;
+}
+
+/** A registered worker: see {@linkcode startWorker}. */
+export interface Worker {
+  readonly name: string;
+  readonly id: string;
+  readonly bucket: string;
+  readonly service: ExposedService;
+  stop(): Promise<void>;
+}
+
+/**
+ * The default worker name: 10 letters derived from the host name and the target, so that a
+ * restarted worker replaces its own ledger entry instead of adding one (LocalAI draws a
+ * random name at every start).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultWorkerName } from "./worker.ts";
+ * const name = defaultWorkerName("gpu-box", "127.0.0.1:50052");
+ * assert.match(name, /^[a-zA-Z]{10}$/);
+ * assert.equal(name, defaultWorkerName("gpu-box", "127.0.0.1:50052"));
+ * assert.notEqual(name, defaultWorkerName("gpu-box", "127.0.0.1:50053"));
+ * ```
+ */
+export function defaultWorkerName(hostname: string, target: string): string {
+  const seed = createHash("sha256").update(`p2p-worker\n${hostname}\n${target}`).digest();
+  return lettersFrom(new Uint8Array(seed));
+}
+
+/**
+ * Registers a backend as a worker of a pool, as a LocalAI worker does: a `services` entry
+ * plus NodeData `{Name, ID, TunnelAddress, ServiceID, LastSeen}` in bucket
+ * `[networkId_]pool`, refreshed every `announceIntervalMs`; tunnel streams are served like
+ * {@linkcode exposeService}.
+ */
+export async function startWorker(network: Network, init: WorkerInit): Promise<Worker> {
+  const hostname = init.hostname ?? Deno.hostname();
+  const name = init.name ?? defaultWorkerName(hostname, init.target);
+  const id = `${hostname}-${name}`;
+  const bucket = poolBucket(init.pool ?? FEDERATED_POOL, init.networkId);
+  const service = await exposeService(network, { target: init.target, service: name });
+  const announce = (): Promise<void> => {
+    const data: NodeData = {
+      Name: name,
+      ID: id,
+      TunnelAddress: "",
+      ServiceID: "",
+      LastSeen: goRfc3339Nano(new Date(network.now())),
+      Multiaddrs: network.node.getMultiaddrs().map(String),
+    };
+    return network.ledger.put(bucket, name, data).catch((err) => {
+      log.warning("Cannot announce worker {name}: {error}", { name, error: String(err) });
+    });
+  };
+  await announce();
+  const timer = setInterval(announce, init.announceIntervalMs ?? WORKER_ANNOUNCE_INTERVAL_MS);
+  log.info("Worker {id} serves {target} in pool {bucket}", { id, target: init.target, bucket });
+  return {
+    name,
+    id,
+    bucket,
+    service,
+    async stop() {
+      clearInterval(timer);
+      network.ledger.forget(bucket, name);
+      await service.stop();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Output of a finished `p2p` run. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `p2p args…` (main.ts under `deno run -A`) to completion, bounded by `timeoutMs`. */
+export async function runP2P(
+  args: string[],
+  { env = {}, timeoutMs = 30_000, stdin }: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    stdin?: string;
+  } = {},
+): Promise<RunResult> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const child = command.spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** A long-running `p2p` process whose output lines are collected as they arrive. */
+export class P2PProcess {
+  readonly child: Deno.ChildProcess;
+  readonly stdoutLines: string[] = [];
+  readonly stderrLines: string[] = [];
+  readonly exited: Promise<Deno.CommandStatus>;
+  #readers: Promise<void>[];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      env: { NO_COLOR: "1", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#readers = [
+      collectLines(this.child.stdout, this.stdoutLines),
+      collectLines(this.child.stderr, this.stderrLines),
+    ];
+    this.exited = this.child.status;
+  }
+
+  /** Sends `signal` and waits (bounded) for the exit; SIGKILL if it does not come. */
+  async stop(signal: Deno.Signal = "SIGTERM", timeoutMs = 5_000): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already exited
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+    }, timeoutMs);
+    try {
+      const status = await this.exited;
+      await Promise.all(this.#readers);
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Everything written to stderr so far, for failure messages. */
+  get stderrText(): string {
+    return this.stderrLines.join("\n");
+  }
+}
+
+async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop() ?? "";
+    into.push(...parts);
+  }
+  if (rest !== "") into.push(rest);
+}

@@ -1,0 +1,52 @@
+/** Test options for suites that run libp2p nodes: its timers and channels outlive a test. */
+export const NODE_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/**
+ * Polls `check` until it returns a value other than `undefined`/`false`, or fails after
+ * `timeoutMs` with `message`. Every wait in the tests is bounded by this.
+ */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  { timeoutMs = 10_000, intervalMs = 25, message = "condition" }: {
+    timeoutMs?: number;
+    intervalMs?: number;
+    message?: string;
+  } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(
+    `Timed out after ${timeoutMs} ms waiting for ${message}${last ? `: ${String(last)}` : ""}`,
+  );
+}
+
+/** Resolves when `promise` does, rejects if it takes longer than `timeoutMs`. */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Timed out after ${timeoutMs} ms: ${what}`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
