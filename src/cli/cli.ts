@@ -3,6 +3,7 @@ import { VERSION } from "../node/version.ts";
 import type { EnvReader } from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { discoverCommandOf } from "./discover_command.ts";
+import { federatedCommandOf } from "./federated_command.ts";
 import { ledgerCommandOf } from "./ledger_command.ts";
 import { connectCommandOf, exposeCommandOf, workerCommandOf } from "./services_commands.ts";
 import { nodeCommandOf } from "./node_command.ts";
@@ -37,5 +38,6 @@ export function buildCli(context: CliContext): Command {
   program.addCommand(connectCommandOf(context));
   program.addCommand(workerCommandOf(context));
   program.addCommand(discoverCommandOf(context));
+  program.addCommand(federatedCommandOf(context));
   return program as unknown as Command;
 }

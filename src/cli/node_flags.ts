@@ -33,7 +33,11 @@ function envHelp(names: readonly string[]): string {
  * Defaults are applied by {@linkcode resolveNodeFlags}, after the environment aliases.
  */
 // deno-lint-ignore explicit-module-boundary-types -- the inferred type carries every option's type
-export function nodeCommand(name: string, description: string) {
+export function nodeCommand(
+  name: string,
+  description: string,
+  maxConnectionsHelp = "cap on open libp2p connections (default: 300)",
+) {
   return new Command(name)
     .description(description)
     .option("--token <token>", `network token ${envHelp(NODE_ENV.token)}`)
@@ -66,7 +70,7 @@ export function nodeCommand(name: string, description: string) {
     )
     .option(
       "--max-connections <n>",
-      `cap on open libp2p connections (default: 300) ${envHelp(NODE_ENV.maxConnections)}`,
+      `${maxConnectionsHelp} ${envHelp(NODE_ENV.maxConnections)}`,
     )
     .option(
       "--private",

@@ -3,6 +3,7 @@ import { connectService } from "../services/connect.ts";
 import { exposeService } from "../services/expose.ts";
 import { startWorker } from "../services/worker.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
+import { parseTarget } from "../services/target.ts";
 import type { CliContext } from "./cli.ts";
 import { firstEnv } from "./env.ts";
 import { nodeCommand, parsePositiveInt } from "./node_flags.ts";
@@ -14,6 +15,8 @@ export function exposeCommandOf(context: CliContext): Command {
     .requiredOption("--target <host:port>", "the local service")
     .requiredOption("--service <name>", "the name it is registered under")
     .action(async (flags) => {
+      // Bad input fails before the node starts (and before any log line).
+      parseTarget(flags.target, "--target");
       await runNodeCommand(flags, context, {
         run: async (network) => {
           const exposed = await exposeService(network, {
@@ -34,6 +37,7 @@ export function connectCommandOf(context: CliContext): Command {
     .option("--wait <seconds>", "how long a connection waits for an unknown service", "10")
     .action(async (flags) => {
       const waitS = parsePositiveInt("--wait", flags.wait);
+      parseTarget(flags.listen, "--listen", "127.0.0.1");
       await runNodeCommand(flags, context, {
         run: async (network) => {
           const connected = await connectService(network, {
@@ -61,6 +65,7 @@ export function workerCommandOf(context: CliContext): Command {
     )
     .option("--name <name>", "worker name (default: derived from host name and target)")
     .action(async (flags) => {
+      parseTarget(flags.target, "--target");
       await runNodeCommand(flags, context, {
         run: async (network, _router, resolved) => {
           const worker = await startWorker(network, {

@@ -15,8 +15,12 @@ export interface BridgeResult {
 export interface BridgeOptions {
   /** Bytes buffered towards a slow TCP reader before the stream is paused. @default {1 MiB} */
   highWaterBytes?: number;
-  /** Bytes the client sent before the stream existed (the balancer's failover buffer). */
-  initialData?: readonly Uint8Array[];
+  /**
+   * Where client bytes come from; `null` is EOF. @default {reads `conn` in 64 KiB chunks}
+   * The balancer passes its prefetch buffer here, so nothing read before the tunnel existed
+   * is lost.
+   */
+  read?: () => Promise<Uint8Array | null>;
   /** Called as bytes move, for live counters. */
   onBytes?: (direction: "tcpToStream" | "streamToTcp", bytes: number) => void;
 }
@@ -25,6 +29,14 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let offset = 0; offset < data.byteLength;) {
     offset += await conn.write(data.subarray(offset));
   }
+}
+
+/** Reads one chunk from `conn` into a fresh buffer; `null` at EOF. */
+export async function readChunk(conn: Deno.Conn): Promise<Uint8Array | null> {
+  // A fresh buffer per read: send() keeps a reference until the muxer has written it.
+  const buffer = new Uint8Array(BRIDGE_READ_BUFFER_BYTES);
+  const n = await conn.read(buffer);
+  return n === null ? null : buffer.subarray(0, n);
 }
 
 function closeQuietly(conn: Deno.Conn): void {
@@ -49,14 +61,12 @@ async function pumpTcpToStream(
     if (!stream.send(chunk)) await stream.onDrain();
     return true;
   };
+  const read = options.read ?? (() => readChunk(conn));
   try {
-    for (const chunk of options.initialData ?? []) if (!await send(chunk)) return;
     while (true) {
-      // A fresh buffer per read: send() keeps a reference until the muxer has written it.
-      const buffer = new Uint8Array(BRIDGE_READ_BUFFER_BYTES);
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      if (!await send(buffer.subarray(0, n))) return;
+      const chunk = await read();
+      if (chunk === null) break;
+      if (!await send(chunk)) return;
     }
     if (stream.writeStatus === "writable") await stream.close();
   } catch (err) {

@@ -1,5 +1,15 @@
 /** The edgevpn service stream protocol: a raw byte pipe, no header, no framing. */
 export const SERVICE_PROTOCOL = "/edgevpn/service/0.1";
+/**
+ * Our service protocol: the same pipe, preceded by one status byte from the serving side
+ * once it has connected to its target (0 = connected, 1 = target unreachable). It lets the
+ * balancer fail over before forwarding a byte. Go peers do not speak it; callers fall back.
+ */
+export const SERVICE_ACK_PROTOCOL = "/p2p/service/1.0.0";
+/** Status byte: the serving side is connected to its target. */
+export const ACK_CONNECTED = 0;
+/** Status byte: the serving side could not reach its target. */
+export const ACK_TARGET_UNREACHABLE = 1;
 
 /** Bucket of exposed services: name → `{PeerID, Name}`. */
 export const SERVICES_BUCKET = "services";

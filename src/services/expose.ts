@@ -3,7 +3,10 @@ import { getLogger } from "@logtape/logtape";
 import type { Network } from "../ledger/network.ts";
 import { bridge } from "./bridge.ts";
 import {
+  ACK_CONNECTED,
+  ACK_TARGET_UNREACHABLE,
   MAX_SERVICE_STREAMS,
+  SERVICE_ACK_PROTOCOL,
   SERVICE_PROTOCOL,
   SERVICES_BUCKET,
   TARGET_DIAL_TIMEOUT_MS,
@@ -79,9 +82,15 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
       stats.failed++;
       tunnelTotals.failed++;
       warnTargetDown(err);
-      stream.abort(new Error("target unreachable"));
+      if (stream.protocol === SERVICE_ACK_PROTOCOL) {
+        stream.send(Uint8Array.of(ACK_TARGET_UNREACHABLE));
+        await stream.close().catch(() => stream.abort(new Error("target unreachable")));
+      } else {
+        stream.abort(new Error("target unreachable"));
+      }
       return;
     }
+    if (stream.protocol === SERVICE_ACK_PROTOCOL) stream.send(Uint8Array.of(ACK_CONNECTED));
     open.add(stream);
     stats.active++;
     stats.total++;
@@ -103,7 +112,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     }
   };
 
-  await network.node.handle(SERVICE_PROTOCOL, handler, {
+  await network.node.handle([SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL], handler, {
     maxInboundStreams: MAX_SERVICE_STREAMS,
     maxOutboundStreams: MAX_SERVICE_STREAMS,
   });
@@ -117,7 +126,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     stats,
     async stop() {
       network.ledger.forget(SERVICES_BUCKET, init.service);
-      await network.node.unhandle(SERVICE_PROTOCOL).catch(() => {});
+      await network.node.unhandle([SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL]).catch(() => {});
       for (const stream of open) stream.abort(new Error("service stopped"));
     },
   };

@@ -1,10 +1,16 @@
 import type { PeerId, Stream } from "@libp2p/interface";
+import type { Uint8ArrayList } from "uint8arraylist";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { bridge } from "./bridge.ts";
-import { MAX_SERVICE_STREAMS, SERVICE_PROTOCOL } from "./constants.ts";
+import {
+  ACK_CONNECTED,
+  MAX_SERVICE_STREAMS,
+  SERVICE_ACK_PROTOCOL,
+  SERVICE_PROTOCOL,
+} from "./constants.ts";
 import { emptyTunnelStats, type TunnelStats, tunnelTotals } from "./stats.ts";
 
 const log = getLogger(["p2p", "tunnel"]);
@@ -41,6 +47,15 @@ export async function dialTarget(
   await node.dial(peer, signal === undefined ? {} : { signal });
 }
 
+/** The serving side answered that it cannot reach its target. */
+export class TargetUnavailableError extends Error {
+  /** @param message What failed. */
+  constructor(message: string) {
+    super(message);
+    this.name = "TargetUnavailableError";
+  }
+}
+
 /** Opens a `/edgevpn/service/0.1` stream to `target`. */
 export async function openServiceStream(
   node: P2PLibp2p,
@@ -51,6 +66,68 @@ export async function openServiceStream(
   return await node.dialProtocol(peer, SERVICE_PROTOCOL, {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
     ...(signal === undefined ? {} : { signal }),
+  });
+}
+
+/** A service stream whose serving side confirmed it reached its target. */
+export interface ConfirmedStream {
+  stream: Stream;
+  /** Target bytes that arrived together with the confirmation. */
+  early: Uint8Array | undefined;
+}
+
+/**
+ * Opens a service stream and, when the peer speaks {@linkcode SERVICE_ACK_PROTOCOL}, waits
+ * for its confirmation that the target is reachable. Go peers only speak the edgevpn
+ * protocol: their stream is returned unconfirmed.
+ *
+ * @throws {TargetUnavailableError} The peer could not reach its target, or closed the stream.
+ */
+export async function openConfirmedStream(
+  node: P2PLibp2p,
+  target: TunnelTarget,
+  signal?: AbortSignal,
+): Promise<ConfirmedStream> {
+  const peer = await learnAddresses(node, target);
+  const stream = await node.dialProtocol(peer, [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL], {
+    maxOutboundStreams: MAX_SERVICE_STREAMS,
+    ...(signal === undefined ? {} : { signal }),
+  });
+  if (stream.protocol !== SERVICE_ACK_PROTOCOL) return { stream, early: undefined };
+  try {
+    const first = await firstMessage(stream, signal);
+    if (first[0] !== ACK_CONNECTED) {
+      throw new TargetUnavailableError("worker cannot reach its target");
+    }
+    return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined };
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+}
+
+function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.removeEventListener("message", onMessage);
+      stream.removeEventListener("close", onClose);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onMessage = (event: { data: Uint8Array | Uint8ArrayList }): void => {
+      cleanup();
+      resolve(event.data instanceof Uint8Array ? event.data : event.data.subarray());
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new TargetUnavailableError("worker closed the stream before confirming"));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal?.reason ?? new Error("aborted"));
+    };
+    stream.addEventListener("message", onMessage);
+    stream.addEventListener("close", onClose);
+    signal?.addEventListener("abort", onAbort);
   });
 }
 
