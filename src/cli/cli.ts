@@ -2,6 +2,7 @@ import { Command } from "@commander-js/extra-typings";
 import { VERSION } from "../node/version.ts";
 import type { EnvReader } from "./env.ts";
 import type { CliIo } from "./io.ts";
+import { demoCommandOf } from "./demo_command.ts";
 import { discoverCommandOf } from "./discover_command.ts";
 import { federatedCommandOf } from "./federated_command.ts";
 import { ledgerCommandOf } from "./ledger_command.ts";
@@ -39,5 +40,6 @@ export function buildCli(context: CliContext): Command {
   program.addCommand(workerCommandOf(context));
   program.addCommand(discoverCommandOf(context));
   program.addCommand(federatedCommandOf(context));
+  program.addCommand(demoCommandOf(context));
   return program as unknown as Command;
 }

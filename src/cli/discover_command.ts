@@ -36,8 +36,8 @@ export function discoverCommandOf(context: CliContext): Command {
     .option("--output <file>", "write the list to FILE (atomically) at each change")
     .option("--exec <command>", "shell command run with the variable set; restarted on change")
     .action(async (flags) => {
-      await runNodeCommand(flags, context, {
-        run: async (network, _router, resolved) => {
+      await runNodeCommand("discover", flags, context, {
+        run: async (network, _api, resolved) => {
           const tunnels = new PoolTunnels(network, {
             bucket: poolBucket(flags.pool, resolved.networkId),
           });

@@ -47,12 +47,14 @@ export function federatedCommandOf(context: CliContext): Command {
         firstEnv(context.env, ["P2P_TARGET_WORKER", "LOCALAI_TARGET_WORKER", "TARGET_WORKER"]);
       // --max-connections is the client cap here; libp2p keeps its default peer cap.
       const { maxConnections: _clientCap, ...nodeFlags } = flags;
-      await runNodeCommand(nodeFlags, context, {
+      await runNodeCommand("federated", nodeFlags, context, {
         generateTokenIfMissing: true,
-        run: async (network, router, resolved) => {
+        run: async (network, { state }, resolved) => {
+          const bucket = poolBucket(flags.pool, resolved.networkId);
           const server = new FederatedServer(network, {
             listen,
-            bucket: poolBucket(flags.pool, resolved.networkId),
+            bucket,
+            view: state.pools.get(bucket),
             strategy: flags.strategy,
             targetWorker,
             connectTimeoutMs,
@@ -60,7 +62,10 @@ export function federatedCommandOf(context: CliContext): Command {
             ...(maxConnections === undefined ? {} : { maxConnections }),
           });
           await server.start();
-          router.add("GET", "/api/federated", () => Response.json(server.stats()));
+          state.federated = () => server.stats();
+          state.readiness.push(() =>
+            server.view.online().length === 0 ? `no worker online in ${bucket}` : undefined
+          );
           return {
             stop: () => server.stop(),
             info: { listen: server.address, pool: server.view.bucket },

@@ -9,6 +9,6 @@ export function nodeCommandOf(context: CliContext): Command {
     "node",
     "run a node: discovery, the sealed ledger, and the HTTP API with --api-listen",
   ).action(async (flags) => {
-    await runNodeCommand(flags, context, { generateTokenIfMissing: true });
+    await runNodeCommand("node", flags, context, { generateTokenIfMissing: true });
   }) as unknown as Command;
 }

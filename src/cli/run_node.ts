@@ -1,7 +1,18 @@
 import { getLogger } from "@logtape/logtape";
+import { addDashboardRoutes } from "../api/dashboard_routes.ts";
+import { addMetricsRoute, createMetricsRegistry, registerP2PMetrics } from "../api/metrics.ts";
 import { addNodeRoutes } from "../api/node_routes.ts";
+import { addP2PRoutes } from "../api/p2p_routes.ts";
 import { Router } from "../api/router.ts";
-import { type ApiServer, serveApi } from "../api/server.ts";
+import {
+  ApiListenError,
+  type ApiServer,
+  isLoopback,
+  parseHostPort,
+  serveApi,
+} from "../api/server.ts";
+import type { ApiState } from "../api/state.ts";
+import { PoolViews } from "../services/pool_views.ts";
 import { type Network, startNetwork } from "../ledger/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { loadOrCreateIdentity } from "../node/identity.ts";
@@ -18,10 +29,13 @@ const log = getLogger(["p2p", "cli"]);
 export interface NodeCommandParts {
   /** Called before the node starts (register stream handlers). */
   beforeStart?: (node: P2PLibp2p) => void | Promise<void>;
-  /** Called once the network runs; returns its own stop function and extra start-line fields. */
+  /**
+   * Called once the network runs, with the API state to extend (federated stats, readiness)
+   * and the router (extra routes); returns its own stop function and extra start-line fields.
+   */
   run?: (
     network: Network,
-    router: Router,
+    api: { state: ApiState; router: Router },
     flags: ResolvedNodeFlags,
   ) => Promise<{ stop?: () => Promise<void>; info?: Record<string, unknown> } | void>;
   /** Without a token: generate one (node, federated) instead of failing. */
@@ -50,12 +64,14 @@ export function untilTerminated(signal?: AbortSignal): Promise<string> {
  * start line on stdout, then waits for SIGINT/SIGTERM and stops everything cleanly.
  */
 export async function runNodeCommand(
+  role: string,
   rawFlags: NodeFlags,
   context: CliContext,
   parts: NodeCommandParts = {},
 ): Promise<void> {
   const flags = resolveNodeFlags(rawFlags, context.env);
   configureLogging({ level: flags.logLevel, format: flags.logFormat });
+  checkApiFlags(flags);
   let generated: string | undefined;
   let token = flags.token;
   if (token === undefined) {
@@ -73,16 +89,32 @@ export async function runNodeCommand(
   const privateKey = flags.identityPath === undefined
     ? undefined
     : await loadOrCreateIdentity(flags.identityPath);
+  const registry = flags.apiListen === undefined ? undefined : createMetricsRegistry();
   const network = await startNetwork({
     ...flags.node,
     token,
+    ...(registry === undefined ? {} : { metricsRegistry: registry }),
     ...(privateKey === undefined ? {} : { privateKey }),
     ...(parts.beforeStart === undefined ? {} : { beforeStart: parts.beforeStart }),
   });
-  const stops: (() => Promise<void>)[] = [() => network.stop()];
+  const pools = new PoolViews(network);
+  const stops: (() => Promise<void>)[] = [async () => pools.stop(), () => network.stop()];
   try {
+    const state: ApiState = {
+      network,
+      pools,
+      networkId: flags.networkId,
+      role,
+      readiness: [],
+    };
     const router = addNodeRoutes(new Router(), network);
-    const extra = (await parts.run?.(network, router, flags)) ?? {};
+    addP2PRoutes(router, state);
+    addDashboardRoutes(router, state);
+    if (registry !== undefined) {
+      registerP2PMetrics(registry, state);
+      addMetricsRoute(router, registry);
+    }
+    const extra = (await parts.run?.(network, { state, router }, flags)) ?? {};
     if (extra.stop) stops.unshift(extra.stop);
     const api = startApi(flags, router);
     if (api) stops.unshift(() => api.shutdown());
@@ -103,6 +135,17 @@ export async function runNodeCommand(
         log.warning("Error while stopping: {error}", { error: String(err) })
       );
     }
+  }
+}
+
+/** Fails before anything starts when the API address cannot be used. */
+function checkApiFlags(flags: ResolvedNodeFlags): void {
+  if (flags.apiListen === undefined) return;
+  const { hostname } = parseHostPort(flags.apiListen, "--api-listen");
+  if (!isLoopback(hostname) && !flags.apiToken) {
+    throw new ApiListenError(
+      `Cannot serve the API on "${flags.apiListen}": a non-loopback address requires --api-token`,
+    );
   }
 }
 

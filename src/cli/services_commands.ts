@@ -17,7 +17,7 @@ export function exposeCommandOf(context: CliContext): Command {
     .action(async (flags) => {
       // Bad input fails before the node starts (and before any log line).
       parseTarget(flags.target, "--target");
-      await runNodeCommand(flags, context, {
+      await runNodeCommand("expose", flags, context, {
         run: async (network) => {
           const exposed = await exposeService(network, {
             target: flags.target,
@@ -38,7 +38,7 @@ export function connectCommandOf(context: CliContext): Command {
     .action(async (flags) => {
       const waitS = parsePositiveInt("--wait", flags.wait);
       parseTarget(flags.listen, "--listen", "127.0.0.1");
-      await runNodeCommand(flags, context, {
+      await runNodeCommand("connect", flags, context, {
         run: async (network) => {
           const connected = await connectService(network, {
             service: flags.service,
@@ -66,8 +66,8 @@ export function workerCommandOf(context: CliContext): Command {
     .option("--name <name>", "worker name (default: derived from host name and target)")
     .action(async (flags) => {
       parseTarget(flags.target, "--target");
-      await runNodeCommand(flags, context, {
-        run: async (network, _router, resolved) => {
+      await runNodeCommand("worker", flags, context, {
+        run: async (network, _api, resolved) => {
           const worker = await startWorker(network, {
             target: flags.target,
             pool: flags.pool,

@@ -37,6 +37,8 @@ export interface FederatedServerInit {
   drainTimeoutS?: number;
   /** Liveness ping period of the pool view, in ms. */
   pingIntervalMs?: number;
+  /** A shared, already started view of the pool (it is then not stopped with the server). */
+  view?: PoolView;
 }
 
 /** Counters of the balancer as a whole. */
@@ -71,7 +73,8 @@ export class FederatedServer {
   readonly balancer: Balancer;
   readonly view: PoolView;
   #network: Network;
-  #init: Required<Omit<FederatedServerInit, "targetWorker" | "pingIntervalMs">>;
+  #init: Required<Omit<FederatedServerInit, "targetWorker" | "pingIntervalMs" | "view">>;
+  #ownsView: boolean;
   #listener: Deno.Listener | undefined;
   #conns = new Set<Deno.Conn>();
   #loop: Promise<void> | undefined;
@@ -94,7 +97,8 @@ export class FederatedServer {
       strategy: this.#init.strategy,
       targetWorker: init.targetWorker,
     });
-    this.view = new PoolView(network, {
+    this.#ownsView = init.view === undefined;
+    this.view = init.view ?? new PoolView(network, {
       bucket: init.bucket,
       ...(init.pingIntervalMs === undefined ? {} : { pingIntervalMs: init.pingIntervalMs }),
     });
@@ -117,7 +121,7 @@ export class FederatedServer {
     this.#listener = Deno.listen({ hostname, port });
     await announceUser(this.#network);
     this.view.addEventListener("change", this.#onPoolChange);
-    this.view.start();
+    if (this.#ownsView) this.view.start();
     this.#loop = this.#acceptLoop(this.#listener);
     log.info("Balancing {address} over pool {bucket} ({strategy})", {
       address: this.address,
@@ -149,7 +153,7 @@ export class FederatedServer {
     }
     for (const conn of this.#conns) closeQuietly(conn);
     this.view.removeEventListener("change", this.#onPoolChange);
-    this.view.stop();
+    if (this.#ownsView) this.view.stop();
   }
 
   /** The counters, with each known worker's online state. */

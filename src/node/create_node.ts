@@ -9,8 +9,10 @@ import { type Ping, ping } from "@libp2p/ping";
 import { type KadDHT, kadDHT, passthroughMapper } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
-import type { PeerDiscovery, PrivateKey } from "@libp2p/interface";
+import type { ConnectionGater, PeerDiscovery, PrivateKey } from "@libp2p/interface";
 import { createHash } from "node:crypto";
+import { prometheusMetrics } from "@libp2p/prometheus-metrics";
+import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
 import {
   DEFAULT_LISTEN_ADDRS,
@@ -58,6 +60,10 @@ export interface NodeOptions {
   rendezvousIntervalMs?: number;
   /** The clock, in milliseconds since the epoch (tests inject skew). @default {Date.now} */
   now?: () => number;
+  /** Consulted before connections are opened or accepted (libp2p `connectionGater`). */
+  connectionGater?: ConnectionGater;
+  /** A prom-client registry that receives libp2p's own `libp2p_*` metrics. */
+  metricsRegistry?: Registry;
 }
 
 /** The services every p2p node runs. */
@@ -145,6 +151,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     start: false,
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
+    ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
     addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN_ADDRS)] },
     transports: [tcp()],
     connectionEncrypters: [noise(prologue === undefined ? {} : { prologueBytes: prologue })],
@@ -159,6 +166,13 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
     },
     peerDiscovery,
+    ...(options.metricsRegistry === undefined ? {} : {
+      metrics: prometheusMetrics({
+        registry: options.metricsRegistry,
+        preserveExistingMetrics: true,
+        collectDefaultMetrics: false,
+      }),
+    }),
     services: services as never,
   });
   return node as unknown as P2PLibp2p;

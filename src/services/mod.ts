@@ -21,6 +21,7 @@ export * from "./constants.ts";
 export * from "./discover.ts";
 export * from "./expose.ts";
 export * from "./pool.ts";
+export * from "./pool_views.ts";
 export * from "./records.ts";
 export * from "./stats.ts";
 export * from "./target.ts";

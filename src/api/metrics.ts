@@ -1,0 +1,183 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { tunnelTotals } from "../services/stats.ts";
+import { json, type Router } from "./router.ts";
+import type { ApiState } from "./state.ts";
+
+/**
+ * A dedicated registry for one process: libp2p's own `libp2p_*` series (passed to the node)
+ * and ours (`p2p_*`). Dedicated because `@libp2p/prometheus-metrics` resets the global one.
+ */
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "p2p_" });
+  return registry;
+}
+
+/** A counter whose value is read from a live total at scrape time. */
+function liveCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
+    },
+  });
+}
+
+/** A gauge whose value is read at scrape time. */
+function liveGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.set(labels, value);
+    },
+  });
+}
+
+/**
+ * Registers the `p2p_*` series over `state` (peers, ledger, tunnels, federated, pools). No
+ * peer IDs as label values: labels are pools, directions, outcomes and reasons.
+ */
+export function registerP2PMetrics(registry: Registry, state: ApiState): void {
+  const { network } = state;
+  liveGauge(
+    registry,
+    "p2p_peers",
+    "Connected peers",
+    [],
+    () => [[{}, network.node.getPeers().length]],
+  );
+  liveGauge(registry, "p2p_ledger_index", "Index of the current ledger block", [], () => [[
+    {},
+    network.ledger.block.Index,
+  ]]);
+  liveCounter(
+    registry,
+    "p2p_ledger_blocks_applied_total",
+    "Ledger blocks adopted from peers",
+    [],
+    () => [[
+      {},
+      network.ledger.stats.applied,
+    ]],
+  );
+  liveCounter(
+    registry,
+    "p2p_ledger_blocks_dropped_total",
+    "Ledger gossip messages dropped as malformed, by reason",
+    ["reason"],
+    () => Object.entries(network.ledger.stats.dropped).map(([reason, n]) => [{ reason }, n ?? 0]),
+  );
+  liveGauge(registry, "p2p_tunnel_streams_active", "Tunnelled connections open now", [], () => [[
+    {},
+    tunnelTotals.active,
+  ]]);
+  liveCounter(
+    registry,
+    "p2p_tunnel_streams_total",
+    "Tunnelled connections since start",
+    [],
+    () => [[
+      {},
+      tunnelTotals.total,
+    ]],
+  );
+  liveCounter(
+    registry,
+    "p2p_tunnel_failed_total",
+    "Connections that could not be tunnelled",
+    [],
+    () => [[
+      {},
+      tunnelTotals.failed,
+    ]],
+  );
+  liveCounter(
+    registry,
+    "p2p_tunnel_bytes_total",
+    "Bytes through tunnels, by direction (out: from local TCP into the network)",
+    ["direction"],
+    () => [[{ direction: "out" }, tunnelTotals.bytesOut], [
+      { direction: "in" },
+      tunnelTotals.bytesIn,
+    ]],
+  );
+  liveCounter(
+    registry,
+    "p2p_federated_connections_total",
+    "Client connections of the federated balancer, by outcome",
+    ["outcome"],
+    () => {
+      const stats = state.federated?.();
+      if (stats === undefined) return [];
+      return [
+        [{ outcome: "accepted" }, stats.accepted],
+        [{ outcome: "refused" }, stats.refused],
+        [{ outcome: "no_worker" }, stats.noWorker],
+        [{ outcome: "failover" }, stats.failovers],
+        [{ outcome: "failed" }, stats.failed],
+      ];
+    },
+  );
+  liveGauge(registry, "p2p_federated_active_connections", "Open client connections", [], () => {
+    const stats = state.federated?.();
+    return stats === undefined ? [] : [[{}, stats.active]];
+  });
+  liveGauge(
+    registry,
+    "p2p_workers_online",
+    "Online workers per pool",
+    ["pool"],
+    () =>
+      state.pools.buckets().map((bucket) => [
+        { pool: bucket },
+        state.pools.get(bucket).online().length,
+      ]),
+  );
+  liveGauge(
+    registry,
+    "p2p_workers_known",
+    "Workers in the ledger per pool",
+    ["pool"],
+    () =>
+      state.pools.buckets().map((bucket) => [
+        { pool: bucket },
+        state.pools.get(bucket).workers().length,
+      ]),
+  );
+}
+
+/** Adds `GET /metrics` (Prometheus text format) for `registry`. */
+export function addMetricsRoute(router: Router, registry: Registry): Router {
+  return router.add("GET", "/metrics", async () => {
+    try {
+      return new Response(await registry.metrics(), {
+        headers: { "content-type": registry.contentType },
+      });
+    } catch (err) {
+      return json(
+        { error: `Cannot collect metrics: ${err instanceof Error ? err.message : err}` },
+        500,
+      );
+    }
+  });
+}

@@ -1,0 +1,17 @@
+import type { FederatedStats } from "../federated/server.ts";
+import type { Network } from "../ledger/network.ts";
+import type { PoolViews } from "../services/pool_views.ts";
+
+/** What the API shows: the network, its pools, and what the running command adds. */
+export interface ApiState {
+  network: Network;
+  pools: PoolViews;
+  /** LocalAI network ID (bucket prefix). */
+  networkId: string | undefined;
+  /** The running command, for the dashboard (`node`, `worker`, `federated`, …). */
+  role: string;
+  /** The balancer's counters, when this node runs `federated`. */
+  federated?: () => FederatedStats;
+  /** Readiness checks: each returns why the node is not ready, or `undefined`. */
+  readiness: (() => string | undefined)[];
+}
