@@ -3,6 +3,7 @@ import { STRATEGIES } from "../federated/constants.ts";
 import { FederatedServer } from "../federated/server.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
 import { poolBucket } from "../services/records.ts";
+import { parseTarget } from "../services/target.ts";
 import type { CliContext } from "./cli.ts";
 import { firstEnv } from "./env.ts";
 import { nodeCommand, parsePositiveInt } from "./node_flags.ts";
@@ -38,6 +39,8 @@ export function federatedCommandOf(context: CliContext): Command {
     .action(async (flags) => {
       const listen = flags.listen ??
         firstEnv(context.env, ["P2P_LISTEN", "LOCALAI_ADDRESS", "ADDRESS"]) ?? ":8080";
+      // Bad input fails before the node starts (and before any log line).
+      parseTarget(listen, "--listen");
       const connectTimeoutMs = parsePositiveInt("--connect-timeout", flags.connectTimeout);
       const drainTimeoutS = parsePositiveInt("--drain-timeout", flags.drainTimeout);
       const maxConnections = flags.maxConnections === undefined

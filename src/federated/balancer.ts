@@ -9,6 +9,8 @@ export interface WorkerStats {
   id: string;
   /** Client connections open through it now. */
   active: number;
+  /** Tunnels to it being opened now (least-connections counts them as live). */
+  opening: number;
   /** Client connections it took since start. */
   total: number;
   /** Tunnels to it that could not be opened. */
@@ -98,9 +100,19 @@ export class Balancer {
     return [...ready, ...waiting];
   }
 
-  /** Records a client connection now flowing through `id`. */
+  /**
+   * Records that a tunnel to `id` is being opened for a client connection: until
+   * {@linkcode open} or {@linkcode fail}, least-connections counts it as live, so a burst of
+   * connections accepted together is spread instead of all seeing the same counts.
+   */
+  attempt(id: string): void {
+    this.#stat(id).opening++;
+  }
+
+  /** Records a client connection now flowing through `id` (ends its attempt, if any). */
   open(id: string): void {
     const stat = this.#stat(id);
+    stat.opening = Math.max(0, stat.opening - 1);
     stat.active++;
     stat.total++;
     stat.consecutiveFailures = 0;
@@ -121,6 +133,7 @@ export class Balancer {
   /** Records a failed attempt to open a tunnel to `id`; it backs off exponentially. */
   fail(id: string): void {
     const stat = this.#stat(id);
+    stat.opening = Math.max(0, stat.opening - 1);
     stat.failed++;
     stat.consecutiveFailures++;
     const delay = Math.min(this.#maxMs, this.#baseMs * 2 ** (stat.consecutiveFailures - 1));
@@ -154,7 +167,7 @@ export class Balancer {
         return [...ids].sort((a, b) => {
           const sa = this.#stat(a);
           const sb = this.#stat(b);
-          return sa.active - sb.active || sa.total - sb.total ||
+          return sa.active + sa.opening - (sb.active + sb.opening) || sa.total - sb.total ||
             tieBreak.get(a)! - tieBreak.get(b)!;
         });
       }
@@ -176,6 +189,7 @@ export class Balancer {
       stat = {
         id,
         active: 0,
+        opening: 0,
         total: 0,
         failed: 0,
         bytesIn: 0,

@@ -3,7 +3,7 @@ import type { Stream } from "@libp2p/interface";
 import type { Network } from "../ledger/network.ts";
 import { bridge } from "../services/bridge.ts";
 import { PoolView, type WorkerView } from "../services/pool.ts";
-import { parseTarget } from "../services/target.ts";
+import { InvalidAddressError, parseTarget } from "../services/target.ts";
 import { openConfirmedStream } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
 import { Balancer, type Strategy, type WorkerStats } from "./balancer.ts";
@@ -75,6 +75,7 @@ export class FederatedServer {
   #network: Network;
   #init: Required<Omit<FederatedServerInit, "targetWorker" | "pingIntervalMs" | "view">>;
   #ownsView: boolean;
+  #target: string | undefined;
   #listener: Deno.Listener | undefined;
   #conns = new Set<Deno.Conn>();
   #loop: Promise<void> | undefined;
@@ -93,10 +94,10 @@ export class FederatedServer {
       connectTimeoutMs: init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       drainTimeoutS: init.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S,
     };
-    this.balancer = new Balancer({
-      strategy: this.#init.strategy,
-      targetWorker: init.targetWorker,
-    });
+    // The pin is resolved here (by ID or by name) so that the balancer and the counters
+    // always key workers by their real ID.
+    this.#target = init.targetWorker;
+    this.balancer = new Balancer({ strategy: this.#init.strategy });
     this.#ownsView = init.view === undefined;
     this.view = init.view ?? new PoolView(network, {
       bucket: init.bucket,
@@ -113,12 +114,26 @@ export class FederatedServer {
   /**
    * Binds the listener, announces this node in `users` and follows the pool.
    *
-   * @throws {InvalidAddressError} The listen address is malformed.
+   * @throws {InvalidAddressError} The listen address is malformed or cannot be bound.
    * @throws {Deno.errors.AddrInUse} The port is taken.
    */
   async start(): Promise<void> {
     const { hostname, port } = parseTarget(this.#init.listen, "--listen");
-    this.#listener = Deno.listen({ hostname, port });
+    try {
+      this.#listener = Deno.listen({ hostname, port });
+    } catch (err) {
+      // Name the input: the OS error alone ("Address already in use (os error 98)") does not.
+      if (err instanceof Deno.errors.AddrInUse) {
+        throw new Deno.errors.AddrInUse(
+          `Cannot listen on --listen "${this.#init.listen}": the address is already in use`,
+        );
+      }
+      throw new InvalidAddressError(
+        `Cannot listen on --listen "${this.#init.listen}": ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      );
+    }
     await announceUser(this.#network);
     this.view.addEventListener("change", this.#onPoolChange);
     if (this.#ownsView) this.view.start();
@@ -146,10 +161,13 @@ export class FederatedServer {
         count: this.#conns.size,
         seconds: this.#init.drainTimeoutS,
       });
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         new Promise<void>((resolve) => (this.#idle = resolve)),
-        new Promise((resolve) => setTimeout(resolve, this.#init.drainTimeoutS * 1000)),
+        new Promise((resolve) => (timer = setTimeout(resolve, this.#init.drainTimeoutS * 1000))),
       ]);
+      // A drained server leaves no timer behind (it would hold a library user's process).
+      clearTimeout(timer);
     }
     for (const conn of this.#conns) closeQuietly(conn);
     this.view.removeEventListener("change", this.#onPoolChange);
@@ -162,7 +180,7 @@ export class FederatedServer {
     return {
       listen: this.address,
       strategy: this.#init.strategy,
-      targetWorker: this.balancer.targetWorker,
+      targetWorker: this.#target,
       active: this.#conns.size,
       ...this.#counters,
       workers: this.balancer.stats().map((s) => ({
@@ -218,14 +236,12 @@ export class FederatedServer {
   }
 
   #workersFor(): WorkerView[] {
-    const target = this.balancer.targetWorker;
+    const target = this.#target;
     const online = this.view.online();
     if (target === undefined) return online;
-    // Accept LocalAI's worker ID (`<host>-<name>`) or the bare name.
-    return online.filter((w) => w.id === target || w.name === target).map((w) => ({
-      ...w,
-      id: target,
-    }));
+    // Accept LocalAI's worker ID (`<host>-<name>`) or the bare name; an ID match wins.
+    const byId = online.filter((w) => w.id === target);
+    return byId.length > 0 ? byId : online.filter((w) => w.name === target);
   }
 
   async #handle(conn: Deno.Conn): Promise<void> {
@@ -239,6 +255,7 @@ export class FederatedServer {
     const candidates = this.balancer.candidates([...byId.keys()]);
     for (const [attempt, id] of candidates.entries()) {
       const worker = byId.get(id)!;
+      this.balancer.attempt(id);
       const opened = await this.#open(worker);
       if (opened === undefined) {
         this.balancer.fail(id);
@@ -294,7 +311,7 @@ export class FederatedServer {
   }
 
   async #answerNoWorker(conn: Deno.Conn): Promise<void> {
-    const target = this.balancer.targetWorker;
+    const target = this.#target;
     if (target !== undefined) {
       this.#counters.noWorker++;
       const known = this.view.workers().some((w) => w.id === target || w.name === target);

@@ -121,7 +121,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   }
   const services: Record<string, unknown> = {
     identify: identify(),
-    ping: ping(),
+    // Pool views, heartbeats and tests ping the same peers concurrently (default: 1 per connection).
+    ping: ping({ maxInboundStreams: 32, maxOutboundStreams: 32 }),
     pubsub: gossipsub({
       floodPublish: true,
       doPX: true,

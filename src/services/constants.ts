@@ -43,7 +43,7 @@ export const LIVENESS_PING_INTERVAL_MS = 1_000;
 /** A ping slower than this counts as failed. */
 export const LIVENESS_PING_TIMEOUT_MS = 1_500;
 /** Consecutive failed pings after which a worker leaves the view. */
-export const LIVENESS_MAX_FAILED_PINGS = 1;
+export const LIVENESS_MAX_FAILED_PINGS = 2;
 
 /** Warnings about an unreachable target are logged at most this often. */
 export const TARGET_WARNING_INTERVAL_MS = 10_000;

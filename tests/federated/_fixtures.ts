@@ -1,0 +1,533 @@
+// Shared fixtures of the federated tests: loopback-only in-process networks, named HTTP
+// backends, workers in front of them, and small TCP/HTTP clients. The helpers module comes
+// first: it loads the Deno shims before libp2p.
+import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
+import { createHash } from "node:crypto";
+import { type Network, startNetwork } from "../../src/ledger/network.ts";
+import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
+import { startWorker, type Worker } from "../../src/services/worker.ts";
+import { PoolViews } from "../../src/services/pool_views.ts";
+import { FederatedServer, type FederatedServerInit } from "../../src/federated/server.ts";
+import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
+
+export { NODE_TEST };
+
+/** The host name of every in-process worker: worker IDs are `fedhost-<name>`. */
+export const WORKER_HOST = "fedhost";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// ---------------------------------------------------------------------------------------
+// Networks
+
+/** The node's loopback multiaddr, with `/p2p/<id>`. */
+export function loopbackAddr(network: Network): string {
+  const addr = network.node.getMultiaddrs().map(String).find((a) =>
+    a.startsWith("/ip4/127.0.0.1/")
+  );
+  if (addr === undefined) throw new Error("the node has no loopback address");
+  return addr.includes("/p2p/") ? addr : `${addr}/p2p/${network.peerId}`;
+}
+
+/** One in-process node on loopback: mDNS off, a seed (no bootstrap) or bootstrapping to `seed`. */
+export function startLoopbackNetwork(token: NetworkToken, bootstrap: string[]): Promise<Network> {
+  return startNetwork({
+    token,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    bootstrapPeers: bootstrap,
+    mdns: false,
+  });
+}
+
+/** Resolves with `check()` once truthy: checked at once, then on each `type` event; bounded. */
+export function untilEvent<T>(
+  target: EventTarget,
+  type: string,
+  check: () => T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  let listener: (() => void) | undefined;
+  const found = new Promise<T>((resolve) => {
+    const first = check();
+    if (first !== undefined && first !== false) return resolve(first);
+    listener = () => {
+      const value = check();
+      if (value !== undefined && value !== false) resolve(value);
+    };
+    target.addEventListener(type, listener);
+  });
+  return withTimeout(found, timeoutMs, what).finally(() => {
+    if (listener !== undefined) target.removeEventListener(type, listener);
+  });
+}
+
+/** A named HTTP backend and the in-process worker in front of it. */
+export interface NamedWorker {
+  name: string;
+  /** `fedhost-<name>`. */
+  id: string;
+  backend: Backend;
+  network: Network;
+  worker: Worker;
+}
+
+/**
+ * A seed node (it runs the balancers of in-process tests) and one node per worker,
+ * bootstrapping to the seed; every worker serves a named backend in pool `federated`.
+ */
+export interface FedCluster {
+  token: NetworkToken;
+  tokenText: string;
+  seed: Network;
+  seedAddr: string;
+  workers: NamedWorker[];
+  /** Starts one more worker node (stopped by `stop()`); `target` defaults to a new backend. */
+  addWorker(name: string, target?: string): Promise<NamedWorker>;
+  /** Starts a balancer on the seed at 127.0.0.1:0, on the seed's shared view of its pool. */
+  startServer(init?: Partial<FederatedServerInit>): Promise<FederatedServer>;
+  stop(): Promise<void>;
+}
+
+/** Starts the seed and one worker per name, and waits until their ledgers see each other. */
+export async function startFedCluster(names: string[]): Promise<FedCluster> {
+  const token = generateTokenConfig();
+  const networks: Network[] = [];
+  const backends: Backend[] = [];
+  const workers: NamedWorker[] = [];
+  const servers: FederatedServer[] = [];
+  let pools: PoolViews | undefined;
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(servers.map((s) => s.stop()));
+    pools?.stop();
+    await Promise.allSettled(workers.map((w) => w.worker.stop()));
+    await Promise.allSettled(networks.map((n) => n.stop()));
+    await Promise.allSettled(backends.map((b) => b.close()));
+  };
+  try {
+    const seed = await startLoopbackNetwork(token, []);
+    networks.push(seed);
+    const seedAddr = loopbackAddr(seed);
+    // One view per pool on the seed, shared by its balancers (as `p2p federated` does).
+    pools = new PoolViews(seed);
+    const addWorker = async (name: string, target?: string): Promise<NamedWorker> => {
+      let backend: Backend | undefined;
+      if (target === undefined) {
+        backend = startNamedBackend(name);
+        backends.push(backend);
+      }
+      const network = await startLoopbackNetwork(token, [seedAddr]);
+      networks.push(network);
+      const worker = await startWorker(network, {
+        target: target ?? backend!.address,
+        pool: "federated",
+        name,
+        hostname: WORKER_HOST,
+      });
+      const named = { name, id: worker.id, backend: backend!, network, worker };
+      workers.push(named);
+      return named;
+    };
+    for (const name of names) await addWorker(name);
+    await ledgersConverged(networks);
+    return {
+      token,
+      tokenText: encodeToken(token),
+      seed,
+      seedAddr,
+      workers: [...workers],
+      addWorker,
+      async startServer(init = {}) {
+        const bucket = init.bucket ?? "federated";
+        const server = new FederatedServer(seed, {
+          listen: "127.0.0.1:0",
+          bucket,
+          view: pools!.get(bucket),
+          drainTimeoutS: 1,
+          ...init,
+        });
+        servers.push(server);
+        await server.start();
+        return server;
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Waits until every ledger holds the heartbeat of every node. */
+export async function ledgersConverged(networks: Network[], timeoutMs = 10_000): Promise<void> {
+  const ids = networks.map((n) => n.peerId.toString());
+  await Promise.all(networks.map((n) =>
+    untilEvent(
+      n.ledger,
+      "change",
+      () => ids.every((id) => n.ledger.has(HEALTHCHECK_BUCKET, id)),
+      timeoutMs,
+      `heartbeats of ${ids.length} nodes in the ledger of ${n.peerId}`,
+    )
+  ));
+}
+
+/** Waits (bounded, on the view's events) until the balancer sees exactly `ids` online. */
+export function untilOnline(
+  server: FederatedServer,
+  ids: string[],
+  timeoutMs = 10_000,
+): Promise<true> {
+  const want = [...ids].sort().join(",");
+  return untilEvent(
+    server.view,
+    "change",
+    () => server.view.online().map((w) => w.id).sort().join(",") === want || undefined,
+    timeoutMs,
+    `workers ${want} online in the balancer's view`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Backends
+
+/** A local TCP service on 127.0.0.1 run by the test. */
+export interface Backend {
+  readonly name: string;
+  /** `127.0.0.1:PORT`. */
+  readonly address: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Lets every `/slow` answer finish. */
+  release(): void;
+  /** Closes the listener and every connection; waits for the handlers. */
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP-ish backend that answers with its own name:
+ * - `GET /` → `200`, body `<name>\n`, then close;
+ * - `GET /hold` → `200`, body `<name>\n`, kept open until the client closes;
+ * - `GET /slow` → `200`, body `<name>\n`, then `done\n` and close once `release()` is called;
+ * - `GET /download?bytes=N` → `200`, body `<name>\n` then N pattern bytes, then close;
+ * - `POST /upload` (body until the client's EOF) → `200`, body `<name> <bytes> <sha256>\n`.
+ */
+export function startNamedBackend(name: string): Backend {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.TcpConn>();
+  const handlers = new Set<Promise<void>>();
+  let accepted = 0;
+  let released = false;
+  const waiting = new Set<() => void>();
+  const gate = (): Promise<void> =>
+    released ? Promise.resolve() : new Promise((resolve) => waiting.add(resolve));
+  const handle = async (conn: Deno.TcpConn): Promise<void> => {
+    const { head, rest } = await readHead(conn);
+    const [method, path = "/"] = head.split(" ");
+    const header = (extra = ""): Uint8Array =>
+      encoder.encode(
+        `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n${extra}\r\n`,
+      );
+    if (method === "POST" && path === "/upload") {
+      const hash = createHash("sha256").update(rest);
+      const bytes = rest.byteLength + await readToEnd(conn, (chunk) => void hash.update(chunk));
+      await writeAll(conn, header());
+      await writeAll(conn, encoder.encode(`${name} ${bytes} ${hash.digest("hex")}\n`));
+      return;
+    }
+    await writeAll(conn, header());
+    await writeAll(conn, encoder.encode(`${name}\n`));
+    if (path === "/hold") {
+      await readToEnd(conn);
+    } else if (path === "/slow") {
+      await gate();
+      await writeAll(conn, encoder.encode("done\n"));
+    } else if (path.startsWith("/download?bytes=")) {
+      let left = Number(path.slice("/download?bytes=".length));
+      const pattern = new Pattern();
+      while (left > 0) {
+        const chunk = pattern.next(Math.min(Pattern.CHUNK, left));
+        await writeAll(conn, chunk);
+        left -= chunk.byteLength;
+      }
+    }
+  };
+  const loop = (async () => {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      accepted++;
+      conns.add(conn);
+      const done = handle(conn).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        handlers.delete(done);
+        closeQuietly(conn);
+      });
+      handlers.add(done);
+    }
+  })();
+  const bound = listener.addr as Deno.NetAddr;
+  return {
+    name,
+    address: `127.0.0.1:${bound.port}`,
+    get accepted() {
+      return accepted;
+    },
+    release() {
+      released = true;
+      for (const resolve of waiting) resolve();
+      waiting.clear();
+    },
+    async close() {
+      closeQuietly(listener);
+      this.release();
+      for (const conn of conns) closeQuietly(conn);
+      await loop;
+      await Promise.allSettled([...handlers]);
+    },
+  };
+}
+
+/** Reads an HTTP head (up to the blank line); returns it and the bytes read past it. */
+async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Array }> {
+  let buffered: Uint8Array = new Uint8Array(0);
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    const end = indexOfBlankLine(buffered);
+    if (end >= 0) {
+      return {
+        head: decoder.decode(buffered.subarray(0, end)),
+        rest: buffered.slice(end + 4),
+      };
+    }
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("EOF before the end of the request head");
+    buffered = concat([buffered, buffer.subarray(0, n)]);
+  }
+}
+
+function indexOfBlankLine(data: Uint8Array): number {
+  for (let i = 0; i + 3 < data.byteLength; i++) {
+    if (data[i] === 13 && data[i + 1] === 10 && data[i + 2] === 13 && data[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** A port nothing listens on (bound, then released). */
+export function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients
+
+/** Writes all of `data`. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength;) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+/** Reads until EOF, handing each chunk to `onChunk`; returns the byte count. */
+export async function readToEnd(
+  conn: Deno.Conn,
+  onChunk: (chunk: Uint8Array) => void | Promise<void> = () => {},
+): Promise<number> {
+  const buffer = new Uint8Array(64 * 1024);
+  let total = 0;
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return total;
+    total += n;
+    await onChunk(buffer.subarray(0, n));
+  }
+}
+
+/** Reads until EOF and returns everything. */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  await readToEnd(conn, (chunk) => void parts.push(chunk.slice()));
+  return concat(parts);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** Closes a connection or listener that may already be closed. */
+export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Connects to `host:port`. */
+export function connectTo(address: string): Promise<Deno.TcpConn> {
+  const [hostname, port] = address.split(":");
+  return Deno.connect({ hostname: hostname!, port: Number(port) });
+}
+
+/** An HTTP answer as the client saw it. */
+export interface Answer {
+  /** The status code (0 if there was no status line). */
+  status: number;
+  /** Everything before the body. */
+  head: string;
+  /** The body as text. */
+  body: string;
+  /** The whole answer. */
+  raw: string;
+}
+
+/** Parses a raw HTTP answer. */
+export function parseAnswer(raw: string): Answer {
+  const end = raw.indexOf("\r\n\r\n");
+  const head = end < 0 ? raw : raw.slice(0, end);
+  const body = end < 0 ? "" : raw.slice(end + 4);
+  const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1] ?? 0);
+  return { status, head, body, raw };
+}
+
+/** One short `GET path` through `address`, read until EOF (bounded). */
+export function request(address: string, path = "/", timeoutMs = 10_000): Promise<Answer> {
+  return withTimeout(
+    (async () => {
+      const conn = await connectTo(address);
+      try {
+        await writeAll(conn, encoder.encode(`GET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`));
+        return parseAnswer(decoder.decode(await readAll(conn)));
+      } finally {
+        closeQuietly(conn);
+      }
+    })(),
+    timeoutMs,
+    `GET ${path} through ${address}`,
+  );
+}
+
+/** The worker name a `GET /` answered with (throws on anything but a 200). */
+export async function nameVia(address: string, timeoutMs = 10_000): Promise<string> {
+  const answer = await request(address, "/", timeoutMs);
+  if (answer.status !== 200) throw new Error(`expected a 200, got ${JSON.stringify(answer.raw)}`);
+  return answer.body.trim();
+}
+
+/** A connection whose answer started (its worker's name arrived) and that stays open. */
+export interface HeldConnection {
+  conn: Deno.TcpConn;
+  /** The worker that answered. */
+  name: string;
+  /** Text read after the name line so far. */
+  rest: string;
+}
+
+/** Sends `GET path` and reads until the body's first line (the worker's name), bounded. */
+export function openHeld(
+  address: string,
+  path = "/hold",
+  timeoutMs = 10_000,
+): Promise<HeldConnection> {
+  return withTimeout(
+    (async () => {
+      const conn = await connectTo(address);
+      try {
+        await writeAll(conn, encoder.encode(`GET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`));
+        let text = "";
+        const buffer = new Uint8Array(4096);
+        while (true) {
+          const answer = parseAnswer(text);
+          const newline = answer.body.indexOf("\n");
+          if (newline >= 0) {
+            if (answer.status !== 200) throw new Error(`expected a 200, got ${text}`);
+            return {
+              conn,
+              name: answer.body.slice(0, newline),
+              rest: answer.body.slice(newline + 1),
+            };
+          }
+          const n = await conn.read(buffer);
+          if (n === null) throw new Error(`EOF before the worker's name (got ${text})`);
+          text += decoder.decode(buffer.subarray(0, n), { stream: true });
+        }
+      } catch (err) {
+        closeQuietly(conn);
+        throw err;
+      }
+    })(),
+    timeoutMs,
+    `GET ${path} through ${address} (first line)`,
+  );
+}
+
+/** How a held connection ended: `eof`, or `error` (reset) — never a hang (bounded). */
+export function endOf(held: HeldConnection, timeoutMs: number): Promise<"eof" | "error"> {
+  return withTimeout(
+    readToEnd(held.conn).then(() => "eof" as const, () => "error" as const),
+    timeoutMs,
+    `the end of a connection held on ${held.name}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Payloads
+
+/** A deterministic pseudo-random byte stream (xorshift base read cyclically). */
+export class Pattern {
+  static readonly CHUNK = 64 * 1024;
+  readonly #base: Uint8Array;
+  readonly #length: number;
+  #offset = 0;
+
+  /** @param seed The PRNG seed. */
+  constructor(seed = 0x9e3779b9) {
+    this.#length = 1024 * 1024 + 7;
+    this.#base = new Uint8Array(this.#length + Pattern.CHUNK);
+    let x = seed >>> 0 || 1;
+    for (let i = 0; i < this.#length; i++) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      this.#base[i] = x & 0xff;
+    }
+    this.#base.copyWithin(this.#length, 0, Pattern.CHUNK);
+  }
+
+  /** The next `n` (≤ CHUNK) bytes; valid until the next call. */
+  next(n = Pattern.CHUNK): Uint8Array {
+    const chunk = this.#base.subarray(this.#offset, this.#offset + n);
+    this.#offset = (this.#offset + n) % this.#length;
+    return chunk;
+  }
+}
+
+/** sha256 of the first `bytes` bytes of a fresh {@linkcode Pattern}. */
+export function patternSha256(bytes: number, seed?: number): string {
+  const pattern = new Pattern(seed);
+  const hash = createHash("sha256");
+  for (let left = bytes; left > 0;) {
+    const chunk = pattern.next(Math.min(Pattern.CHUNK, left));
+    hash.update(chunk);
+    left -= chunk.byteLength;
+  }
+  return hash.digest("hex");
+}
