@@ -33,6 +33,8 @@ export class Supervisor {
         stdin: "null",
         stdout: "inherit",
         stderr: "inherit",
+        // Its own process group, so a restart stops what the shell started too.
+        detached: true,
       }).spawn();
       log.info("Started {command} with {variable}={value} (pid {pid})", {
         command: this.#command,
@@ -55,19 +57,38 @@ export class Supervisor {
     const child = this.#child;
     if (child === undefined) return;
     this.#child = undefined;
+    // The whole group: SIGTERM to `sh` alone would orphan the commands it runs (`a; b`).
+    signalGroup(child, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_GRACE_MS);
+    await child.status;
+    clearTimeout(timer);
+    // Members that outlive the shell get one more grace period, then SIGKILL. Not awaited:
+    // an exited member stays a zombie until init reaps it, which can take seconds.
+    if (groupAlive(child.pid)) {
+      Deno.unrefTimer(setTimeout(() => signalGroup(child, "SIGKILL"), STOP_GRACE_MS));
+    }
+  }
+}
+
+/** Signals the child's process group (it leads one: `detached`), else the child alone. */
+function signalGroup(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-child.pid, signal);
+  } catch {
     try {
-      child.kill("SIGTERM");
+      child.kill(signal);
     } catch {
       // already exited
     }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }, STOP_GRACE_MS);
-    await child.status;
-    clearTimeout(timer);
+  }
+}
+
+/** Whether any process of the group led by `pid` is still there. */
+function groupAlive(pid: number): boolean {
+  try {
+    Deno.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

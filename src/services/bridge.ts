@@ -39,6 +39,24 @@ export async function readChunk(conn: Deno.Conn): Promise<Uint8Array | null> {
   return n === null ? null : buffer.subarray(0, n);
 }
 
+/**
+ * Resolves at the stream's next `drain` (or `close`). Not `stream.onDrain()`: libp2p keeps
+ * the first drain promise once it has resolved (@libp2p/utils 7.4.1 never clears
+ * `onDrainPromise`), so every later `await stream.onDrain()` returns at once and a fast
+ * sender fills the write buffer without bound.
+ */
+function drained(stream: Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.removeEventListener("drain", done);
+      stream.removeEventListener("close", done);
+      resolve();
+    };
+    stream.addEventListener("drain", done);
+    stream.addEventListener("close", done);
+  });
+}
+
 function closeQuietly(conn: Deno.Conn): void {
   try {
     conn.close();
@@ -58,7 +76,7 @@ async function pumpTcpToStream(
     if (stream.writeStatus !== "writable") return false;
     result.tcpToStream += chunk.byteLength;
     options.onBytes?.("tcpToStream", chunk.byteLength);
-    if (!stream.send(chunk)) await stream.onDrain();
+    if (!stream.send(chunk)) await drained(stream);
     return true;
   };
   const read = options.read ?? (() => readChunk(conn));

@@ -74,7 +74,13 @@ export class P2PProcess {
     }, timeoutMs);
     try {
       const status = await this.exited;
-      await Promise.all(this.#readers);
+      // A grandchild holding the pipes open must not stall the test: bound the drain.
+      let drainTimer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(this.#readers),
+        new Promise((resolve) => (drainTimer = setTimeout(resolve, 2_000))),
+      ]);
+      clearTimeout(drainTimer);
       return status;
     } finally {
       clearTimeout(timer);

@@ -1,0 +1,358 @@
+// Shared fixtures of the services tests: loopback-only in-process networks and local TCP
+// backends. The helpers module comes first: it loads the Deno shims before libp2p.
+import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
+import { createHash } from "node:crypto";
+import { type Network, startNetwork } from "../../src/ledger/network.ts";
+import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
+import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
+
+export { NODE_TEST };
+
+/** Every test node listens here only. */
+export const LOOPBACK_LISTEN = ["/ip4/127.0.0.1/tcp/0"];
+
+/** The node's loopback multiaddr, with `/p2p/<id>`. */
+export function loopbackAddr(network: Network): string {
+  const addr = network.node.getMultiaddrs().map(String).find((a) =>
+    a.startsWith("/ip4/127.0.0.1/")
+  );
+  if (addr === undefined) throw new Error("the node has no loopback address");
+  return addr.includes("/p2p/") ? addr : `${addr}/p2p/${network.peerId}`;
+}
+
+/**
+ * Starts one in-process node on loopback: mDNS off, and either a seed (`bootstrap` empty)
+ * or a node bootstrapping to the given loopback addresses only (never the public list).
+ */
+export function startLoopbackNetwork(
+  token: NetworkToken,
+  bootstrap: string[] = [],
+): Promise<Network> {
+  return startNetwork({
+    token,
+    listen: LOOPBACK_LISTEN,
+    bootstrapPeers: bootstrap,
+    mdns: false,
+  });
+}
+
+/** Stops every network given; never throws. */
+export async function stopNetworks(networks: (Network | undefined)[]): Promise<void> {
+  await Promise.allSettled(networks.map((n) => n?.stop()));
+}
+
+/**
+ * Resolves with `check()`'s value as soon as it is truthy: checked at once, then after each
+ * `type` event of `target`. Rejects after `timeoutMs`. (The event-driven form of waitFor.)
+ */
+export function untilEvent<T>(
+  target: EventTarget,
+  type: string,
+  check: () => T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  let listener: (() => void) | undefined;
+  const found = new Promise<T>((resolve) => {
+    const first = check();
+    if (first !== undefined && first !== false) return resolve(first);
+    listener = () => {
+      const value = check();
+      if (value !== undefined && value !== false) resolve(value);
+    };
+    target.addEventListener(type, listener);
+  });
+  return withTimeout(found, timeoutMs, what).finally(() => {
+    if (listener !== undefined) target.removeEventListener(type, listener);
+  });
+}
+
+/** Waits until every ledger holds the heartbeat of every node: gossip flows both ways. */
+export async function ledgersConverged(networks: Network[], timeoutMs = 10_000): Promise<void> {
+  const ids = networks.map((n) => n.peerId.toString());
+  await Promise.all(networks.map((n) =>
+    untilEvent(
+      n.ledger,
+      "change",
+      () => ids.every((id) => n.ledger.has(HEALTHCHECK_BUCKET, id)),
+      timeoutMs,
+      `heartbeats of ${ids.length} nodes in the ledger of ${n.peerId}`,
+    )
+  ));
+}
+
+/** A network sharing one token: `networks[0]` is the seed, the others bootstrap to it. */
+export interface Cluster {
+  token: NetworkToken;
+  /** The token as text, for `p2p` processes (`P2P_TOKEN`). */
+  tokenText: string;
+  networks: Network[];
+  /** The seed's loopback multiaddr. */
+  seedAddr: string;
+  /** Starts one more node bootstrapping to the seed (stopped by `stop()`). */
+  add(): Promise<Network>;
+  stop(): Promise<void>;
+}
+
+/** Starts `count` nodes (a seed and peers) and waits until their ledgers see each other. */
+export async function startCluster(count: number): Promise<Cluster> {
+  const token = generateTokenConfig();
+  const networks: Network[] = [];
+  const all: Network[] = [];
+  try {
+    const seed = await startLoopbackNetwork(token);
+    networks.push(seed);
+    all.push(seed);
+    const seedAddr = loopbackAddr(seed);
+    const peers = await Promise.all(
+      Array.from({ length: count - 1 }, () => startLoopbackNetwork(token, [seedAddr])),
+    );
+    networks.push(...peers);
+    all.push(...peers);
+    await ledgersConverged(networks);
+    return {
+      token,
+      tokenText: encodeToken(token),
+      networks,
+      seedAddr,
+      async add() {
+        const network = await startLoopbackNetwork(token, [seedAddr]);
+        all.push(network);
+        return network;
+      },
+      stop: () => stopNetworks(all),
+    };
+  } catch (err) {
+    await stopNetworks(all);
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP side
+
+/** Writes all of `data`. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength;) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+/** Reads until EOF, handing each chunk to `onChunk`; returns the byte count. */
+export async function readToEnd(
+  conn: Deno.Conn,
+  onChunk: (chunk: Uint8Array) => void | Promise<void> = () => {},
+): Promise<number> {
+  const buffer = new Uint8Array(64 * 1024);
+  let total = 0;
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return total;
+    total += n;
+    await onChunk(buffer.subarray(0, n));
+  }
+}
+
+/** Reads until EOF and returns everything. */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  await readToEnd(conn, (chunk) => void parts.push(chunk.slice()));
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** Closes a connection that may already be closed. */
+export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** A local TCP service on 127.0.0.1 run by the test. */
+export interface Backend {
+  /** `127.0.0.1:PORT`. */
+  readonly address: string;
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Closes the listener and every connection; waits for the handlers. */
+  close(): Promise<void>;
+}
+
+/** Serves `handle` on 127.0.0.1 (`port` 0 picks a free one). */
+export function startBackend(
+  handle: (conn: Deno.TcpConn) => Promise<void>,
+  port = 0,
+): Backend {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const conns = new Set<Deno.TcpConn>();
+  const handlers = new Set<Promise<void>>();
+  let accepted = 0;
+  const loop = (async () => {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      accepted++;
+      conns.add(conn);
+      const done = handle(conn).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        handlers.delete(done);
+        closeQuietly(conn);
+      });
+      handlers.add(done);
+    }
+  })();
+  const bound = listener.addr as Deno.NetAddr;
+  return {
+    address: `127.0.0.1:${bound.port}`,
+    port: bound.port,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      closeQuietly(listener);
+      for (const conn of conns) closeQuietly(conn);
+      await loop;
+      await Promise.allSettled([...handlers]);
+    },
+  };
+}
+
+/** Echoes everything; answers the client's FIN with its own. */
+export async function echo(conn: Deno.TcpConn): Promise<void> {
+  await readToEnd(conn, (chunk) => writeAll(conn, chunk));
+  await conn.closeWrite();
+}
+
+/** Says `name\n` at once, then echoes. */
+export function greeter(name: string): (conn: Deno.TcpConn) => Promise<void> {
+  return async (conn) => {
+    await writeAll(conn, new TextEncoder().encode(`${name}\n`));
+    await echo(conn);
+  };
+}
+
+/** Reads the first line (bounded) from a connection. */
+export async function readLine(conn: Deno.Conn, timeoutMs = 5_000): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const buffer = new Uint8Array(1024);
+  return await withTimeout(
+    (async () => {
+      while (!text.includes("\n")) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error(`EOF before a line (got ${JSON.stringify(text)})`);
+        text += decoder.decode(buffer.subarray(0, n), { stream: true });
+      }
+      return text.slice(0, text.indexOf("\n"));
+    })(),
+    timeoutMs,
+    "a line from the connection",
+  );
+}
+
+/** Connects, writes `payload`, half-closes, and returns everything read until EOF. */
+export async function roundTrip(address: string, payload: Uint8Array): Promise<Uint8Array> {
+  const [hostname, port] = address.split(":");
+  const conn = await Deno.connect({ hostname: hostname!, port: Number(port) });
+  try {
+    const [, answer] = await Promise.all([
+      writeAll(conn, payload).then(() => conn.closeWrite()),
+      readAll(conn),
+    ]);
+    return answer;
+  } finally {
+    closeQuietly(conn);
+  }
+}
+
+/** Connects to `host:port`. */
+export function connectTo(address: string): Promise<Deno.TcpConn> {
+  const [hostname, port] = address.split(":");
+  return Deno.connect({ hostname: hostname!, port: Number(port) });
+}
+
+/**
+ * A deterministic, non-periodic-looking byte stream: a pseudo-random base of a length
+ * prime to the chunk size, read cyclically, so no two aligned chunks repeat for a long time.
+ */
+export class Pattern {
+  static readonly CHUNK = 64 * 1024;
+  readonly #base: Uint8Array;
+  readonly #length: number;
+  #offset = 0;
+
+  /** @param seed The PRNG seed. */
+  constructor(seed = 0x9e3779b9) {
+    this.#length = 1024 * 1024 + 7;
+    this.#base = new Uint8Array(this.#length + Pattern.CHUNK);
+    let x = seed >>> 0 || 1;
+    for (let i = 0; i < this.#length; i++) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      this.#base[i] = x & 0xff;
+    }
+    this.#base.copyWithin(this.#length, 0, Pattern.CHUNK);
+  }
+
+  /** The next `n` (≤ CHUNK) bytes; valid until the next call. */
+  next(n = Pattern.CHUNK): Uint8Array {
+    const chunk = this.#base.subarray(this.#offset, this.#offset + n);
+    this.#offset = (this.#offset + n) % this.#length;
+    return chunk;
+  }
+}
+
+/** What a pattern source has sent so far. */
+export interface SourceProgress {
+  /** Bytes whose write() has returned (accepted by the kernel). */
+  written: number;
+  /** sha256 of everything sent, once done. */
+  sha256?: string;
+  /** How the connection ended: `complete`, or the write error (the client went away). */
+  end?: string;
+}
+
+/**
+ * A handler that writes `total` pattern bytes as fast as the connection takes them, then
+ * closes; `progress` (one per connection, pushed in accept order) tracks it.
+ */
+export function patternSource(
+  total: number,
+  progress: SourceProgress[],
+): (conn: Deno.TcpConn) => Promise<void> {
+  return async (conn) => {
+    const state: SourceProgress = { written: 0 };
+    progress.push(state);
+    const pattern = new Pattern();
+    const hash = createHash("sha256");
+    try {
+      while (state.written < total) {
+        const chunk = pattern.next(Math.min(Pattern.CHUNK, total - state.written));
+        hash.update(chunk);
+        await writeAll(conn, chunk);
+        state.written += chunk.byteLength;
+      }
+      state.sha256 = hash.digest("hex");
+      await conn.closeWrite();
+      state.end = "complete";
+    } catch (err) {
+      state.end = `error: ${err instanceof Error ? err.name : String(err)}`;
+      throw err;
+    }
+  };
+}
