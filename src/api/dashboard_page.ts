@@ -28,6 +28,7 @@ export const DASHBOARD_HTML: string = `<!doctype html>
   th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
   th { color:var(--dim); font-weight:500; font-size:12px; text-transform:uppercase; }
   td.mono, .mono { font-family:ui-monospace, monospace; font-size:12px; word-break:break-all; }
+  p.summary { word-break:normal; }
   .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; }
   .badge.online { background:rgba(63,185,80,.15); color:var(--ok); }
   .badge.offline { background:rgba(248,81,73,.15); color:var(--off); }
@@ -95,7 +96,7 @@ function renderFederated(stats, at) {
       el("td", { class: "num" }, bytes(w.bytesIn) + " / " + bytes(w.bytesOut)));
   });
   return [
-    el("p", { class: "mono" }, "listening on " + stats.listen + " · " + stats.strategy + " · accepted " + stats.accepted +
+    el("p", { class: "mono summary" }, "listening on " + stats.listen + " · " + stats.strategy + " · accepted " + stats.accepted +
       " · refused " + stats.refused + " · 503 " + stats.noWorker + " · failovers " + stats.failovers),
     rows.length ? table(["worker", "active", "total", "rate", "failed", "in / out"], rows) : empty("No connections yet"),
   ];

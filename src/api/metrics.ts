@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { tunnelTotals } from "../services/stats.ts";
+import { type TunnelStats, tunnelTotals } from "../services/stats.ts";
 import { json, type Router } from "./router.ts";
 import type { ApiState } from "./state.ts";
 
@@ -28,7 +28,8 @@ function liveCounter(
     registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
+      // Zeros too: a series exists from the start, so rate() and alerts see its first step.
+      for (const [labels, value] of read()) this.inc(labels, value);
     },
   });
 }
@@ -51,6 +52,23 @@ function liveGauge(
       for (const [labels, value] of read()) this.set(labels, value);
     },
   });
+}
+
+/**
+ * This node's tunnel ends: services and connections (process-wide totals) plus the federated
+ * balancer's connections, which it counts itself. Directions as in {@linkcode TunnelStats}:
+ * the balancer's bytes from clients go into the network (`bytesOut`).
+ */
+function allTunnels(state: ApiState): TunnelStats {
+  const totals = { ...tunnelTotals };
+  for (const worker of state.federated?.().workers ?? []) {
+    totals.active += worker.active;
+    totals.total += worker.total;
+    totals.failed += worker.failed;
+    totals.bytesOut += worker.bytesIn;
+    totals.bytesIn += worker.bytesOut;
+  }
+  return totals;
 }
 
 /**
@@ -87,10 +105,16 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
     ["reason"],
     () => Object.entries(network.ledger.stats.dropped).map(([reason, n]) => [{ reason }, n ?? 0]),
   );
-  liveGauge(registry, "p2p_tunnel_streams_active", "Tunnelled connections open now", [], () => [[
-    {},
-    tunnelTotals.active,
-  ]]);
+  liveGauge(
+    registry,
+    "p2p_tunnel_streams_active",
+    "Tunnelled connections open now (services, connect, federated balancer)",
+    [],
+    () => [[
+      {},
+      allTunnels(state).active,
+    ]],
+  );
   liveCounter(
     registry,
     "p2p_tunnel_streams_total",
@@ -98,7 +122,7 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
     [],
     () => [[
       {},
-      tunnelTotals.total,
+      allTunnels(state).total,
     ]],
   );
   liveCounter(
@@ -108,18 +132,18 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
     [],
     () => [[
       {},
-      tunnelTotals.failed,
+      allTunnels(state).failed,
     ]],
   );
   liveCounter(
     registry,
     "p2p_tunnel_bytes_total",
-    "Bytes through tunnels, by direction (out: from local TCP into the network)",
+    "Bytes through tunnels (services, connect, federated balancer), by direction (out: from local TCP into the network)",
     ["direction"],
-    () => [[{ direction: "out" }, tunnelTotals.bytesOut], [
-      { direction: "in" },
-      tunnelTotals.bytesIn,
-    ]],
+    () => {
+      const totals = allTunnels(state);
+      return [[{ direction: "out" }, totals.bytesOut], [{ direction: "in" }, totals.bytesIn]];
+    },
   );
   liveCounter(
     registry,

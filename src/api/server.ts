@@ -85,10 +85,10 @@ function withBearer(
   token: string,
   handler: (request: Request) => Promise<Response>,
 ): (request: Request) => Promise<Response> {
-  const expected = `Bearer ${token}`;
   return (request) => {
-    const given = request.headers.get("authorization") ?? "";
-    if (!timingSafeEqual(given, expected)) {
+    // The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is "Bearer x".
+    const match = /^bearer +(.*)$/i.exec(request.headers.get("authorization") ?? "");
+    if (match === null || !timingSafeEqual(match[1] ?? "", token)) {
       return Promise.resolve(
         json({ error: "Cannot authorize request: missing or wrong bearer token" }, 401),
       );

@@ -11,6 +11,7 @@ import type { ApiState } from "../api/state.ts";
 import { FederatedServer } from "../federated/server.ts";
 import { type Network, startNetwork } from "../ledger/network.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
+import type { PoolView } from "../services/pool.ts";
 import { PoolViews } from "../services/pool_views.ts";
 import { startWorker } from "../services/worker.ts";
 import { generateTokenConfig } from "../token/token.ts";
@@ -77,6 +78,8 @@ export function demoCommandOf(context: CliContext): Command {
           });
           stops.push(() => worker.stop());
         }
+        // The banner invites a curl at once: print it when the workers can answer it.
+        await untilOnline(server.view, WORKER_NAMES.length, 15_000);
         const api = serveDemoApi(seed, pools, server, registry, opts.apiListen);
         stops.push(() => api.shutdown());
         context.io.stdout(demoBanner(server.address, api.address));
@@ -86,6 +89,30 @@ export function demoCommandOf(context: CliContext): Command {
         await stopAll();
       }
     }) as unknown as Command;
+}
+
+/** Resolves once `count` workers of `view` are online, or after `timeoutMs` (with a warning). */
+function untilOnline(view: PoolView, count: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      view.removeEventListener("change", check);
+      resolve();
+    };
+    const check = (): void => {
+      if (view.online().length >= count) done();
+    };
+    const timer = setTimeout(() => {
+      log.warning("Only {online} of {count} workers online after {seconds} s", {
+        online: view.online().length,
+        count,
+        seconds: timeoutMs / 1000,
+      });
+      done();
+    }, timeoutMs);
+    view.addEventListener("change", check);
+    check();
+  });
 }
 
 function serveDemoApi(

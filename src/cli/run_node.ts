@@ -21,7 +21,12 @@ import { decodeToken, generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
 import { UsageError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
-import { type NodeFlags, type ResolvedNodeFlags, resolveNodeFlags } from "./node_flags.ts";
+import {
+  listenFailureOf,
+  type NodeFlags,
+  type ResolvedNodeFlags,
+  resolveNodeFlags,
+} from "./node_flags.ts";
 
 const log = getLogger(["p2p", "cli"]);
 
@@ -96,9 +101,14 @@ export async function runNodeCommand(
     ...(registry === undefined ? {} : { metricsRegistry: registry }),
     ...(privateKey === undefined ? {} : { privateKey }),
     ...(parts.beforeStart === undefined ? {} : { beforeStart: parts.beforeStart }),
+  }).catch((err) => {
+    throw listenFailureOf(err) ?? err;
   });
   const pools = new PoolViews(network);
-  const stops: (() => Promise<void>)[] = [async () => pools.stop(), () => network.stop()];
+  const stops: (() => Promise<void>)[] = [
+    () => Promise.resolve(pools.stop()),
+    () => network.stop(),
+  ];
   try {
     const state: ApiState = {
       network,
