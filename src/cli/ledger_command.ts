@@ -22,8 +22,7 @@ export function ledgerCommandOf(context: CliContext): Command {
     return { api, apiToken: opts.apiToken ?? firstEnv(context.env, ["P2P_API_TOKEN"]) };
   };
   const print = (value: unknown): void => context.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
-  const path = (...parts: string[]): string =>
-    `api/ledger/${parts.map(encodeURIComponent).join("/")}`;
+  const path = (...parts: string[]): string => `api/ledger/${parts.map(pathSegment).join("/")}`;
 
   const ledger = new Command("ledger").description("read and write the ledger of a running node");
   ledger.addCommand(
@@ -81,4 +80,17 @@ function parseValue(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/**
+ * One bucket or key as a URL path segment. "." and ".." (even percent-encoded) are dot
+ * segments that URL resolution removes, so they would address another route.
+ */
+function pathSegment(name: string): string {
+  if (name === "." || name === "..") {
+    throw new UsageError(
+      `Cannot use "${name}" as a bucket or key name: it cannot be sent in a URL path`,
+    );
+  }
+  return encodeURIComponent(name);
 }

@@ -191,6 +191,18 @@ function parseMultiaddr(flag: string, addr: string): void {
   }
 }
 
+/**
+ * Turns libp2p's failure to listen (an address taken, not local, or with no transport for it)
+ * into a one-line error naming each address; `undefined` for any other error.
+ */
+export function listenFailureOf(err: unknown): UsageError | undefined {
+  if (!(err instanceof Error) || err.name !== "UnsupportedListenAddressesError") return undefined;
+  const problems = [...err.message.matchAll(/^\s*(\/\S+): (?:\w*Error: )?(.+)$/gm)]
+    .map(([, addr, reason]) => `"${addr}": ${reason!.trim()}`);
+  const detail = problems.length > 0 ? problems.join("; ") : "no address could be used";
+  return new UsageError(`Cannot listen on --listen-maddrs ${detail}`, { cause: err });
+}
+
 /** Parses a positive integer flag value. */
 export function parsePositiveInt(flag: string, text: string): number {
   const value = Number(text);

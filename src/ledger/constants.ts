@@ -17,3 +17,5 @@ export const HEALTHCHECK_BUCKET = "healthcheck";
 export const HEALTHCHECK_INTERVAL_MS = 30_000;
 /** A node's deletions are re-asserted for this long if a concurrent block brings the key back. */
 export const TOMBSTONE_TTL_MS = 60_000;
+/** Least time between two immediate write-backs of one entry (see `Ledger` re-announce). */
+export const REANNOUNCE_MIN_INTERVAL_MS = 1_000;

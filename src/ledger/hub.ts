@@ -132,8 +132,15 @@ export class LedgerHub {
 
   #refreshTopics(): void {
     const atS = this.#init.now() / 1000;
+    const intervalS = this.#init.token.otp.crypto.interval;
+    // The current window first, then every window that overlaps [now - grace, now + grace]:
+    // with a rotation shorter than the grace, more than one window lies on each side.
+    const times = [atS];
+    const first = Math.floor((atS - this.#init.graceS) / intervalS);
+    const last = Math.floor((atS + this.#init.graceS) / intervalS);
+    for (let window = first; window <= last; window++) times.push(window * intervalS);
     const wanted = new Map<string, string>();
-    for (const t of [atS, atS - this.#init.graceS, atS + this.#init.graceS]) {
+    for (const t of times) {
       wanted.set(topicAt(this.#init.token, t), sealKeyAt(this.#init.token, t));
     }
     for (const topic of this.#topics.keys()) {

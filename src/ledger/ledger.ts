@@ -9,7 +9,7 @@ import {
   withoutKey,
   withValue,
 } from "./block.ts";
-import { SYNC_INTERVAL_MS, TOMBSTONE_TTL_MS } from "./constants.ts";
+import { REANNOUNCE_MIN_INTERVAL_MS, SYNC_INTERVAL_MS, TOMBSTONE_TTL_MS } from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
 
 const log = getLogger(["p2p", "ledger"]);
@@ -32,6 +32,12 @@ export interface LedgerInit {
   now?: () => number;
   /** Upper bound between full-block rebroadcasts. @default {10000} */
   syncIntervalMs?: number;
+  /**
+   * Least time between two immediate write-backs of the same entry; a later one waits for the
+   * end of this interval (two owners of one key then alternate at this pace, not in a storm).
+   * @default {1000}
+   */
+  reannounceIntervalMs?: number;
 }
 
 /** Counters of a ledger, for the API and metrics. */
@@ -79,6 +85,9 @@ export class Ledger extends EventTarget {
   #owned = new Map<Key, { bucket: string; key: string; json: string }>();
   #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #reannounceIntervalMs: number;
+  #reannouncedAt = new Map<Key, number>();
+  #reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #stats: LedgerStats = {
     index: 0,
@@ -95,6 +104,7 @@ export class Ledger extends EventTarget {
     this.#channel = init.channel;
     this.#now = init.now ?? Date.now;
     this.#syncIntervalMs = init.syncIntervalMs ?? SYNC_INTERVAL_MS;
+    this.#reannounceIntervalMs = init.reannounceIntervalMs ?? REANNOUNCE_MIN_INTERVAL_MS;
     this.#block = genesisBlock(new Date(this.#now()));
     this.#channel.onBlock((block, from) => this.#receive(block, from));
     this.#channel.onReject((reason) => {
@@ -110,11 +120,13 @@ export class Ledger extends EventTarget {
     this.#scheduleSync(0);
   }
 
-  /** Stops the periodic rebroadcast. */
+  /** Stops the periodic rebroadcast and any pending write-back. */
   stop(): void {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#reannounceTimer);
+    this.#reannounceTimer = undefined;
   }
 
   /** The current block. */
@@ -154,30 +166,30 @@ export class Ledger extends EventTarget {
    *
    * @throws {LedgerWriteError} The new block would exceed the gossip limit; nothing changes.
    */
-  put(bucket: string, key: string, value: unknown): Promise<void> {
+  async put(bucket: string, key: string, value: unknown): Promise<void> {
     const json = JSON.stringify(value) ?? "null";
     this.#commit(withValue(this.#block.Storage, bucket, key, json));
     this.#owned.set(keyOf(bucket, key), { bucket, key, json });
     this.#tombstones.delete(keyOf(bucket, key));
-    return this.#publish();
+    await this.#publish();
   }
 
   /** Deletes `bucket`/`key` and stops announcing it. */
-  delete(bucket: string, key: string): Promise<void> {
+  async delete(bucket: string, key: string): Promise<void> {
     const id = keyOf(bucket, key);
     this.#owned.delete(id);
     this.#tombstones.set(id, { bucket, key, until: this.#now() + TOMBSTONE_TTL_MS });
-    if (!this.has(bucket, key)) return Promise.resolve();
+    if (!this.has(bucket, key)) return;
     this.#commit(withoutKey(this.#block.Storage, bucket, key));
-    return this.#publish();
+    await this.#publish();
   }
 
   /** Deletes a whole bucket and stops announcing its entries. */
-  deleteBucket(bucket: string): Promise<void> {
+  async deleteBucket(bucket: string): Promise<void> {
     for (const [id, entry] of this.#owned) if (entry.bucket === bucket) this.#owned.delete(id);
-    if (this.#block.Storage[bucket] === undefined) return Promise.resolve();
+    if (this.#block.Storage[bucket] === undefined) return;
     this.#commit(withoutBucket(this.#block.Storage, bucket));
-    return this.#publish();
+    await this.#publish();
   }
 
   /** Stops announcing `bucket`/`key` without deleting it (it ages out where readers judge it). */
@@ -221,17 +233,48 @@ export class Ledger extends EventTarget {
     this.#reassertOwnEntries();
   }
 
-  #reassertOwnEntries(): void {
-    let storage = this.#block.Storage;
-    for (const { bucket, key, json } of this.#owned.values()) {
-      if (storage[bucket]?.[key] !== json) storage = withValue(storage, bucket, key, json);
-    }
+  /**
+   * Writes back own entries the current block lacks or holds with another value, and own
+   * deletions it brings back. A missing entry is written back at once, always. An entry
+   * that another writer changed, or a deleted key that came back, is written back at once
+   * only if it was not less than `reannounceIntervalMs` ago; otherwise at the end of that
+   * interval (`force` skips the wait): two writers contesting one key would otherwise answer
+   * each other's blocks forever.
+   */
+  #reassertOwnEntries(force = false): void {
     const now = this.#now();
+    for (const [id, at] of this.#reannouncedAt) {
+      if (now - at >= this.#reannounceIntervalMs) this.#reannouncedAt.delete(id);
+    }
+    let deferMs: number | undefined;
+    const due = (id: Key): boolean => {
+      const at = this.#reannouncedAt.get(id);
+      const waitMs = at === undefined ? 0 : at + this.#reannounceIntervalMs - now;
+      if (force || waitMs <= 0) {
+        this.#reannouncedAt.set(id, now);
+        return true;
+      }
+      deferMs = Math.min(deferMs ?? waitMs, waitMs, this.#reannounceIntervalMs);
+      return false;
+    };
+    let storage = this.#block.Storage;
+    for (const [id, { bucket, key, json }] of this.#owned) {
+      const current = storage[bucket]?.[key];
+      if (current === undefined || (current !== json && due(id))) {
+        storage = withValue(storage, bucket, key, json);
+      }
+    }
     for (const [id, stone] of this.#tombstones) {
       if (stone.until < now) this.#tombstones.delete(id);
-      else if (storage[stone.bucket]?.[stone.key] !== undefined) {
+      else if (storage[stone.bucket]?.[stone.key] !== undefined && due(id)) {
         storage = withoutKey(storage, stone.bucket, stone.key);
       }
+    }
+    if (deferMs !== undefined && this.#reannounceTimer === undefined) {
+      this.#reannounceTimer = setTimeout(() => {
+        this.#reannounceTimer = undefined;
+        this.#reassertOwnEntries(true);
+      }, deferMs);
     }
     if (storage === this.#block.Storage) return;
     try {
