@@ -33,3 +33,4 @@ export * from "./src/token/mod.ts";
 export * from "./src/node/mod.ts";
 export * from "./src/ledger/mod.ts";
 export * from "./src/services/mod.ts";
+export * from "./src/messaging/mod.ts";

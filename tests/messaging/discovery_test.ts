@@ -1,0 +1,140 @@
+import { NODE_TEST, startJoined, startSeed, stopNodes, waitFor } from "./_fixtures.ts";
+import assert from "node:assert/strict";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { MEMBERS_BUCKET, type P2PNode, PeerDeniedError } from "../../src/messaging/mod.ts";
+import { generateTokenConfig } from "../../src/token/token.ts";
+
+Deno.test({
+  name: "findPeers() returns online members matching pool and capabilities, fastest first",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const nodes: P2PNode[] = [];
+    try {
+      const a = await startSeed(token);
+      nodes.push(a);
+      const b = await startJoined(token, a);
+      const c = await startJoined(token, a);
+      nodes.push(b, c);
+      const recordB = await b.advertise(
+        { models: ["llama3", "phi3"], gpu: true },
+        { pools: ["worker"] },
+      );
+      assert.equal(recordB.peerId, b.peerId);
+      assert.ok(recordB.addresses.every((addr) => addr.endsWith(`/p2p/${b.peerId}`)));
+      await c.advertise({ models: ["phi3"], gpu: false }, { pools: ["worker", "federated"] });
+
+      const both = await waitFor(async () => {
+        const found = await a.findPeers({ capabilities: { models: ["phi3"] } });
+        return found.length === 2 ? found : undefined;
+      }, { message: "a to find b and c" });
+      assert.deepEqual(both.map((m) => m.peerId).sort(), [b.peerId, c.peerId].sort());
+      assert.ok(both[0]!.rttMs <= both[1]!.rttMs, "ordered by latency");
+      for (const match of both) {
+        assert.equal(match.connected, true);
+        assert.ok(match.uptimeS >= 0 && match.uptimeS < 60);
+        assert.equal(typeof match.rttMs, "number");
+      }
+
+      const llama = await a.findPeers({ capabilities: { models: ["llama3"] } });
+      assert.deepEqual(llama.map((m) => m.peerId), [b.peerId]);
+      assert.deepEqual(llama[0]!.capabilities, { models: ["llama3", "phi3"], gpu: true });
+      assert.deepEqual(llama[0]!.pools, ["worker"]);
+      const federated = await a.findPeers({ pool: "federated" });
+      assert.deepEqual(federated.map((m) => m.peerId), [c.peerId]);
+      assert.deepEqual(
+        (await a.findPeers({ pool: "worker", capabilities: { gpu: true } })).map((m) => m.peerId),
+        [b.peerId],
+      );
+      assert.deepEqual(await a.findPeers({ minUptimeS: 3_600 }), []);
+      assert.deepEqual(await a.findPeers({ maxLatencyMs: -1 }), []);
+      assert.equal((await a.findPeers({ limit: 1 })).length, 1);
+      // A member finds the others but never itself.
+      assert.deepEqual((await b.findPeers()).map((m) => m.peerId), [c.peerId]);
+
+      // Re-advertising replaces the record.
+      await c.advertise({ models: ["mistral"] }, { pools: ["worker"] });
+      await waitFor(async () => {
+        const found = await a.findPeers({ capabilities: { models: ["mistral"] } });
+        return found.length === 1;
+      }, { message: "c's new record" });
+      // Denied members are not returned.
+      await a.deny(c.peerId);
+      assert.deepEqual((await a.findPeers({ pool: "worker" })).map((m) => m.peerId), [b.peerId]);
+      await assert.rejects(a.request(c.peerId, "x", null), PeerDeniedError);
+    } finally {
+      await stopNodes(nodes.reverse());
+    }
+  },
+});
+
+Deno.test({
+  name: "findPeers() leaves out members that do not answer, and a stopped member's record goes",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const nodes: P2PNode[] = [];
+    try {
+      const a = await startSeed(token);
+      nodes.push(a);
+      const b = await startJoined(token, a);
+      nodes.push(b);
+      await b.advertise({ role: "db" });
+      await waitFor(
+        async () => (await a.findPeers({ capabilities: { role: "db" } })).length === 1,
+        {
+          message: "a to find b",
+        },
+      );
+      // A record for a peer that is not there (a closed port): not online, not returned.
+      const ghost = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+      await a.network.ledger.put(MEMBERS_BUCKET, ghost, {
+        peerId: ghost,
+        capabilities: { role: "db" },
+        pools: [],
+        startedAt: Date.now() - 60_000,
+        addresses: [`/ip4/127.0.0.1/tcp/1/p2p/${ghost}`],
+        updatedAt: Date.now(),
+      });
+      const started = performance.now();
+      const found = await a.findPeers({ capabilities: { role: "db" } });
+      assert.deepEqual(found.map((m) => m.peerId), [b.peerId]);
+      assert.ok(performance.now() - started < 5_000, "the ghost's ping is bounded");
+      // A stopped member withdraws its record; it is no longer found.
+      await b.stop();
+      await waitFor(
+        async () => (await a.findPeers({ capabilities: { role: "db" } })).length === 0,
+        { message: "b's record to go" },
+      );
+    } finally {
+      await stopNodes(nodes.reverse());
+    }
+  },
+});
+
+Deno.test({
+  name: "advertise() keeps the record across a restart, in the network ID's bucket",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const nodes: P2PNode[] = [];
+    try {
+      const a = await startSeed(token);
+      nodes.push(a);
+      const b = await startJoined(token, a, { networkId: "lab" });
+      nodes.push(b);
+      await b.advertise({ zone: "1" });
+      // With a network ID, records live in the prefixed bucket.
+      assert.notEqual(b.network.ledger.get(`lab_${MEMBERS_BUCKET}`, b.peerId), undefined);
+      assert.equal(b.network.ledger.get(MEMBERS_BUCKET, b.peerId), undefined);
+      await b.stop();
+      await b.start();
+      await waitFor(() => b.network.ledger.get(`lab_${MEMBERS_BUCKET}`, b.peerId) !== undefined, {
+        message: "b's record after the restart",
+      });
+    } finally {
+      await stopNodes(nodes.reverse());
+    }
+  },
+});
