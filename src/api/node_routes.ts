@@ -1,3 +1,5 @@
+import type { PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
 import type { Network } from "../ledger/network.ts";
 import { VERSION } from "../node/version.ts";
 import { HttpError, json, readJson, type Router } from "./router.ts";
@@ -16,6 +18,19 @@ export function addNodeRoutes(router: Router, network: Network): Router {
         ledger: ledger.stats,
       }))
     .add("GET", "/api/peers", () => json(peersOf(network)))
+    .add("GET", "/api/ping/:peer", async (_req, { peer }) => {
+      const id = parsePeer(required(peer, "peer"));
+      const started = performance.now();
+      try {
+        const rttMs = await node.services.ping.ping(id, { signal: AbortSignal.timeout(5_000) });
+        return json({ peerId: id.toString(), rttMs, totalMs: performance.now() - started });
+      } catch (err) {
+        throw new HttpError(
+          504,
+          `Cannot ping ${id}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    })
     .add("GET", "/api/ledger", () => json(ledger.storage))
     .add("GET", "/api/ledger/:bucket", (_req, { bucket }) => {
       const name = required(bucket, "bucket");
@@ -41,6 +56,14 @@ export function addNodeRoutes(router: Router, network: Network): Router {
       await ledger.delete(b, k);
       return json({ bucket: b, key: k, deleted: existed, index: ledger.block.Index });
     });
+}
+
+function parsePeer(text: string): PeerId {
+  try {
+    return peerIdFromString(text);
+  } catch {
+    throw new HttpError(400, `Cannot ping "${text}": not a peer ID`);
+  }
 }
 
 function required(value: string | undefined, name: string): string {

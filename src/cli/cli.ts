@@ -6,6 +6,7 @@ import { demoCommandOf } from "./demo_command.ts";
 import { discoverCommandOf } from "./discover_command.ts";
 import { federatedCommandOf } from "./federated_command.ts";
 import { ledgerCommandOf } from "./ledger_command.ts";
+import { peersCommandOf, pingCommandOf } from "./peers_command.ts";
 import { connectCommandOf, exposeCommandOf, workerCommandOf } from "./services_commands.ts";
 import { nodeCommandOf } from "./node_command.ts";
 import { tokenCommand } from "./token_command.ts";
@@ -35,6 +36,8 @@ export function buildCli(context: CliContext): Command {
   program.addCommand(tokenCommand(context.io, context.env));
   program.addCommand(nodeCommandOf(context));
   program.addCommand(ledgerCommandOf(context));
+  program.addCommand(peersCommandOf(context));
+  program.addCommand(pingCommandOf(context));
   program.addCommand(exposeCommandOf(context));
   program.addCommand(connectCommandOf(context));
   program.addCommand(workerCommandOf(context));

@@ -1,26 +1,12 @@
 import { Command } from "@commander-js/extra-typings";
 import { apiRequest } from "../api/client.ts";
+import { apiClientCommand as apiCommand, resolveApiTarget } from "./api_client_flags.ts";
 import type { CliContext } from "./cli.ts";
-import { firstEnv } from "./env.ts";
 import { UsageError } from "./errors.ts";
-
-const API_ENV = ["P2P_API"] as const;
-
-/** A `ledger` subcommand with the options that name the node's API. */
-function apiCommand(name: string, description: string) {
-  return new Command(name)
-    .description(description)
-    .option("--api <url>", `a running node's API (env: ${API_ENV.join(", ")})`)
-    .option("--api-token <token>", "bearer token of that API (env: P2P_API_TOKEN)");
-}
 
 /** `p2p ledger get|put|delete|list`: the ledger through a running node's API. */
 export function ledgerCommandOf(context: CliContext): Command {
-  const resolve = (opts: { api?: string; apiToken?: string }) => {
-    const api = opts.api ?? firstEnv(context.env, API_ENV);
-    if (api === undefined) throw new UsageError("Cannot reach a node: no --api URL (or P2P_API)");
-    return { api, apiToken: opts.apiToken ?? firstEnv(context.env, ["P2P_API_TOKEN"]) };
-  };
+  const resolve = (opts: { api?: string; apiToken?: string }) => resolveApiTarget(context, opts);
   const print = (value: unknown): void => context.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
   const path = (...parts: string[]): string => `api/ledger/${parts.map(pathSegment).join("/")}`;
 
