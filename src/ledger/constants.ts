@@ -17,7 +17,5 @@ export const HEALTHCHECK_BUCKET = "healthcheck";
 export const HEALTHCHECK_INTERVAL_MS = 30_000;
 /** A node's deletions are re-asserted for this long if a concurrent block brings the key back. */
 export const TOMBSTONE_TTL_MS = 60_000;
-/** How many times a deletion is re-asserted against a block that brings the key back. */
-export const TOMBSTONE_RETRIES = 2;
-/** Earlier values of an own entry remembered to recognise a stale block carrying one. */
-export const OWNED_HISTORY = 8;
+/** Least time between two immediate write-backs of one entry (see `Ledger` re-announce). */
+export const REANNOUNCE_MIN_INTERVAL_MS = 1_000;

@@ -9,12 +9,7 @@ import {
   withoutKey,
   withValue,
 } from "./block.ts";
-import {
-  OWNED_HISTORY,
-  SYNC_INTERVAL_MS,
-  TOMBSTONE_RETRIES,
-  TOMBSTONE_TTL_MS,
-} from "./constants.ts";
+import { REANNOUNCE_MIN_INTERVAL_MS, SYNC_INTERVAL_MS, TOMBSTONE_TTL_MS } from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
 
 const log = getLogger(["p2p", "ledger"]);
@@ -37,6 +32,12 @@ export interface LedgerInit {
   now?: () => number;
   /** Upper bound between full-block rebroadcasts. @default {10000} */
   syncIntervalMs?: number;
+  /**
+   * Least time between two immediate write-backs of the same entry; a later one waits for the
+   * end of this interval (two owners of one key then alternate at this pace, not in a storm).
+   * @default {1000}
+   */
+  reannounceIntervalMs?: number;
 }
 
 /** Counters of a ledger, for the API and metrics. */
@@ -63,24 +64,6 @@ export interface LedgerEventMap {
 
 type Key = `${string}\u0000${string}`;
 
-/** An entry this node writes and keeps announced, with the values it wrote before. */
-interface OwnedEntry {
-  bucket: string;
-  key: string;
-  json: string;
-  /** Earlier values (newest last): seeing one of them again means a stale block. */
-  previous: string[];
-}
-
-/** A deletion this node made, re-asserted if a stale block brings the deleted value back. */
-interface Tombstone {
-  bucket: string;
-  key: string;
-  json: string | undefined;
-  until: number;
-  retries: number;
-}
-
 function keyOf(bucket: string, key: string): Key {
   return `${bucket}\u0000${key}`;
 }
@@ -99,9 +82,12 @@ export class Ledger extends EventTarget {
   #now: () => number;
   #syncIntervalMs: number;
   #block: Block;
-  #owned = new Map<Key, OwnedEntry>();
-  #tombstones = new Map<Key, Tombstone>();
+  #owned = new Map<Key, { bucket: string; key: string; json: string }>();
+  #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #reannounceIntervalMs: number;
+  #reannouncedAt = new Map<Key, number>();
+  #reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #stats: LedgerStats = {
     index: 0,
@@ -118,6 +104,7 @@ export class Ledger extends EventTarget {
     this.#channel = init.channel;
     this.#now = init.now ?? Date.now;
     this.#syncIntervalMs = init.syncIntervalMs ?? SYNC_INTERVAL_MS;
+    this.#reannounceIntervalMs = init.reannounceIntervalMs ?? REANNOUNCE_MIN_INTERVAL_MS;
     this.#block = genesisBlock(new Date(this.#now()));
     this.#channel.onBlock((block, from) => this.#receive(block, from));
     this.#channel.onReject((reason) => {
@@ -133,11 +120,13 @@ export class Ledger extends EventTarget {
     this.#scheduleSync(0);
   }
 
-  /** Stops the periodic rebroadcast. */
+  /** Stops the periodic rebroadcast and any pending write-back. */
   stop(): void {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#reannounceTimer);
+    this.#reannounceTimer = undefined;
   }
 
   /** The current block. */
@@ -180,13 +169,8 @@ export class Ledger extends EventTarget {
   async put(bucket: string, key: string, value: unknown): Promise<void> {
     const json = JSON.stringify(value) ?? "null";
     this.#commit(withValue(this.#block.Storage, bucket, key, json));
-    const id = keyOf(bucket, key);
-    const before = this.#owned.get(id);
-    const previous = before === undefined || before.json === json
-      ? (before?.previous ?? [])
-      : [...before.previous, before.json].slice(-OWNED_HISTORY);
-    this.#owned.set(id, { bucket, key, json, previous });
-    this.#tombstones.delete(id);
+    this.#owned.set(keyOf(bucket, key), { bucket, key, json });
+    this.#tombstones.delete(keyOf(bucket, key));
     await this.#publish();
   }
 
@@ -194,13 +178,7 @@ export class Ledger extends EventTarget {
   async delete(bucket: string, key: string): Promise<void> {
     const id = keyOf(bucket, key);
     this.#owned.delete(id);
-    this.#tombstones.set(id, {
-      bucket,
-      key,
-      json: this.#block.Storage[bucket]?.[key],
-      until: this.#now() + TOMBSTONE_TTL_MS,
-      retries: TOMBSTONE_RETRIES,
-    });
+    this.#tombstones.set(id, { bucket, key, until: this.#now() + TOMBSTONE_TTL_MS });
     if (!this.has(bucket, key)) return;
     this.#commit(withoutKey(this.#block.Storage, bucket, key));
     await this.#publish();
@@ -256,38 +234,47 @@ export class Ledger extends EventTarget {
   }
 
   /**
-   * After adopting a block: writes back own entries it lacks or holds with a stale value (one
-   * this node wrote earlier), and re-deletes own deletions it brought back with the deleted
-   * value. A value this node never wrote means another writer set the key later: that writer
-   * wins and this node stops announcing the key, so two writers never answer each other's
-   * blocks forever. A deletion contested by the key's owner is re-asserted a bounded number of
-   * times, then the owner wins.
+   * Writes back own entries the current block lacks or holds with another value, and own
+   * deletions it brings back. A missing entry is written back at once, always. An entry
+   * that another writer changed, or a deleted key that came back, is written back at once
+   * only if it was not less than `reannounceIntervalMs` ago; otherwise at the end of that
+   * interval (`force` skips the wait): two writers contesting one key would otherwise answer
+   * each other's blocks forever.
    */
-  #reassertOwnEntries(): void {
+  #reassertOwnEntries(force = false): void {
+    const now = this.#now();
+    for (const [id, at] of this.#reannouncedAt) {
+      if (now - at >= this.#reannounceIntervalMs) this.#reannouncedAt.delete(id);
+    }
+    let deferMs: number | undefined;
+    const due = (id: Key): boolean => {
+      const at = this.#reannouncedAt.get(id);
+      const waitMs = at === undefined ? 0 : at + this.#reannounceIntervalMs - now;
+      if (force || waitMs <= 0) {
+        this.#reannouncedAt.set(id, now);
+        return true;
+      }
+      deferMs = Math.min(deferMs ?? waitMs, waitMs, this.#reannounceIntervalMs);
+      return false;
+    };
     let storage = this.#block.Storage;
-    for (const [id, entry] of this.#owned) {
-      const current = storage[entry.bucket]?.[entry.key];
-      if (current === entry.json) continue;
-      if (current === undefined || entry.previous.includes(current)) {
-        storage = withValue(storage, entry.bucket, entry.key, entry.json);
-      } else {
-        log.debug("Another node rewrote {bucket}/{key}; no longer announcing it", {
-          bucket: entry.bucket,
-          key: entry.key,
-        });
-        this.#owned.delete(id);
+    for (const [id, { bucket, key, json }] of this.#owned) {
+      const current = storage[bucket]?.[key];
+      if (current === undefined || (current !== json && due(id))) {
+        storage = withValue(storage, bucket, key, json);
       }
     }
-    const now = this.#now();
     for (const [id, stone] of this.#tombstones) {
-      const current = storage[stone.bucket]?.[stone.key];
-      if (current === undefined) continue;
-      if (stone.until < now || stone.retries <= 0 || current !== stone.json) {
-        this.#tombstones.delete(id);
-        continue;
+      if (stone.until < now) this.#tombstones.delete(id);
+      else if (storage[stone.bucket]?.[stone.key] !== undefined && due(id)) {
+        storage = withoutKey(storage, stone.bucket, stone.key);
       }
-      stone.retries--;
-      storage = withoutKey(storage, stone.bucket, stone.key);
+    }
+    if (deferMs !== undefined && this.#reannounceTimer === undefined) {
+      this.#reannounceTimer = setTimeout(() => {
+        this.#reannounceTimer = undefined;
+        this.#reassertOwnEntries(true);
+      }, deferMs);
     }
     if (storage === this.#block.Storage) return;
     try {

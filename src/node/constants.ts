@@ -30,6 +30,8 @@ export const MDNS_INTERVAL_MS = 5_000;
 export const DIAL_TIMEOUT_MS = 5_000;
 /** Inbound connections accepted per second from one host; tests and local clusters share an IP. */
 export const INBOUND_CONNECTION_THRESHOLD = 1_000;
+/** Inbound handshakes in progress at once (libp2p: 10); a cluster dials its seed together. */
+export const MAX_PENDING_INBOUND_CONNECTIONS = 128;
 /** Default cap on open connections (`--max-connections`). */
 export const DEFAULT_MAX_CONNECTIONS = 300;
 

@@ -20,6 +20,7 @@ import {
   DIAL_TIMEOUT_MS,
   GOSSIP_MAX_MESSAGE_BYTES,
   INBOUND_CONNECTION_THRESHOLD,
+  MAX_PENDING_INBOUND_CONNECTIONS,
   MDNS_DOMAIN,
   MDNS_INTERVAL_MS,
   PRIVATE_NETWORK_LABEL,
@@ -128,6 +129,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       doPX: true,
       allowPublishToZeroTopicPeers: true,
       globalSignaturePolicy: "StrictSign",
+      // Many members share one IP (one host, one NAT): the colocation penalty would graylist
+      // them all. edgevpn's gossipsub scores no peer by default either.
+      scoreParams: { IPColocationFactorWeight: 0 },
       maxInboundDataLength: options.token.maxMessageSize,
     }),
     rendezvous: rendezvous({
@@ -163,6 +167,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     connectionManager: {
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: MAX_PENDING_INBOUND_CONNECTIONS,
       dialTimeout: DIAL_TIMEOUT_MS,
       inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
     },

@@ -213,34 +213,43 @@ export class PoolView extends EventTarget {
       return;
     }
     tracked.dialing = true;
-    this.#ping(view).then((ok) => {
-      tracked.failedPings = ok ? 0 : tracked.failedPings + 1;
-      tracked.reachable = ok || tracked.failedPings < LIVENESS_MAX_FAILED_PINGS;
+    this.#ping(view).then((outcome) => {
+      tracked.failedPings = outcome === "ok" ? 0 : tracked.failedPings + 1;
+      // A worker that cannot be dialled is gone; a slow ping on a live connection gets a
+      // second chance before the worker leaves the view.
+      tracked.reachable = outcome === "ok" ||
+        (outcome === "ping-failed" && tracked.reachable &&
+          tracked.failedPings < LIVENESS_MAX_FAILED_PINGS);
     }).finally(() => {
       tracked.dialing = false;
       this.#emitIfChanged();
     });
   }
 
-  async #ping(view: WorkerView): Promise<boolean> {
+  async #ping(view: WorkerView): Promise<"ok" | "unreachable" | "ping-failed"> {
     const signal = AbortSignal.timeout(LIVENESS_PING_TIMEOUT_MS);
-    try {
-      const peer = peerIdFromString(view.peerId!);
-      if (!this.#connected(view.peerId!)) {
+    const peer = peerIdFromString(view.peerId!);
+    if (!this.#connected(view.peerId!)) {
+      try {
         await dialTarget(
           this.#network.node,
           { peerId: view.peerId!, multiaddrs: view.addresses },
           signal,
         );
+      } catch (err) {
+        log.debug("Cannot dial worker {name}: {error}", { name: view.name, error: String(err) });
+        return "unreachable";
       }
+    }
+    try {
       await this.#network.node.services.ping.ping(peer, { signal });
-      return true;
+      return "ok";
     } catch (err) {
       log.debug("Worker {name} did not answer a ping: {error}", {
         name: view.name,
         error: String(err),
       });
-      return false;
+      return "ping-failed";
     }
   }
 
