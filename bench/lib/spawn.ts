@@ -1,0 +1,77 @@
+/** Spawning the bench's helper servers and `p2p` processes. */
+import { Child } from "./proc.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const SERVERS = new URL("../servers/", import.meta.url).pathname;
+
+/** Loopback-only node flags: 127.0.0.1 listener, no mDNS, an explicit bootstrap list. */
+export function loopbackFlags(token: string, bootstrap: readonly string[]): string[] {
+  return [
+    "--listen-maddrs",
+    "/ip4/127.0.0.1/tcp/0",
+    "--no-mdns",
+    "--bootstrap-peers",
+    bootstrap.length === 0 ? "none" : bootstrap.join(","),
+    "--token",
+    token,
+    "--log-level",
+    "warning",
+  ];
+}
+
+/** The JSON line a node-running `p2p` command prints on stdout once started. */
+export interface StartLine {
+  peerId: string;
+  addresses: string[];
+  listen?: string;
+  api?: string;
+  [field: string]: unknown;
+}
+
+/** A started `p2p` process. */
+export interface P2PChild {
+  child: Child;
+  start: StartLine;
+  /** Its first 127.0.0.1 multiaddr with /p2p/<id>. */
+  addr: string;
+}
+
+/** Spawns `deno run -A main.ts <args>` and waits (bounded) for its JSON start line. */
+export async function spawnP2P(
+  name: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<P2PChild> {
+  const child = new Child({ name, cmd: Deno.execPath(), args: ["run", "-A", MAIN, ...args] });
+  try {
+    const line = await child.waitLine((l) => l.startsWith("{"), timeoutMs);
+    const start = JSON.parse(line) as StartLine;
+    const a = start.addresses.find((x) => x.startsWith("/ip4/127.0.0.1/")) ?? start.addresses[0];
+    if (a === undefined) throw new Error(`${name} printed no address`);
+    return { child, start, addr: a.includes("/p2p/") ? a : `${a}/p2p/${start.peerId}` };
+  } catch (err) {
+    await child.stop(2_000);
+    throw err;
+  }
+}
+
+/** Spawns one of `bench/servers/*.ts` and waits for its JSON start line. */
+export async function spawnServer<T>(
+  script: string,
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<{ child: Child; info: T }> {
+  const child = new Child({
+    name: script.replace(/\.ts$/, ""),
+    cmd: Deno.execPath(),
+    args: ["run", "--allow-net", `${SERVERS}${script}`, ...args],
+    stdin: "piped",
+  });
+  try {
+    const line = await child.waitLine((l) => l.startsWith("{"), timeoutMs);
+    return { child, info: JSON.parse(line) as T };
+  } catch (err) {
+    await child.stop(2_000);
+    throw err;
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * `deno task bench [--quick] [--proxy auto|haproxy|nginx|deno] [--out FILE] [PART…]`
+ *
+ * Benchmarks the p2p tunnel, the federated balancer and the ledger against baselines set up
+ * in the same run (direct loopback, a plain TCP proxy), and prints human-readable tables,
+ * then a last line of `key=value` pairs. Full results go to `bench/output/latest.json`.
+ * PART is any of `tunnel`, `federated`, `ledger` (default: all). Loopback only; every node
+ * runs without mDNS and with an explicit bootstrap list; every loop is bounded; every
+ * process it starts is stopped before it exits.
+ *
+ * @module
+ */
+import "../src/node/deno_shims.ts";
+import {
+  FEDERATED_FULL,
+  FEDERATED_QUICK,
+  type FederatedResult,
+  runFederatedBench,
+} from "./federated.ts";
+import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./ledger.ts";
+import { loadAvg, stopAllChildren } from "./lib/proc.ts";
+import { chooseProxy, type ProxyKind } from "./lib/proxy.ts";
+import { round } from "./lib/stats.ts";
+import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
+
+const PARTS = ["tunnel", "federated", "ledger"] as const;
+type Part = typeof PARTS[number];
+
+/** Hard bound of a whole run: past it, everything is stopped and the run fails. */
+const WATCHDOG_FULL_MS = 15 * 60_000;
+const WATCHDOG_QUICK_MS = 4 * 60_000;
+
+interface Args {
+  quick: boolean;
+  noIpColocation: boolean;
+  ledgerDht: boolean;
+  proxy: ProxyKind | "auto";
+  out: string;
+  parts: Part[];
+}
+
+const USAGE = `usage: deno task bench [--quick] [--proxy auto|haproxy|nginx|deno] [--out FILE]
+       [--ledger-dht] [--ledger-no-ip-colocation] [${PARTS.join("|")}…]`;
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    quick: false,
+    noIpColocation: false,
+    ledgerDht: false,
+    proxy: "auto",
+    out: new URL("./output/latest.json", import.meta.url).pathname,
+    parts: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--quick") args.quick = true;
+    else if (a === "--ledger-no-ip-colocation") args.noIpColocation = true;
+    else if (a === "--ledger-dht") args.ledgerDht = true;
+    else if (a === "--proxy" || a.startsWith("--proxy=")) {
+      const v = a.includes("=") ? a.split("=")[1]! : argv[++i];
+      if (v !== "auto" && v !== "haproxy" && v !== "nginx" && v !== "deno") {
+        throw new Error(`--proxy: ${v}\n${USAGE}`);
+      }
+      args.proxy = v;
+    } else if (a === "--out" || a.startsWith("--out=")) {
+      const v = a.includes("=") ? a.split("=")[1] : argv[++i];
+      if (!v) throw new Error(`--out needs a file\n${USAGE}`);
+      args.out = v;
+    } else if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      Deno.exit(0);
+    } else if ((PARTS as readonly string[]).includes(a)) args.parts.push(a as Part);
+    else throw new Error(`unknown argument ${a}\n${USAGE}`);
+  }
+  if (args.parts.length === 0) args.parts = [...PARTS];
+  return args;
+}
+
+type Summary = Record<string, number | string>;
+
+function ratio(a: number | undefined, b: number | undefined): number {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
+}
+
+function summarize(
+  proxyKind: string,
+  tunnel: TunnelResult | undefined,
+  federated: FederatedResult | undefined,
+  ledger: LedgerResult | undefined,
+): Summary {
+  const t = tunnel?.paths;
+  const f = federated?.paths;
+  const ledgerMs = (n: number): number => ledger?.sizes.find((s) => s.n === n)?.medianMs ?? NaN;
+  const s: Summary = {
+    "tunnel_bulk_mbps": t?.tunnel.bulkMiBs ?? NaN,
+    "proxy_bulk_mbps": t?.proxy.bulkMiBs ?? NaN,
+    "direct_bulk_mbps": t?.direct.bulkMiBs ?? NaN,
+    "tunnel_bulk_ratio": ratio(t?.tunnel.bulkMiBs, t?.proxy.bulkMiBs),
+    "tunnel_up_mbps": t?.tunnel.upload.medianMiBs ?? NaN,
+    "tunnel_down_mbps": t?.tunnel.download.medianMiBs ?? NaN,
+    "tunnel_rtt_p50_ms": t?.tunnel.rtt.p50Ms ?? NaN,
+    "tunnel_rtt_p99_ms": t?.tunnel.rtt.p99Ms ?? NaN,
+    "proxy_rtt_p50_ms": t?.proxy.rtt.p50Ms ?? NaN,
+    "direct_rtt_p50_ms": t?.direct.rtt.p50Ms ?? NaN,
+    "tunnel_rtt_ratio": ratio(t?.tunnel.rtt.p50Ms, t?.proxy.rtt.p50Ms),
+    "tunnel_conn_per_s": t?.tunnel.conn.perS ?? NaN,
+    "proxy_conn_per_s": t?.proxy.conn.perS ?? NaN,
+    "tunnel_conn_errors": t?.tunnel.conn.errors ?? NaN,
+    "tunnel_cpu_ms_per_mib": t
+      ? Math.max(
+        ...(["upload", "download"] as const).flatMap((d) => [
+          t.tunnel[d].cpuMsPerMiB.expose ?? NaN,
+          t.tunnel[d].cpuMsPerMiB.connect ?? NaN,
+        ]),
+      )
+      : NaN,
+    "tunnel_up_limit": t?.tunnel.upload.limit ?? "na",
+    "tunnel_down_limit": t?.tunnel.download.limit ?? "na",
+    "proxy_up_limit": t?.proxy.upload.limit ?? "na",
+    "tunnel_conn_limit": t?.tunnel.connCpu.limit ?? "na",
+    "idle_rss_mib": tunnel ? Math.max(tunnel.rss.idleMiB.expose, tunnel.rss.idleMiB.connect) : NaN,
+    "bulk_rss_mib": tunnel
+      ? Math.max(tunnel.rss.bulkMaxMiB.expose, tunnel.rss.bulkMaxMiB.connect)
+      : NaN,
+    "federated_conn_per_s": f?.federated.loaded.perS ?? NaN,
+    "proxy_rr_conn_per_s": f?.proxy.loaded.perS ?? NaN,
+    "direct_http_conn_per_s": f?.direct.loaded.perS ?? NaN,
+    "federated_conn_ratio": ratio(f?.federated.loaded.perS, f?.proxy.loaded.perS),
+    "federated_fb_p50_ms": f?.federated.sequential.firstByteP50Ms ?? NaN,
+    "federated_fb_p99_ms": f?.federated.sequential.firstByteP99Ms ?? NaN,
+    "proxy_rr_fb_p50_ms": f?.proxy.sequential.firstByteP50Ms ?? NaN,
+    "proxy_rr_fb_p99_ms": f?.proxy.sequential.firstByteP99Ms ?? NaN,
+    "direct_fb_p50_ms": f?.direct.sequential.firstByteP50Ms ?? NaN,
+    "federated_limit": f?.federated.limit ?? "na",
+    "federated_errors": federated?.federatedErrors ?? NaN,
+    "ledger_5_ms": ledgerMs(5),
+    "ledger_20_ms": ledgerMs(20),
+    "ledger_50_ms": ledgerMs(50),
+    "ledger_max_lag_ms": ledger ? Math.max(...ledger.sizes.map((x) => x.maxLoopLagMs)) : NaN,
+    "ledger_incomplete": ledger
+      ? ledger.sizes.filter((x) => !x.readiness.complete || !Number.isFinite(x.medianMs)).length
+      : NaN,
+    "node_idle_rss_mib": ledger?.nodeIdleRssMiB ?? NaN,
+    "proxy_kind": proxyKind,
+  };
+  return s;
+}
+
+function keyValueLine(s: Summary): string {
+  return Object.entries(s).map(([k, v]) =>
+    `${k}=${typeof v === "number" ? (Number.isFinite(v) ? String(round(v, 3)) : "na") : v}`
+  ).join(" ");
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(Deno.args);
+  const log = (line: string): void => console.log(line);
+  const t0 = performance.now();
+  const loadStart = loadAvg();
+  const choice = await chooseProxy(args.proxy);
+  log(
+    `p2p bench${args.quick ? " --quick" : ""}: ${args.parts.join(", ")}; ` +
+      `${navigator.hardwareConcurrency} cores; load average ${loadStart}; Deno ${Deno.version.deno}`,
+  );
+  log(`plain proxy: ${choice.kind} (${choice.note})`);
+  if (choice.kind === "deno") log(`NOTE: ${choice.note}`);
+  log("units: MiB/s (the *_mbps keys are MiB/s), ms; conn/s = new connections per second");
+
+  const failures: string[] = [];
+  const part = async <T>(name: Part, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!args.parts.includes(name)) return undefined;
+    log("");
+    log(`== ${name} (load average ${loadAvg()}) ==`);
+    try {
+      return await run();
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      log(`${name} FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      await stopAllChildren();
+      return undefined;
+    }
+  };
+  const tunnel = await part(
+    "tunnel",
+    () => runTunnelBench(args.quick ? TUNNEL_QUICK : TUNNEL_FULL, choice, log),
+  );
+  const federated = await part(
+    "federated",
+    () => runFederatedBench(args.quick ? FEDERATED_QUICK : FEDERATED_FULL, choice, log),
+  );
+  const ledger = await part(
+    "ledger",
+    () =>
+      runLedgerBench({
+        ...(args.quick ? LEDGER_QUICK : LEDGER_FULL),
+        noIpColocationPenalty: args.noIpColocation,
+        dht: args.ledgerDht,
+      }, log),
+  );
+
+  const summary = summarize(choice.kind, tunnel, federated, ledger);
+  const loadEnd = loadAvg();
+  const elapsedS = (performance.now() - t0) / 1000;
+  const result = {
+    meta: {
+      date: new Date().toISOString(),
+      quick: args.quick,
+      parts: args.parts,
+      cores: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      loadAverageStart: loadStart,
+      loadAverageEnd: loadEnd,
+      elapsedS,
+      proxy: choice,
+      failures,
+    },
+    summary,
+    tunnel,
+    federated,
+    ledger,
+  };
+  const outDir = args.out.slice(0, args.out.lastIndexOf("/"));
+  if (outDir) await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(
+    args.out,
+    `${
+      JSON.stringify(
+        result,
+        (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
+        2,
+      )
+    }\n`,
+  );
+  log("");
+  log(`done in ${elapsedS.toFixed(1)} s; load average ${loadEnd}; results in ${args.out}`);
+  for (const f of failures) log(`FAILED ${f}`);
+  log(keyValueLine(summary));
+  return failures.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  const quick = Deno.args.includes("--quick");
+  const watchdog = setTimeout(async () => {
+    console.error(
+      `bench: watchdog: still running after ${quick ? 4 : 15} min; stopping everything`,
+    );
+    await stopAllChildren();
+    Deno.exit(2);
+  }, quick ? WATCHDOG_QUICK_MS : WATCHDOG_FULL_MS);
+  const onSignal = async (): Promise<void> => {
+    console.error("bench: interrupted; stopping every process it started");
+    await stopAllChildren();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let code = 1;
+  try {
+    code = await main();
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+  } finally {
+    await stopAllChildren();
+    clearTimeout(watchdog);
+  }
+  // Stopped libp2p nodes can leave unref'd handles; exit explicitly.
+  Deno.exit(code);
+}

@@ -1,0 +1,350 @@
+/**
+ * Tunnel bench (issue 4 §8): a local TCP service reached directly, through the plain proxy,
+ * and through the p2p tunnel (`p2p expose` + `p2p connect`, two processes). Bulk upload and
+ * download MiB/s, 64-byte RTT, new connections/s, CPU per MiB of each process, and RSS of
+ * the two tunnel processes idle and during parallel bulk transfers.
+ */
+import { generateToken } from "../src/token/token.ts";
+import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
+import type { ConnRateResult, RttResult } from "./lib/load.ts";
+import { cpuProbe, type CpuReport, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
+import { type PlainProxy, type ProxyChoice, startProxy } from "./lib/proxy.ts";
+import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
+import { fmt, limitOf, median, row } from "./lib/stats.ts";
+
+/** Sizes and bounds of the tunnel bench. */
+export interface TunnelOptions {
+  bulkMiB: number;
+  runs: number;
+  rttCount: number;
+  connSeconds: number;
+  connMax: number;
+  concurrency: number;
+  parallel: number;
+  parallelMiB: number;
+  /** Idle period before the idle RSS and background CPU readings. */
+  idleMs: number;
+}
+
+/** Full-size settings. */
+export const TUNNEL_FULL: TunnelOptions = {
+  bulkMiB: 200,
+  runs: 3,
+  rttCount: 2000,
+  connSeconds: 2,
+  connMax: 5000,
+  concurrency: 16,
+  parallel: 8,
+  parallelMiB: 25,
+  idleMs: 3_000,
+};
+
+/** `--quick` settings (smoke runs). */
+export const TUNNEL_QUICK: TunnelOptions = {
+  bulkMiB: 8,
+  runs: 1,
+  rttCount: 200,
+  connSeconds: 0.5,
+  connMax: 200,
+  concurrency: 16,
+  parallel: 8,
+  parallelMiB: 2,
+  idleMs: 500,
+};
+
+/** One direction's bulk runs. */
+export interface BulkResult {
+  runsMiBs: number[];
+  medianMiBs: number;
+  /** CPU over all runs of this direction, per process: ms of CPU per MiB moved. */
+  cpuMsPerMiB: Record<string, number>;
+  /** Share of one core each process used during the runs. */
+  coreShare: Record<string, number>;
+  machineBusy: number;
+  /** What bounds it: see {@linkcode limitOf}. */
+  limit: string;
+}
+
+/** Figures of one path. */
+export interface PathResult {
+  upload: BulkResult;
+  download: BulkResult;
+  bulkMiBs: number;
+  rtt: RttResult;
+  conn: ConnRateResult;
+  /** CPU during the connection-rate run: ms per connection and core share per process. */
+  connCpu: {
+    msPerConn: Record<string, number>;
+    coreShare: Record<string, number>;
+    machineBusy: number;
+    limit: string;
+  };
+}
+
+/** Everything the tunnel bench measured. */
+export interface TunnelResult {
+  options: TunnelOptions;
+  proxyKind: string;
+  paths: { direct: PathResult; proxy: PathResult; tunnel: PathResult };
+  /** VmRSS of the expose and connect processes. */
+  rss: {
+    idleMiB: { expose: number; connect: number };
+    /** Share of one core each tunnel process used while idle. */
+    idleCpu: Record<string, number>;
+    bulkMaxMiB: { expose: number; connect: number };
+    parallel: { streams: number; totalMiB: number; aggregateMiBs: number; errors: number };
+  };
+  startupMs: number;
+}
+
+const MIB_TIMEOUT_MS = 1_000; // per-MiB bound of one bulk transfer (≥ 1 MiB/s or it fails)
+
+async function bulk(
+  port: number,
+  direction: "upload" | "download",
+  opts: TunnelOptions,
+  pids: Record<string, number>,
+): Promise<BulkResult> {
+  const runs: number[] = [];
+  const stopCpu = cpuProbe(pids);
+  for (let i = 0; i < opts.runs; i++) {
+    const fn = direction === "upload" ? bulkUpload : bulkDownload;
+    runs.push(await fn(port, opts.bulkMiB, 10_000 + opts.bulkMiB * MIB_TIMEOUT_MS));
+  }
+  const cpu: CpuReport = stopCpu();
+  const moved = opts.bulkMiB * opts.runs;
+  const coreShare = Object.fromEntries(
+    Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
+  );
+  return {
+    runsMiBs: runs,
+    medianMiBs: median(runs),
+    cpuMsPerMiB: Object.fromEntries(
+      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / moved]),
+    ),
+    coreShare,
+    machineBusy: cpu.machineBusy,
+    limit: limitOf(coreShare, cpu.machineBusy),
+  };
+}
+
+async function measurePath(
+  name: string,
+  port: number,
+  opts: TunnelOptions,
+  pids: Record<string, number>,
+  log: (line: string) => void,
+): Promise<PathResult> {
+  const upload = await bulk(port, "upload", opts, pids);
+  const download = await bulk(port, "download", opts, pids);
+  const rtt = await echoRtt(port, opts.rttCount, 64, 60_000);
+  // Unmeasured warm-up (JIT, accept paths), then the measured run.
+  await connRate(port, {
+    concurrency: opts.concurrency,
+    seconds: 1,
+    maxConns: Math.ceil(opts.connMax / 10),
+  }, echoExchange);
+  const stopCpu = cpuProbe(pids);
+  const conn = await connRate(port, {
+    concurrency: opts.concurrency,
+    seconds: opts.connSeconds,
+    maxConns: opts.connMax,
+  }, echoExchange);
+  const cpu = stopCpu();
+  const connShare = Object.fromEntries(
+    Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
+  );
+  const connCpu = {
+    msPerConn: Object.fromEntries(
+      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, conn.ok)]),
+    ),
+    coreShare: connShare,
+    machineBusy: cpu.machineBusy,
+    limit: limitOf(connShare, cpu.machineBusy),
+  };
+  const result: PathResult = {
+    upload,
+    download,
+    bulkMiBs: (upload.medianMiBs + download.medianMiBs) / 2,
+    rtt,
+    conn,
+    connCpu,
+  };
+  log(row([
+    name,
+    fmt(upload.medianMiBs),
+    fmt(download.medianMiBs),
+    fmt(rtt.p50Ms, 3),
+    fmt(rtt.p99Ms, 3),
+    fmt(conn.perS, 0),
+    fmt(conn.firstByteP50Ms, 2),
+    String(conn.errors),
+  ], WIDTHS));
+  return result;
+}
+
+const WIDTHS = [14, 10, 10, 10, 10, 9, 10, 6];
+
+/** Sends 'E' + bytes through `port` until an echo comes back (the tunnel is ready). */
+async function warmUp(port: number, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const r = await connRate(port, {
+      concurrency: 1,
+      seconds: 15,
+      maxConns: 1,
+      perConnTimeoutMs: 15_000,
+    }, echoExchange);
+    if (r.ok === 1) return;
+    last = r.errorKinds[0]?.error;
+    await sleep(200);
+  }
+  throw new Error(`${what} did not echo within ${timeoutMs} ms: ${String(last)}`);
+}
+
+/** Runs the tunnel bench; every process it starts is stopped before it returns. */
+export async function runTunnelBench(
+  opts: TunnelOptions,
+  proxyChoice: ProxyChoice,
+  log: (line: string) => void,
+): Promise<TunnelResult> {
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const t0 = performance.now();
+    const service = await spawnServer<{ port: number }>("service.ts", []);
+    started.push(service.child);
+    const proxy: PlainProxy = await startProxy(proxyChoice, [service.info.port], "tunnel");
+    started.push(proxy);
+    const token = generateToken();
+    const expose: P2PChild = await spawnP2P("expose", [
+      "expose",
+      "--target",
+      `127.0.0.1:${service.info.port}`,
+      "--service",
+      "bench",
+      ...loopbackFlags(token, []),
+    ]);
+    started.push(expose.child);
+    const connect: P2PChild = await spawnP2P("connect", [
+      "connect",
+      "--service",
+      "bench",
+      "--listen",
+      "127.0.0.1:0",
+      ...loopbackFlags(token, [expose.addr]),
+    ]);
+    started.push(connect.child);
+    const listen = connect.start.listen;
+    if (typeof listen !== "string") throw new Error("connect printed no listen address");
+    const tunnelPort = Number(listen.split(":").pop());
+    await warmUp(tunnelPort, 40_000, "the tunnel");
+    await warmUp(proxy.port, 10_000, "the plain proxy");
+    const startupMs = performance.now() - t0;
+    log(
+      `tunnel: service :${service.info.port}, ${proxy.kind} :${proxy.port}, ` +
+        `connect :${tunnelPort} (pids expose ${expose.child.pid}, connect ${connect.child.pid}); ` +
+        `ready in ${fmt(startupMs / 1000)} s`,
+    );
+
+    // Idle RSS first, before any bulk traffic raised the high-water mark.
+    const stopIdle = cpuProbe({ expose: expose.child.pid, connect: connect.child.pid });
+    await sleep(opts.idleMs);
+    const idleCpu = Object.fromEntries(
+      Object.entries(stopIdle().procs).map(([k, v]) => [k, v.coreShare]),
+    );
+    const idle = { expose: rssMiB(expose.child.pid), connect: rssMiB(connect.child.pid) };
+
+    // RSS during `parallel` concurrent transfers through the tunnel (half up, half down).
+    const stopRss = rssSampler({ expose: expose.child.pid, connect: connect.child.pid });
+    const p0 = performance.now();
+    const par = await Promise.allSettled(
+      Array.from({ length: opts.parallel }, (_, i) =>
+        (i % 2 === 0 ? bulkUpload : bulkDownload)(
+          tunnelPort,
+          opts.parallelMiB,
+          20_000 + opts.parallelMiB * opts.parallel * MIB_TIMEOUT_MS,
+        )),
+    );
+    const parS = (performance.now() - p0) / 1000;
+    const bulkMax = stopRss();
+    const parErrors = par.filter((r) => r.status === "rejected");
+    for (const r of parErrors) log(`  parallel transfer failed: ${String(r.reason)}`);
+    const parallel = {
+      streams: opts.parallel,
+      totalMiB: opts.parallel * opts.parallelMiB,
+      aggregateMiBs: ((opts.parallel - parErrors.length) * opts.parallelMiB) / parS,
+      errors: parErrors.length,
+    };
+
+    log(row(
+      ["path", "up MiB/s", "down MiB/s", "rtt p50ms", "rtt p99ms", "conn/s", "c+1st p50", "errs"],
+      WIDTHS,
+    ));
+    const basePids = { harness: Deno.pid, service: service.child.pid };
+    const direct = await measurePath("direct", service.info.port, opts, basePids, log);
+    const proxyPath = await measurePath(
+      `proxy(${proxy.kind})`,
+      proxy.port,
+      opts,
+      { ...basePids, proxy: proxy.pid },
+      log,
+    );
+    const tunnel = await measurePath("p2p tunnel", tunnelPort, opts, {
+      ...basePids,
+      expose: expose.child.pid,
+      connect: connect.child.pid,
+    }, log);
+    const rss = {
+      idleMiB: idle,
+      idleCpu,
+      bulkMaxMiB: { expose: bulkMax.expose ?? NaN, connect: bulkMax.connect ?? NaN },
+      parallel,
+    };
+    log(
+      `tunnel idle: RSS MiB expose ${fmt(idle.expose)} connect ${fmt(idle.connect)}; CPU ${
+        fmt((idleCpu.expose ?? NaN) * 100, 1)
+      }% / ${fmt((idleCpu.connect ?? NaN) * 100, 1)}% of a core`,
+    );
+    log(
+      `tunnel during ${opts.parallel} parallel transfers (${parallel.totalMiB} MiB, ${
+        fmt(parallel.aggregateMiBs)
+      } MiB/s aggregate): max RSS MiB expose ${fmt(rss.bulkMaxMiB.expose)} connect ${
+        fmt(rss.bulkMaxMiB.connect)
+      }`,
+    );
+    for (
+      const [name, p] of [["direct", direct], ["proxy", proxyPath], ["tunnel", tunnel]] as const
+    ) {
+      for (const dir of ["upload", "download"] as const) {
+        const b = p[dir];
+        const parts = Object.keys(b.cpuMsPerMiB).map((k) =>
+          `${k} ${fmt(b.cpuMsPerMiB[k], 2)} ms/MiB (${fmt((b.coreShare[k] ?? NaN) * 100, 0)}%)`
+        );
+        log(
+          `cpu ${name} ${dir}: ${parts.join(", ")}; machine busy ${
+            fmt(b.machineBusy * 100, 0)
+          }% → ${b.limit}`,
+        );
+      }
+      const c = p.connCpu;
+      log(
+        `cpu ${name} conn/s: ${
+          Object.keys(c.msPerConn).map((k) =>
+            `${k} ${fmt(c.msPerConn[k], 2)} ms/conn (${fmt((c.coreShare[k] ?? NaN) * 100, 0)}%)`
+          ).join(", ")
+        }; machine busy ${fmt(c.machineBusy * 100, 0)}% → ${c.limit}`,
+      );
+    }
+    return {
+      options: opts,
+      proxyKind: proxy.kind,
+      paths: { direct, proxy: proxyPath, tunnel },
+      rss,
+      startupMs,
+    };
+  } finally {
+    // SIGTERM, then SIGKILL after a bound; all at once.
+    await Promise.all(started.map((s) => s.stop().catch(() => {})));
+  }
+}
