@@ -36,13 +36,41 @@ export interface P2PChild {
   addr: string;
 }
 
+/**
+ * The `--v8-flags` of the `p2p` task in deno.json (the heap settings the product runs with),
+ * so the bench measures the processes as `deno task p2p` starts them.
+ */
+export function p2pTaskV8Flags(): string[] {
+  try {
+    const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
+    const task = String(config?.tasks?.p2p ?? "");
+    return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags="));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * `deno run` flags of the `p2p` processes: the task's V8 flags, then `BENCH_DENO_FLAGS`
+ * (space-separated), e.g. `--v8-flags=--prof,--logfile=/tmp/prof/%p.log,--no-logfile-per-isolate`
+ * to profile them (a later `--v8-flags` adds to the earlier ones).
+ */
+function extraDenoFlags(): string[] {
+  const extra = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+  return [...p2pTaskV8Flags(), ...extra];
+}
+
 /** Spawns `deno run -A main.ts <args>` and waits (bounded) for its JSON start line. */
 export async function spawnP2P(
   name: string,
   args: string[],
   timeoutMs = 30_000,
 ): Promise<P2PChild> {
-  const child = new Child({ name, cmd: Deno.execPath(), args: ["run", "-A", MAIN, ...args] });
+  const child = new Child({
+    name,
+    cmd: Deno.execPath(),
+    args: ["run", "-A", ...extraDenoFlags(), MAIN, ...args],
+  });
   try {
     const line = await child.waitLine((l) => l.startsWith("{"), timeoutMs);
     const start = JSON.parse(line) as StartLine;

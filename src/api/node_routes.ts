@@ -34,7 +34,7 @@ export function addNodeRoutes(router: Router, network: Network): Router {
     .add("GET", "/api/ledger", () => json(ledger.storage))
     .add("GET", "/api/ledger/:bucket", (_req, { bucket }) => {
       const name = required(bucket, "bucket");
-      if (ledger.storage[name] === undefined) {
+      if (!Object.hasOwn(ledger.storage, name)) {
         throw new HttpError(404, `Cannot find bucket "${name}"`);
       }
       return json(ledger.bucket(name));

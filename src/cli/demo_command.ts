@@ -1,7 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
 import { addDashboardRoutes } from "../api/dashboard_routes.ts";
-import { addMetricsRoute, createMetricsRegistry, registerP2PMetrics } from "../api/metrics.ts";
+import type * as MetricsModule from "../api/metrics.ts";
 import { addNodeRoutes } from "../api/node_routes.ts";
 import { addP2PRoutes } from "../api/p2p_routes.ts";
 import { Router } from "../api/router.ts";
@@ -48,7 +48,9 @@ export function demoCommandOf(context: CliContext): Command {
         for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => {});
       };
       try {
-        const registry = createMetricsRegistry();
+        // prom-client is loaded on demand (other commands without an API never load it).
+        const metrics: typeof MetricsModule = await import("../api/metrics.ts");
+        const registry = metrics.createMetricsRegistry();
         const seed = await startNetwork({
           ...loopback,
           bootstrapPeers: [],
@@ -80,7 +82,7 @@ export function demoCommandOf(context: CliContext): Command {
         }
         // The banner invites a curl at once: print it when the workers can answer it.
         await untilOnline(server.view, WORKER_NAMES.length, 15_000);
-        const api = serveDemoApi(seed, pools, server, registry, opts.apiListen);
+        const api = serveDemoApi(seed, pools, server, registry, opts.apiListen, metrics);
         stops.push(() => api.shutdown());
         context.io.stdout(demoBanner(server.address, api.address));
         log.info("Demo running; Ctrl-C stops it");
@@ -121,6 +123,7 @@ function serveDemoApi(
   server: FederatedServer,
   registry: Registry,
   listen: string,
+  metrics: typeof MetricsModule,
 ): ApiServer {
   const state: ApiState = {
     network: seed,
@@ -130,11 +133,11 @@ function serveDemoApi(
     federated: () => server.stats(),
     readiness: [() => (server.view.online().length === 0 ? "no worker online" : undefined)],
   };
-  registerP2PMetrics(registry, state);
+  metrics.registerP2PMetrics(registry, state);
   const router = addNodeRoutes(new Router(), seed);
   addP2PRoutes(router, state);
   addDashboardRoutes(router, state);
-  addMetricsRoute(router, registry);
+  metrics.addMetricsRoute(router, registry);
   return serveApi({ listen, handler: router.handle });
 }
 

@@ -1,6 +1,6 @@
 import { getLogger } from "@logtape/logtape";
 import { addDashboardRoutes } from "../api/dashboard_routes.ts";
-import { addMetricsRoute, createMetricsRegistry, registerP2PMetrics } from "../api/metrics.ts";
+import type * as MetricsModule from "../api/metrics.ts";
 import { addNodeRoutes } from "../api/node_routes.ts";
 import { addP2PRoutes } from "../api/p2p_routes.ts";
 import { Router } from "../api/router.ts";
@@ -94,7 +94,11 @@ export async function runNodeCommand(
   const privateKey = flags.identityPath === undefined
     ? undefined
     : await loadOrCreateIdentity(flags.identityPath);
-  const registry = flags.apiListen === undefined ? undefined : createMetricsRegistry();
+  // prom-client is loaded only by nodes that serve the API (its /metrics route).
+  const metrics: typeof MetricsModule | undefined = flags.apiListen === undefined
+    ? undefined
+    : await import("../api/metrics.ts");
+  const registry = metrics?.createMetricsRegistry();
   const network = await startNetwork({
     ...flags.node,
     token,
@@ -120,9 +124,9 @@ export async function runNodeCommand(
     const router = addNodeRoutes(new Router(), network);
     addP2PRoutes(router, state);
     addDashboardRoutes(router, state);
-    if (registry !== undefined) {
-      registerP2PMetrics(registry, state);
-      addMetricsRoute(router, registry);
+    if (metrics !== undefined && registry !== undefined) {
+      metrics.registerP2PMetrics(registry, state);
+      metrics.addMetricsRoute(router, registry);
     }
     const extra = (await parts.run?.(network, { state, router }, flags)) ?? {};
     if (extra.stop) stops.unshift(extra.stop);

@@ -1,4 +1,4 @@
-import { readChunk } from "../services/bridge.ts";
+import { SlabReader } from "../services/slab_reader.ts";
 
 /**
  * Reads a client connection ahead, up to a bound, while the balancer opens a tunnel: the
@@ -14,10 +14,12 @@ export class Prefetcher {
   #ended = false;
   #failed: unknown;
   #wake: (() => void) | undefined;
+  #reader: SlabReader;
 
   /** @param conn The client connection. @param limit Bytes held at most before reading pauses. */
   constructor(conn: Deno.Conn, limit: number) {
     this.#conn = conn;
+    this.#reader = new SlabReader(conn);
     this.#limit = limit;
     void this.#pump();
   }
@@ -54,7 +56,7 @@ export class Prefetcher {
           await new Promise<void>((resolve) => (this.#wake = resolve));
           continue;
         }
-        this.#inFlight = readChunk(this.#conn);
+        this.#inFlight = this.#reader.read();
         const chunk = await this.#inFlight;
         if (chunk === null) this.#ended = true;
         else {

@@ -64,7 +64,7 @@ const DETAILS: Record<GossipRejection, string> = {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { GossipMessageError } from "./envelope.ts";
+ * import { GossipMessageError } from "@p2p/p2p/ledger";
  *
  * const err = new GossipMessageError("wrong-key");
  * assert.equal(err.reason, "wrong-key");
@@ -101,8 +101,7 @@ export class GossipMessageError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { genesisBlock } from "./block.ts";
- * import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+ * import { decodeEnvelope, encodeEnvelope, genesisBlock } from "@p2p/p2p/ledger";
  *
  * const key = "0123456789abcdef0123456789abcdef";
  * const block = genesisBlock(new Date("2026-08-22T10:00:00Z"));
@@ -137,8 +136,12 @@ export function encodeEnvelope(block: Block, sealKey: string): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { genesisBlock } from "./block.ts";
- * import { decodeEnvelope, encodeEnvelope, GossipMessageError } from "./envelope.ts";
+ * import {
+ *   decodeEnvelope,
+ *   encodeEnvelope,
+ *   genesisBlock,
+ *   GossipMessageError,
+ * } from "@p2p/p2p/ledger";
  *
  * const oldKey = "0123456789abcdef0123456789abcdef";
  * const newKey = "fedcba9876543210fedcba9876543210";

@@ -1,6 +1,30 @@
-/** A ledger write was refused (for example: the block would exceed the gossip limit). */
+/**
+ * A ledger write was refused (for example: the block would exceed the gossip limit).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BlockChannel, Ledger, LedgerWriteError } from "@p2p/p2p/ledger";
+ *
+ * // A channel that refuses every block, as the hub does above the gossip limit.
+ * const channel: BlockChannel = {
+ *   encode() {
+ *     throw new LedgerWriteError("Cannot write to the ledger: the block is too large");
+ *   },
+ *   publish: () => Promise.resolve(0),
+ *   onBlock() {},
+ *   onReject() {},
+ *   onPeerJoin() {},
+ * };
+ * const ledger = new Ledger({ channel });
+ * await assert.rejects(ledger.put("big", "key", "value"), LedgerWriteError);
+ * assert.equal(ledger.has("big", "key"), false);
+ * ```
+ */
 export class LedgerWriteError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What was refused and why.
    * @param options The underlying error.
    */

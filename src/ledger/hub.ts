@@ -46,6 +46,32 @@ export type RejectHandler = (reason: GossipRejection, from: string) => void;
  * Unlike edgevpn it never has a gap at a rotation: it stays subscribed to the previous and
  * the next topic (with their keys) for a grace window around each boundary, so publishes near
  * the boundary and peers whose clocks are a few seconds off are still heard.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LedgerHub, LedgerWriteError, startNetwork } from "@p2p/p2p/ledger";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const token = generateTokenConfig();
+ * const network = await startNetwork({
+ *   token,
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * try {
+ *   // The network's hub seals blocks for one of the topics it listens on.
+ *   const { topic } = network.hub.encode(network.ledger.block);
+ *   assert.ok(network.hub.topics.includes(topic));
+ *   // A hub with a tiny gossip limit refuses the same block.
+ *   const pubsub = network.node.services.pubsub;
+ *   const tiny = new LedgerHub({ pubsub, token, maxMessageBytes: 16 });
+ *   assert.throws(() => tiny.encode(network.ledger.block), LedgerWriteError);
+ * } finally {
+ *   await network.stop();
+ * }
+ * ```
  */
 export class LedgerHub {
   #init: Required<LedgerHubInit>;
@@ -56,7 +82,11 @@ export class LedgerHub {
   #joinHandlers: (() => void)[] = [];
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** @param init The pubsub service, token and limits. */
+  /**
+   * Creates a hub; it subscribes to nothing until {@linkcode LedgerHub.start}.
+   *
+   * @param init The pubsub service, token and limits.
+   */
   constructor(init: LedgerHubInit) {
     this.#init = { now: Date.now, graceS: ROTATION_GRACE_S, ...init };
   }

@@ -20,13 +20,17 @@ export interface BlockChannel {
   encode(block: Block): unknown;
   /** Sends the block to the network; resolves with the number of recipients. */
   publish(block: Block): Promise<number>;
+  /** Registers the receiver of the blocks peers send, with the sender's peer ID. */
   onBlock(handler: (block: Block, from: string) => void): void;
+  /** Registers the receiver of the reasons incoming messages were dropped. */
   onReject(handler: (reason: GossipRejection, from: string) => void): void;
+  /** Registers what to do when a peer joins (the ledger rebroadcasts its block). */
   onPeerJoin(handler: () => void): void;
 }
 
 /** Options of a {@linkcode Ledger}. */
 export interface LedgerInit {
+  /** Where blocks are sent and received. */
   channel: BlockChannel;
   /** The clock, in milliseconds since the epoch. @default {Date.now} */
   now?: () => number;
@@ -76,6 +80,31 @@ function keyOf(bucket: string, key: string): Key {
  * block from a peer that lacks them (a concurrent write won the merge), it writes them back
  * at once rather than at its next tick, as edgevpn does. Its deletions are re-asserted the
  * same way for a while.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Block, type BlockChannel, Ledger } from "@p2p/p2p/ledger";
+ *
+ * // An in-memory channel that keeps what the ledger publishes.
+ * const published: Block[] = [];
+ * const channel: BlockChannel = {
+ *   encode() {},
+ *   publish(block) {
+ *     published.push(block);
+ *     return Promise.resolve(0);
+ *   },
+ *   onBlock() {},
+ *   onReject() {},
+ *   onPeerJoin() {},
+ * };
+ * const ledger = new Ledger({ channel });
+ * await ledger.put("settings", "color", "blue");
+ * assert.equal(ledger.get("settings", "color"), "blue");
+ * assert.equal(published.at(-1)?.Storage.settings?.color, '"blue"');
+ * await ledger.delete("settings", "color");
+ * assert.equal(ledger.has("settings", "color"), false);
+ * ```
  */
 export class Ledger extends EventTarget {
   #channel: BlockChannel;
@@ -98,7 +127,12 @@ export class Ledger extends EventTarget {
     reannounced: 0,
   };
 
-  /** @param init The gossip channel and the clock. */
+  /**
+   * Creates a ledger holding the genesis block; it rebroadcasts nothing until
+   * {@linkcode Ledger.start}.
+   *
+   * @param init The gossip channel and the clock.
+   */
   constructor(init: LedgerInit) {
     super();
     this.#channel = init.channel;
@@ -146,19 +180,25 @@ export class Ledger extends EventTarget {
 
   /** The bucket's entries, each value parsed from its JSON text. */
   bucket(bucket: string): Record<string, unknown> {
-    const entries = this.#block.Storage[bucket] ?? {};
+    const entries = ownEntry(this.#block.Storage, bucket) ?? {};
     return Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, parseJson(v)]));
   }
 
   /** The value under `bucket`/`key`, parsed from its JSON text; `undefined` when absent. */
   get(bucket: string, key: string): unknown {
-    const text = this.#block.Storage[bucket]?.[key];
+    const text = this.#text(bucket, key);
     return text === undefined ? undefined : parseJson(text);
   }
 
   /** Whether `bucket`/`key` holds a value. */
   has(bucket: string, key: string): boolean {
-    return this.#block.Storage[bucket]?.[key] !== undefined;
+    return this.#text(bucket, key) !== undefined;
+  }
+
+  /** The JSON text under `bucket`/`key`: own entries only (not `constructor`, `toString`…). */
+  #text(bucket: string, key: string): string | undefined {
+    const entries = ownEntry(this.#block.Storage, bucket);
+    return entries === undefined ? undefined : ownEntry(entries, key);
   }
 
   /**
@@ -294,6 +334,10 @@ export class Ledger extends EventTarget {
       this.#scheduleSync(this.#syncIntervalMs);
     }, delayMs);
   }
+}
+
+function ownEntry<T>(record: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 function parseJson(text: string): unknown {

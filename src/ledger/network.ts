@@ -26,9 +26,13 @@ export interface NetworkOptions extends NodeOptions {
 
 /** A started node with its ledger: what every command and library program runs on. */
 export interface Network {
+  /** The started libp2p node. */
   readonly node: P2PLibp2p;
+  /** The replicated ledger of the token's network. */
   readonly ledger: Ledger;
+  /** The sealed gossip channel the ledger travels on. */
   readonly hub: LedgerHub;
+  /** The node's peer ID. */
   readonly peerId: PeerId;
   /** When the node started, in milliseconds since the epoch. */
   readonly startedAt: number;
@@ -48,8 +52,9 @@ export interface Network {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "./network.ts";
- * import { generateTokenConfig } from "../token/token.ts";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
  * const net = await startNetwork({
  *   token: generateTokenConfig(),
  *   listen: ["/ip4/127.0.0.1/tcp/0"],

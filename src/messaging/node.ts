@@ -171,6 +171,30 @@ interface Running {
 /**
  * A p2p node for programs: see {@linkcode createNode}. Operations start the node on first use;
  * after `stop()` they throw {@linkcode NodeNotRunningError} until `start()` is called again.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NodeNotRunningError, P2PNode } from "@p2p/p2p/messaging";
+ * import { generateToken } from "@p2p/p2p/token";
+ *
+ * const node = new P2PNode({
+ *   token: generateToken(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ *   dht: false,
+ * });
+ * assert.equal(node.isRunning(), false);
+ * await node.start();
+ * try {
+ *   assert.ok(node.isRunning());
+ *   assert.equal(node.network.peerId.toString(), node.peerId);
+ * } finally {
+ *   await node.stop();
+ * }
+ * assert.throws(() => node.network, NodeNotRunningError);
+ * ```
  */
 export class P2PNode extends TypedEventEmitter<P2PNodeEvents> {
   #options: P2PNodeOptions;

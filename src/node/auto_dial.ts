@@ -10,8 +10,11 @@ import type { ConnectionManager } from "@libp2p/interface-internal";
 
 /** What the node gives the {@linkcode autoDial} component. */
 export interface AutoDialComponents {
+  /** The node's events, where `peer:discovery` arrives. */
   events: TypedEventTarget<Libp2pEvents>;
+  /** Dials the discovered peers. */
   connectionManager: ConnectionManager;
+  /** Where the component logs (`p2p:auto-dial`). */
   logger: ComponentLogger;
 }
 
@@ -59,7 +62,8 @@ class AutoDial implements Startable {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { autoDial } from "./auto_dial.ts";
+ * import { autoDial } from "@p2p/p2p/node";
+ *
  * assert.equal(typeof autoDial(), "function");
  * ```
  */

@@ -2,22 +2,27 @@ import "./deno_shims.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
 import type { Components } from "libp2p/components";
 import { tcp } from "@libp2p/tcp";
+import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
+import { installYamuxWindowThreshold } from "./yamux_window.ts";
+import { denoNoiseCrypto } from "./noise_crypto.ts";
+import { type Tuning, tuningFromEnv } from "./tuning.ts";
+import { cacheProtocolMerges } from "./peer_store_cache.ts";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { type Identify, identify } from "@libp2p/identify";
 import { type Ping, ping } from "@libp2p/ping";
 import { type KadDHT, kadDHT, passthroughMapper } from "@libp2p/kad-dht";
-import { mdns } from "@libp2p/mdns";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
 import type { ConnectionGater, PeerDiscovery, PrivateKey } from "@libp2p/interface";
 import { createHash } from "node:crypto";
-import { prometheusMetrics } from "@libp2p/prometheus-metrics";
 import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
 import {
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_MAX_CONNECTIONS,
   DIAL_TIMEOUT_MS,
+  GOSSIP_FRAMING_RESERVE_BYTES,
+  GOSSIP_INBOUND_FRAME_BYTES,
   GOSSIP_MAX_MESSAGE_BYTES,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_PENDING_INBOUND_CONNECTIONS,
@@ -65,14 +70,24 @@ export interface NodeOptions {
   connectionGater?: ConnectionGater;
   /** A prom-client registry that receives libp2p's own `libp2p_*` metrics. */
   metricsRegistry?: Registry;
+  /**
+   * Data-path choices (TCP transport, yamux window updates, noise cipher switch); each is
+   * wire-compatible, the defaults are the fast ones. @default {tuningFromEnv()}
+   */
+  tuning?: Partial<Tuning>;
 }
 
 /** The services every p2p node runs. */
 export interface NodeServices extends Record<string, unknown> {
+  /** The identify protocol: peers exchange addresses, protocols and agent versions. */
   identify: Identify;
+  /** The ping protocol: liveness and round-trip times. */
   ping: Ping;
+  /** Gossipsub, which carries the sealed ledger and messaging topics. */
   pubsub: GossipSub;
+  /** The rendezvous loop on the token's rotating DHT namespace. */
   rendezvous: Rendezvous;
+  /** The Kademlia DHT, absent when `dht` is off. */
   dht?: KadDHT;
 }
 
@@ -90,8 +105,9 @@ export type P2PLibp2p = Libp2p<NodeServices>;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "./create_node.ts";
- * import { generateTokenConfig } from "../token/token.ts";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
  * const node = await createLibp2pNode({
  *   token: generateTokenConfig(),
  *   listen: ["/ip4/127.0.0.1/tcp/0"],
@@ -107,12 +123,17 @@ export type P2PLibp2p = Libp2p<NodeServices>;
  * ```
  */
 export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p> {
+  const tuning: Tuning = { ...tuningFromEnv(), ...options.tuning };
+  // Process-wide (a prototype patch): once on, every yamux stream of the process has it.
+  if (tuning.yamux === "half") installYamuxWindowThreshold();
   const explicitBootstrap = options.bootstrapPeers !== undefined;
   const bootstrapPeers = options.bootstrapPeers ?? PUBLIC_BOOTSTRAP_PEERS;
   const useDht = options.dht ?? true;
   const prologue = options.private ? privateNetworkSecret(options.token, "noise") : undefined;
   const peerDiscovery: ((components: Components) => PeerDiscovery)[] = [];
   if (options.mdns ?? true) {
+    // Loaded on demand, like the metrics below: a node without them does not hold the code.
+    const { mdns } = await import("@libp2p/mdns");
     peerDiscovery.push(
       mdns({
         serviceTag: `${options.token.mdns}.${MDNS_DOMAIN}`,
@@ -132,7 +153,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       // Many members share one IP (one host, one NAT): the colocation penalty would graylist
       // them all. edgevpn's gossipsub scores no peer by default either.
       scoreParams: { IPColocationFactorWeight: 0 },
-      maxInboundDataLength: options.token.maxMessageSize,
+      // Whole RPC frames: a message at the token's cap plus its framing (or an IWANT answer
+      // bundling several) must not reset the stream and cut the peer off. Oversize messages
+      // are dropped one by one by the ledger hub ("oversize"), which checks the token's cap.
+      maxInboundDataLength: Math.max(options.token.maxMessageSize, GOSSIP_INBOUND_FRAME_BYTES),
     }),
     rendezvous: rendezvous({
       token: options.token,
@@ -152,14 +176,23 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       ...(explicitBootstrap ? { clientMode: false, peerInfoMapper: passthroughMapper } : {}),
     });
   }
+  const prometheusMetrics = options.metricsRegistry === undefined
+    ? undefined
+    : (await import("@libp2p/prometheus-metrics")).prometheusMetrics;
   const node = await createLibp2p({
     start: false,
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
     ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
     addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN_ADDRS)] },
-    transports: [tcp()],
-    connectionEncrypters: [noise(prologue === undefined ? {} : { prologueBytes: prologue })],
+    // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
+    transports: tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()],
+    connectionEncrypters: [noise({
+      ...(prologue === undefined ? {} : { prologueBytes: prologue }),
+      ...(tuning.noise === "stock" ? {} : {
+        crypto: denoNoiseCrypto(tuning.noise === "node" ? { encryptFrom: 0, decryptFrom: 0 } : {}),
+      }),
+    })],
     streamMuxers: [yamux({
       maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
       streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
@@ -172,7 +205,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
     },
     peerDiscovery,
-    ...(options.metricsRegistry === undefined ? {} : {
+    ...(options.metricsRegistry === undefined || prometheusMetrics === undefined ? {} : {
       metrics: prometheusMetrics({
         registry: options.metricsRegistry,
         preserveExistingMetrics: true,
@@ -181,12 +214,36 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     }),
     services: services as never,
   });
+  if (tuning.peerStore === "cached") cacheProtocolMerges(node);
   return node as unknown as P2PLibp2p;
 }
 
-/** The gossip message cap in force: the token's limit, never above what gossipsub can send. */
+/**
+ * The gossip message cap in force: the token's limit less the room the RPC framing takes
+ * (receivers, Go peers included, cap whole frames at the token's size), never above what
+ * gossipsub can send.
+ *
+ * @param token The network token, whose `maxMessageSize` receivers enforce.
+ * @returns The largest gossip payload to send, in bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GOSSIP_MAX_MESSAGE_BYTES, gossipLimit } from "@p2p/p2p/node";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const token = generateTokenConfig();
+ * // Receivers cap whole frames at the token's size: the payload leaves room for framing.
+ * assert.ok(gossipLimit({ ...token, maxMessageSize: 65536 }) < 65536);
+ * // The 20 MiB of a default token is more than gossipsub sends.
+ * assert.equal(gossipLimit(token), GOSSIP_MAX_MESSAGE_BYTES);
+ * ```
+ */
 export function gossipLimit(token: NetworkToken): number {
-  return Math.min(token.maxMessageSize, GOSSIP_MAX_MESSAGE_BYTES);
+  return Math.max(
+    1,
+    Math.min(token.maxMessageSize - GOSSIP_FRAMING_RESERVE_BYTES, GOSSIP_MAX_MESSAGE_BYTES),
+  );
 }
 
 function privateNetworkSecret(token: NetworkToken, purpose: string): Uint8Array {

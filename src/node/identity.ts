@@ -1,9 +1,27 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
 
-/** The identity file could not be read, parsed or written. */
+/**
+ * The identity file could not be read, parsed or written.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IdentityError, loadOrCreateIdentity } from "@p2p/p2p/node";
+ *
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(path, "not a key");
+ *   await assert.rejects(loadOrCreateIdentity(path), IdentityError);
+ * } finally {
+ *   await Deno.remove(path);
+ * }
+ * ```
+ */
 export class IdentityError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What went wrong, naming the file.
    * @param options The underlying error.
    */
@@ -26,7 +44,8 @@ export class IdentityError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadOrCreateIdentity } from "./identity.ts";
+ * import { loadOrCreateIdentity } from "@p2p/p2p/node";
+ *
  * const path = await Deno.makeTempFile();
  * await Deno.remove(path);
  * const first = await loadOrCreateIdentity(path);

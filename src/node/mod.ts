@@ -29,6 +29,8 @@
 import "./deno_shims.ts";
 export * from "./constants.ts";
 export * from "./create_node.ts";
+export * from "./deno_tcp.ts";
+export * from "./tuning.ts";
 export * from "./identity.ts";
 export * from "./rendezvous.ts";
 export * from "./auto_dial.ts";

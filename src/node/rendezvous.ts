@@ -27,8 +27,11 @@ export interface RendezvousInit {
 
 /** What the node gives the {@linkcode rendezvous} component. */
 export interface RendezvousComponents {
+  /** Provides and finds the rendezvous CIDs (the DHT). */
   contentRouting: ContentRouting;
+  /** Dials bootstrap peers and providers. */
   connectionManager: ConnectionManager;
+  /** Where the component logs (`p2p:rendezvous`). */
   logger: ComponentLogger;
 }
 
@@ -220,8 +223,9 @@ function peerIdOf(addr: string): string | undefined {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { rendezvous } from "./rendezvous.ts";
- * import { generateTokenConfig } from "../token/token.ts";
+ * import { rendezvous } from "@p2p/p2p/node";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
  * const factory = rendezvous({ token: generateTokenConfig(), dht: false });
  * assert.equal(typeof factory, "function");
  * ```

@@ -1,5 +1,7 @@
 import type { Stream } from "@libp2p/interface";
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_READ_BUFFER_BYTES } from "./constants.ts";
+import { SlabReader } from "./slab_reader.ts";
+import { writeParts } from "./write_parts.ts";
 
 /** Bytes moved by one bridged connection. */
 export interface BridgeResult {
@@ -31,7 +33,32 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   }
 }
 
-/** Reads one chunk from `conn` into a fresh buffer; `null` at EOF. */
+/**
+ * Reads one chunk from `conn` into a fresh buffer; `null` at EOF.
+ *
+ * @param conn The connection to read.
+ * @returns The bytes read, or `null` at EOF.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readChunk } from "@p2p/p2p/services";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * const server = await listener.accept();
+ * try {
+ *   await client.write(new TextEncoder().encode("ping"));
+ *   await client.closeWrite();
+ *   assert.equal(new TextDecoder().decode((await readChunk(server))!), "ping");
+ *   assert.equal(await readChunk(server), null);
+ * } finally {
+ *   client.close();
+ *   server.close();
+ *   listener.close();
+ * }
+ * ```
+ */
 export async function readChunk(conn: Deno.Conn): Promise<Uint8Array | null> {
   // A fresh buffer per read: send() keeps a reference until the muxer has written it.
   const buffer = new Uint8Array(BRIDGE_READ_BUFFER_BYTES);
@@ -79,7 +106,7 @@ async function pumpTcpToStream(
     if (!stream.send(chunk)) await drained(stream);
     return true;
   };
-  const read = options.read ?? (() => readChunk(conn));
+  const read = options.read ?? new SlabReader(conn).read;
   try {
     while (true) {
       const chunk = await read();
@@ -107,6 +134,8 @@ function pumpStreamToTcp(
     let queued = 0;
     let failed = false;
     let chain = Promise.resolve();
+    // Resolves once everything queued so far is written (the last step of the direction).
+    const finish = (): void => void chain.then(() => resolve());
     const write = async (data: Uint8Array): Promise<void> => {
       await writeAll(conn, data);
       result.streamToTcp += data.byteLength;
@@ -125,25 +154,49 @@ function pumpStreamToTcp(
         if (failed) return;
         try {
           if (data instanceof Uint8Array) await write(data);
-          else for (const part of data) await write(part);
+          else await writeParts(data, write);
         } catch (err) {
           failed = true;
           result.reset = true;
           stream.abort(err instanceof Error ? err : new Error(String(err)));
+          finish();
           return;
         }
         queued -= data.byteLength;
-        if (queued <= highWater / 2 && stream.readStatus === "paused") stream.resume();
+        if (queued <= highWater / 2 && stream.readStatus === "paused") {
+          try {
+            // Also after the stream closed: what it buffered while paused is still ours.
+            stream.resume();
+          } catch {
+            // closing: its buffer is gone
+          }
+        }
       });
     });
-    stream.addEventListener("end", () => {
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
       chain = chain.then(() => {
         if (!failed) return conn.closeWrite();
       }).catch(() => {});
-    });
-    stream.addEventListener("close", () => {
-      void chain.then(() => resolve());
+      finish();
+    };
+    // 'end' comes once the remote closed its side AND every buffered byte was delivered —
+    // also when the stream closed meanwhile with data still held by a pause(). 'close'
+    // alone ends this direction only on a reset (the buffer is then gone).
+    stream.addEventListener("end", end);
+    stream.addEventListener("close", (event) => {
+      if (event.error !== undefined) finish();
     }, { once: true });
+    // The caller may have awaited something (the target dial) before bridging: 'end' and
+    // 'close' may have fired already. Checked after the microtask in which libp2p hands the
+    // buffered data to the 'message' listener above, so that data is queued first.
+    queueMicrotask(() => {
+      const readDone = stream.remoteWriteStatus === "closed" || stream.readStatus === "closed";
+      if (readDone && stream.readBufferLength === 0) end();
+      if (stream.status === "aborted" || stream.status === "reset") finish();
+    });
   });
 }
 
@@ -156,6 +209,48 @@ function pumpStreamToTcp(
  * @param stream The libp2p stream.
  * @param options Buffering, early data and byte counters.
  * @returns What moved, once both directions have ended.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { bridge, openServiceStream, SERVICE_PROTOCOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = {
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * };
+ * const server = await createLibp2pNode(options);
+ * const client = await createLibp2pNode(options);
+ * await server.start();
+ * await client.start();
+ * // A local TCP service that greets each client.
+ * const backend = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const greeter = (async () => {
+ *   for await (const conn of backend) await conn.write(new TextEncoder().encode("hello"));
+ * })();
+ * try {
+ *   // Each service stream is piped into a new connection to the backend.
+ *   await server.handle(SERVICE_PROTOCOL, async (stream) => {
+ *     await bridge(await Deno.connect({ hostname: "127.0.0.1", port: backend.addr.port }), stream);
+ *   });
+ *   const multiaddrs = server.getMultiaddrs().map(String);
+ *   const target = { peerId: server.peerId.toString(), multiaddrs };
+ *   const stream = await openServiceStream(client, target);
+ *   for await (const chunk of stream) {
+ *     assert.equal(new TextDecoder().decode(chunk.subarray()), "hello");
+ *     break;
+ *   }
+ * } finally {
+ *   await client.stop();
+ *   await server.stop();
+ *   backend.close();
+ *   await greeter;
+ * }
+ * ```
  */
 export async function bridge(
   conn: Deno.Conn,
@@ -171,6 +266,11 @@ export async function bridge(
       closeQuietly(conn);
     }
   }, { once: true });
+  if (stream.status === "aborted" || stream.status === "reset") {
+    // Reset before the bridge was attached (its 'close' event has fired already).
+    result.reset = true;
+    closeQuietly(conn);
+  }
   const down = pumpStreamToTcp(stream, conn, result, options);
   await pumpTcpToStream(conn, stream, result, options);
   await down;

@@ -23,7 +23,9 @@ export interface ConnectInit {
 export interface ConnectedService {
   /** The bound local `host:port`. */
   readonly address: string;
+  /** Counters of the connections tunnelled through this port. */
   readonly stats: TunnelStats;
+  /** Closes the local port and every tunnelled connection. */
   stop(): Promise<void>;
 }
 
@@ -32,6 +34,42 @@ export interface ConnectedService {
  * (edgevpn `service-connect`). Announces this node in `users` so the server accepts it.
  * A connection made while the service is unknown waits up to `waitMs` for it to appear,
  * then is closed with a log line saying why.
+ *
+ * @param network The running network.
+ * @param init The service name and the local address.
+ * @returns The bound local port; call `stop()` when done.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { connectService, exposeService } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = { token: generateTokenConfig(), listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false };
+ * const server = await startNetwork({ ...options, bootstrapPeers: [] });
+ * const client = await startNetwork({
+ *   ...options,
+ *   bootstrapPeers: server.node.getMultiaddrs().map(String),
+ * });
+ * const backend = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * try {
+ *   await exposeService(server, { target: `127.0.0.1:${backend.addr.port}`, service: "web" });
+ *   const web = await connectService(client, { service: "web" });
+ *   const [hostname, port] = web.address.split(":");
+ *   const conn = await Deno.connect({ hostname: hostname!, port: Number(port) });
+ *   const served = await backend.accept();
+ *   await served.write(new TextEncoder().encode("hello"));
+ *   served.close();
+ *   assert.equal(await new Response(conn.readable).text(), "hello");
+ *   await web.stop();
+ *   assert.equal(web.stats.total, 1);
+ * } finally {
+ *   backend.close();
+ *   await client.stop();
+ *   await server.stop();
+ * }
+ * ```
  */
 export async function connectService(
   network: Network,

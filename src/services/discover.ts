@@ -18,6 +18,7 @@ export interface PoolTunnelsInit {
 
 /** One local tunnel of {@linkcode PoolTunnels}. */
 export interface WorkerTunnel {
+  /** The online worker the tunnel leads to. */
   worker: WorkerView;
   /** Local `host:port` that tunnels to the worker. */
   address: string;
@@ -27,15 +28,49 @@ export interface WorkerTunnel {
  * One local tunnel listener per online worker of a pool (LocalAI's allocate mode, behind
  * `LLAMACPP_GRPC_SERVERS`). Tunnels of workers that go offline are closed; new workers get
  * one at once. Emits `change` whenever the list of addresses changes.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { PoolTunnels, startWorker, WORKER_POOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const network = await startNetwork({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * const worker = await startWorker(network, { target: "127.0.0.1:50052", pool: WORKER_POOL });
+ * const tunnels = new PoolTunnels(network, { bucket: worker.bucket });
+ * const changed = new Promise((resolve) => tunnels.addEventListener("change", resolve));
+ * try {
+ *   await tunnels.start();
+ *   await changed;
+ *   assert.equal(tunnels.tunnels()[0]?.worker.id, worker.id);
+ *   assert.match(tunnels.addressList(), /^127\.0\.0\.1:\d+$/);
+ * } finally {
+ *   await tunnels.stop();
+ *   await worker.stop();
+ *   await network.stop();
+ * }
+ * ```
  */
 export class PoolTunnels extends EventTarget {
+  /** The pool view whose online workers get a tunnel. */
   readonly view: PoolView;
   #network: Network;
   #hostname: string;
   #tunnels = new Map<string, { listener: TunnelListener; worker: WorkerView }>();
   #syncing: Promise<void> = Promise.resolve();
 
-  /** @param network The running network. @param init The pool. */
+  /**
+   * Creates the tunnels of a pool; nothing runs until {@linkcode PoolTunnels.start}.
+   *
+   * @param network The running network.
+   * @param init The pool.
+   */
   constructor(network: Network, init: PoolTunnelsInit) {
     super();
     this.#network = network;

@@ -32,8 +32,11 @@ export interface ExposeInit {
 
 /** A service being exposed: see {@linkcode exposeService}. */
 export interface ExposedService {
+  /** The name it is registered under in the `services` bucket. */
   readonly service: string;
+  /** `HOST:PORT` of the local TCP service. */
   readonly target: string;
+  /** Counters of the tunnels served so far. */
   readonly stats: TunnelStats;
   /** Unregisters the handler and closes open tunnels (the ledger entry is forgotten). */
   stop(): Promise<void>;
@@ -47,6 +50,35 @@ export interface ExposedService {
  * A peer whose `users` entry has not arrived yet waits a few seconds for it instead of
  * being reset at once (edgevpn resets the first streams of a brand-new consumer). A target
  * that is down resets the stream, logs a rate-limited warning, and the node lives on.
+ *
+ * @param network The running network.
+ * @param init The local target and the service name.
+ * @returns The exposed service; call `stop()` when done.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { exposeService, SERVICES_BUCKET } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const network = await startNetwork({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * try {
+ *   const web = await exposeService(network, { target: "127.0.0.1:8080", service: "web" });
+ *   assert.deepEqual(network.ledger.get(SERVICES_BUCKET, "web"), {
+ *     PeerID: network.peerId.toString(),
+ *     Name: "web",
+ *   });
+ *   await web.stop();
+ * } finally {
+ *   await network.stop();
+ * }
+ * ```
  */
 export async function exposeService(network: Network, init: ExposeInit): Promise<ExposedService> {
   const target = parseTarget(init.target, "--target");
@@ -82,7 +114,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
       stats.failed++;
       tunnelTotals.failed++;
       warnTargetDown(err);
-      if (stream.protocol === SERVICE_ACK_PROTOCOL) {
+      if (stream.protocol === SERVICE_ACK_PROTOCOL && stream.writeStatus === "writable") {
         stream.send(Uint8Array.of(ACK_TARGET_UNREACHABLE));
         await stream.close().catch(() => stream.abort(new Error("target unreachable")));
       } else {
@@ -90,7 +122,14 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
       }
       return;
     }
-    if (stream.protocol === SERVICE_ACK_PROTOCOL) stream.send(Uint8Array.of(ACK_CONNECTED));
+    if (stream.protocol === SERVICE_ACK_PROTOCOL) {
+      if (stream.writeStatus !== "writable") {
+        // The peer gave up (reset) while the target was being dialled: nothing to confirm.
+        conn.close();
+        return;
+      }
+      stream.send(Uint8Array.of(ACK_CONNECTED));
+    }
     open.add(stream);
     stats.active++;
     stats.total++;

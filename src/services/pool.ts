@@ -62,8 +62,34 @@ interface Tracked {
  * reachable again, instead of 40 s later.
  *
  * Emits `change` whenever the online set changes.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { PoolView, startWorker, WORKER_POOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const network = await startNetwork({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * const worker = await startWorker(network, { target: "127.0.0.1:50052", pool: WORKER_POOL });
+ * const view = new PoolView(network, { bucket: worker.bucket });
+ * view.start();
+ * try {
+ *   assert.deepEqual(view.online().map((w) => w.id), [worker.id]);
+ * } finally {
+ *   view.stop();
+ *   await worker.stop();
+ *   await network.stop();
+ * }
+ * ```
  */
 export class PoolView extends EventTarget {
+  /** The pool bucket this view follows. */
   readonly bucket: string;
   #network: Network;
   #window: number;
@@ -72,7 +98,12 @@ export class PoolView extends EventTarget {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastOnline = "";
 
-  /** @param network The running network. @param init The pool and timings. */
+  /**
+   * Creates a view of a pool; it follows nothing until {@linkcode PoolView.start}.
+   *
+   * @param network The running network.
+   * @param init The pool and timings.
+   */
   constructor(network: Network, init: PoolViewInit) {
     super();
     this.#network = network;

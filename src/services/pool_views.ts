@@ -4,13 +4,43 @@ import { PoolView } from "./pool.ts";
 /**
  * One started {@linkcode PoolView} per pool bucket, shared by everything on a node (the
  * balancer, `discover`, the API), so each worker is pinged once, not once per reader.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { PoolViews, WORKER_POOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const network = await startNetwork({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * const views = new PoolViews(network);
+ * try {
+ *   const view = views.get(WORKER_POOL);
+ *   assert.equal(views.get(WORKER_POOL), view);
+ *   assert.deepEqual(views.buckets(), [WORKER_POOL]);
+ *   assert.deepEqual(view.workers(), []);
+ * } finally {
+ *   views.stop();
+ *   await network.stop();
+ * }
+ * ```
  */
 export class PoolViews {
   #network: Network;
   #views = new Map<string, PoolView>();
   #pingIntervalMs: number | undefined;
 
-  /** @param network The running network. @param pingIntervalMs Liveness ping period. */
+  /**
+   * Creates an empty set of views.
+   *
+   * @param network The running network.
+   * @param pingIntervalMs Liveness ping period of every view.
+   */
   constructor(network: Network, pingIntervalMs?: number) {
     this.#network = network;
     this.#pingIntervalMs = pingIntervalMs;

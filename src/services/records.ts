@@ -1,12 +1,16 @@
 /** `services` bucket value: who serves a named service (edgevpn `types.Service`). */
 export interface ServiceRecord {
+  /** The peer ID of the node serving it. */
   PeerID: string;
+  /** The service name (the key of the entry). */
   Name: string;
 }
 
 /** `users` bucket value: a consumer allowed to open service streams (edgevpn `types.User`). */
 export interface UserRecord {
+  /** The consumer's peer ID (the key of the entry). */
   PeerID: string;
+  /** When it announced itself, as Go's `time.Time.String()` (see `goTimeString`). */
   Timestamp: string;
 }
 
@@ -16,15 +20,36 @@ export interface UserRecord {
  * ignore unknown fields, and they let consumers dial a worker without a DHT lookup.
  */
 export interface NodeData {
+  /** The worker's name: the key of its entry and, by default, its service name. */
   Name: string;
+  /** LocalAI's worker ID (`<hostname>-<name>`). */
   ID: string;
+  /** LocalAI's local tunnel address; empty in entries p2p writes. */
   TunnelAddress: string;
+  /** The worker's entry in the `services` bucket when it is not `Name`; empty otherwise. */
   ServiceID: string;
+  /** When the worker last refreshed the entry: Go `time.Time` JSON, on the worker's clock. */
   LastSeen: string;
+  /** The worker's addresses (ours), so consumers dial it without a DHT lookup. */
   Multiaddrs?: string[];
 }
 
-/** LocalAI's `NetworkID(networkID, pool)`: `<networkID>_<pool>`, or `pool` without an ID. */
+/**
+ * LocalAI's `NetworkID(networkID, pool)`: `<networkID>_<pool>`, or `pool` without an ID.
+ *
+ * @param pool The pool name, for example `worker` or `federated`.
+ * @param networkId The LocalAI network ID, if any.
+ * @returns The ledger bucket of the pool.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEDERATED_POOL, poolBucket } from "@p2p/p2p/services";
+ *
+ * assert.equal(poolBucket(FEDERATED_POOL), "federated");
+ * assert.equal(poolBucket(FEDERATED_POOL, "team"), "team_federated");
+ * ```
+ */
 export function poolBucket(pool: string, networkId?: string): string {
   return networkId ? `${networkId}_${pool}` : pool;
 }
@@ -36,7 +61,8 @@ export function poolBucket(pool: string, networkId?: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { goRfc3339Nano } from "./records.ts";
+ * import { goRfc3339Nano } from "@p2p/p2p/services";
+ *
  * assert.equal(goRfc3339Nano(new Date("2026-08-22T10:00:00.120Z")), "2026-08-22T10:00:00.12Z");
  * assert.equal(goRfc3339Nano(new Date("2026-08-22T10:00:00Z")), "2026-08-22T10:00:00Z");
  * ```
@@ -55,7 +81,8 @@ export function goRfc3339Nano(date: Date): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseGoTime } from "./records.ts";
+ * import { parseGoTime } from "@p2p/p2p/services";
+ *
  * assert.equal(parseGoTime("2026-08-22T12:00:00.123456789+02:00"), Date.UTC(2026, 7, 22, 10, 0, 0, 123));
  * assert.equal(parseGoTime("yesterday"), undefined);
  * ```
@@ -72,13 +99,50 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Reads a `services` entry; `undefined` when it has the wrong shape. */
+/**
+ * Reads a `services` entry; `undefined` when it has the wrong shape.
+ *
+ * @param value An entry of the `services` bucket, parsed from JSON.
+ * @returns The record, or `undefined`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { asServiceRecord } from "@p2p/p2p/services";
+ *
+ * const peer = "12D3KooWExamplePeer";
+ * assert.deepEqual(asServiceRecord({ PeerID: peer, Name: "web" }), { PeerID: peer, Name: "web" });
+ * assert.deepEqual(asServiceRecord({ PeerID: peer }), { PeerID: peer, Name: "" });
+ * assert.equal(asServiceRecord({ Name: "web" }), undefined);
+ * ```
+ */
 export function asServiceRecord(value: unknown): ServiceRecord | undefined {
   if (!isObject(value) || typeof value.PeerID !== "string" || value.PeerID === "") return undefined;
   return { PeerID: value.PeerID, Name: typeof value.Name === "string" ? value.Name : "" };
 }
 
-/** Reads a pool entry; `undefined` when it has the wrong shape. */
+/**
+ * Reads a pool entry; `undefined` when it has the wrong shape.
+ *
+ * @param value An entry of a pool bucket, parsed from JSON.
+ * @returns The worker data, missing string fields empty, or `undefined`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { asNodeData } from "@p2p/p2p/services";
+ *
+ * const data = asNodeData({ Name: "abc", ID: "box-abc", LastSeen: "2026-08-22T10:00:00Z" });
+ * assert.deepEqual(data, {
+ *   Name: "abc",
+ *   ID: "box-abc",
+ *   TunnelAddress: "",
+ *   ServiceID: "",
+ *   LastSeen: "2026-08-22T10:00:00Z",
+ * });
+ * assert.equal(asNodeData({ Name: "abc" }), undefined);
+ * ```
+ */
 export function asNodeData(value: unknown): NodeData | undefined {
   if (!isObject(value) || typeof value.Name !== "string" || typeof value.LastSeen !== "string") {
     return undefined;
@@ -102,6 +166,19 @@ const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /**
  * A stable 10-letter service name (LocalAI uses 10 random letters) derived from `seed`
  * bytes, so that a worker restarted on the same host with the same target keeps its name.
+ *
+ * @param seed The bytes to derive the letters from, used cyclically.
+ * @param length How many letters.
+ * @returns `length` letters from `[a-zA-Z]`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lettersFrom } from "@p2p/p2p/services";
+ *
+ * assert.equal(lettersFrom(Uint8Array.of(0, 1, 26, 51)), "abAZabAZab");
+ * assert.equal(lettersFrom(Uint8Array.of(0, 1, 26, 51), 3), "abA");
+ * ```
  */
 export function lettersFrom(seed: Uint8Array, length = 10): string {
   let name = "";

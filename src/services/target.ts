@@ -1,6 +1,22 @@
-/** A `HOST:PORT` flag value that cannot be used. */
+/**
+ * A `HOST:PORT` flag value that cannot be used.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidAddressError, parseTarget } from "@p2p/p2p/services";
+ *
+ * assert.throws(() => parseTarget("localhost", "--target"), InvalidAddressError);
+ * assert.throws(() => parseTarget("127.0.0.1:70000", "--listen"), {
+ *   name: "InvalidAddressError",
+ *   message: 'Cannot use --listen "127.0.0.1:70000": expected HOST:PORT',
+ * });
+ * ```
+ */
 export class InvalidAddressError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What is wrong, naming the value.
    */
   constructor(message: string) {
@@ -11,7 +27,9 @@ export class InvalidAddressError extends Error {
 
 /** A parsed TCP address. */
 export interface HostPort {
+  /** The host name or IP address, without brackets. */
   hostname: string;
+  /** The TCP port, 0 to 65535. */
   port: number;
 }
 
@@ -23,7 +41,8 @@ export interface HostPort {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseTarget } from "./target.ts";
+ * import { parseTarget } from "@p2p/p2p/services";
+ *
  * assert.deepEqual(parseTarget("127.0.0.1:8080", "--target"), { hostname: "127.0.0.1", port: 8080 });
  * assert.deepEqual(parseTarget(":9000", "--listen"), { hostname: "0.0.0.0", port: 9000 });
  * assert.throws(() => parseTarget("nope", "--target"), /Cannot use --target "nope"/);

@@ -1,6 +1,7 @@
 import type { PeerId, Stream } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
-import { peerIdFromString } from "@libp2p/peer-id";
+import { peerIdOf } from "./peer_ids.ts";
+import { rememberServiceProtocol, serviceProtocolsFor } from "./protocol_memory.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
 import type { P2PLibp2p } from "../node/create_node.ts";
@@ -17,13 +18,17 @@ const log = getLogger(["p2p", "tunnel"]);
 
 /** Where a tunnel leads: the serving peer, and addresses to reach it without a lookup. */
 export interface TunnelTarget {
+  /** The serving peer's ID. */
   peerId: string;
+  /** Its announced multiaddrs, merged into the peer store before dialing. */
   multiaddrs?: readonly string[];
 }
 
 /** Adds the target's announced addresses to the peer store, so no DHT lookup is needed. */
 async function learnAddresses(node: P2PLibp2p, target: TunnelTarget): Promise<PeerId> {
-  const peer: PeerId = peerIdFromString(target.peerId);
+  const peer: PeerId = peerIdOf(target.peerId);
+  // Connected: nothing to dial, so no addresses to learn (a peer store write per tunnel).
+  if (node.getConnections(peer).length > 0) return peer;
   if (target.multiaddrs !== undefined && target.multiaddrs.length > 0) {
     const addrs = target.multiaddrs.flatMap((a) => {
       try {
@@ -37,7 +42,41 @@ async function learnAddresses(node: P2PLibp2p, target: TunnelTarget): Promise<Pe
   return peer;
 }
 
-/** Connects to the target peer (learning its announced addresses first). */
+/**
+ * Connects to the target peer (learning its announced addresses first).
+ *
+ * @param node The libp2p node.
+ * @param target The peer and its addresses.
+ * @param signal Aborts the dial.
+ * @returns Once connected.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { dialTarget } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = {
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * };
+ * const server = await createLibp2pNode(options);
+ * const client = await createLibp2pNode(options);
+ * await server.start();
+ * await client.start();
+ * try {
+ *   const multiaddrs = server.getMultiaddrs().map(String);
+ *   await dialTarget(client, { peerId: server.peerId.toString(), multiaddrs });
+ *   assert.equal(client.getConnections(server.peerId).length, 1);
+ * } finally {
+ *   await client.stop();
+ *   await server.stop();
+ * }
+ * ```
+ */
 export async function dialTarget(
   node: P2PLibp2p,
   target: TunnelTarget,
@@ -47,16 +86,102 @@ export async function dialTarget(
   await node.dial(peer, signal === undefined ? {} : { signal });
 }
 
-/** The serving side answered that it cannot reach its target. */
+/**
+ * The serving side answered that it cannot reach its target.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import {
+ *   ACK_TARGET_UNREACHABLE,
+ *   openConfirmedStream,
+ *   SERVICE_ACK_PROTOCOL,
+ *   TargetUnavailableError,
+ * } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = {
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * };
+ * const server = await createLibp2pNode(options);
+ * const client = await createLibp2pNode(options);
+ * await server.start();
+ * await client.start();
+ * try {
+ *   // A serving side that cannot reach its target says so, then closes.
+ *   await server.handle(SERVICE_ACK_PROTOCOL, async (stream) => {
+ *     stream.send(Uint8Array.of(ACK_TARGET_UNREACHABLE));
+ *     await stream.close();
+ *   });
+ *   const multiaddrs = server.getMultiaddrs().map(String);
+ *   const target = { peerId: server.peerId.toString(), multiaddrs };
+ *   await assert.rejects(openConfirmedStream(client, target), TargetUnavailableError);
+ * } finally {
+ *   await client.stop();
+ *   await server.stop();
+ * }
+ * ```
+ */
 export class TargetUnavailableError extends Error {
-  /** @param message What failed. */
+  /**
+   * Creates the error.
+   *
+   * @param message What failed.
+   */
   constructor(message: string) {
     super(message);
     this.name = "TargetUnavailableError";
   }
 }
 
-/** Opens a `/edgevpn/service/0.1` stream to `target`. */
+/**
+ * Opens a `/edgevpn/service/0.1` stream to `target`.
+ *
+ * @param node The libp2p node.
+ * @param target The serving peer and its addresses.
+ * @param signal Aborts the dial.
+ * @returns The open stream: a raw byte pipe to the serving side.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { openServiceStream, SERVICE_PROTOCOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = {
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * };
+ * const server = await createLibp2pNode(options);
+ * const client = await createLibp2pNode(options);
+ * await server.start();
+ * await client.start();
+ * try {
+ *   // A serving side that greets: the protocol is a raw byte pipe.
+ *   await server.handle(SERVICE_PROTOCOL, (stream) => {
+ *     stream.send(new TextEncoder().encode("hello"));
+ *   });
+ *   const multiaddrs = server.getMultiaddrs().map(String);
+ *   const target = { peerId: server.peerId.toString(), multiaddrs };
+ *   const stream = await openServiceStream(client, target);
+ *   assert.equal(stream.protocol, SERVICE_PROTOCOL);
+ *   for await (const chunk of stream) {
+ *     assert.equal(new TextDecoder().decode(chunk.subarray()), "hello");
+ *     break;
+ *   }
+ * } finally {
+ *   await client.stop();
+ *   await server.stop();
+ * }
+ * ```
+ */
 export async function openServiceStream(
   node: P2PLibp2p,
   target: TunnelTarget,
@@ -71,6 +196,7 @@ export async function openServiceStream(
 
 /** A service stream whose serving side confirmed it reached its target. */
 export interface ConfirmedStream {
+  /** The open service stream. */
   stream: Stream;
   /** Target bytes that arrived together with the confirmation. */
   early: Uint8Array | undefined;
@@ -81,7 +207,44 @@ export interface ConfirmedStream {
  * for its confirmation that the target is reachable. Go peers only speak the edgevpn
  * protocol: their stream is returned unconfirmed.
  *
+ * @param node The libp2p node.
+ * @param target The serving peer and its addresses.
+ * @param signal Aborts the dial and the wait.
+ * @returns The stream, and any target bytes that came with the confirmation.
  * @throws {TargetUnavailableError} The peer could not reach its target, or closed the stream.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { ACK_CONNECTED, openConfirmedStream, SERVICE_ACK_PROTOCOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = {
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * };
+ * const server = await createLibp2pNode(options);
+ * const client = await createLibp2pNode(options);
+ * await server.start();
+ * await client.start();
+ * try {
+ *   // A serving side that reached its target confirms, and may send target bytes at once.
+ *   await server.handle(SERVICE_ACK_PROTOCOL, (stream) => {
+ *     stream.send(Uint8Array.of(ACK_CONNECTED, ...new TextEncoder().encode("hi")));
+ *   });
+ *   const multiaddrs = server.getMultiaddrs().map(String);
+ *   const target = { peerId: server.peerId.toString(), multiaddrs };
+ *   const { stream, early } = await openConfirmedStream(client, target);
+ *   assert.equal(stream.protocol, SERVICE_ACK_PROTOCOL);
+ *   assert.equal(new TextDecoder().decode(early), "hi");
+ * } finally {
+ *   await client.stop();
+ *   await server.stop();
+ * }
+ * ```
  */
 export async function openConfirmedStream(
   node: P2PLibp2p,
@@ -89,10 +252,11 @@ export async function openConfirmedStream(
   signal?: AbortSignal,
 ): Promise<ConfirmedStream> {
   const peer = await learnAddresses(node, target);
-  const stream = await node.dialProtocol(peer, [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL], {
+  const stream = await node.dialProtocol(peer, serviceProtocolsFor(node, peer), {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
     ...(signal === undefined ? {} : { signal }),
   });
+  rememberServiceProtocol(node, peer, stream.protocol);
   if (stream.protocol !== SERVICE_ACK_PROTOCOL) return { stream, early: undefined };
   try {
     const first = await firstMessage(stream, signal);
@@ -135,6 +299,7 @@ function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array>
 export interface TunnelListenerInit {
   /** `HOST:PORT` to listen on; port 0 picks a free one. */
   hostname: string;
+  /** The port to listen on; 0 picks a free one. */
   port: number;
   /**
    * Finds where a new connection goes; `undefined` closes the connection (the reason is
@@ -148,8 +313,42 @@ export interface TunnelListenerInit {
 /**
  * A local TCP listener whose every accepted connection is tunnelled to a peer over one
  * service stream (`p2p connect`, `p2p discover`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { TunnelListener } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const node = await createLibp2pNode({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * // A resolver that finds no target: each connection is closed and counted as failed.
+ * const listener = new TunnelListener(node, {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   label: "example",
+ *   resolve: () => Promise.resolve(undefined),
+ * });
+ * listener.start();
+ * try {
+ *   assert.match(listener.address, /^127\.0\.0\.1:\d+$/);
+ *   const port = Number(listener.address.split(":")[1]);
+ *   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+ *   assert.equal(await conn.read(new Uint8Array(1)), null);
+ *   conn.close();
+ *   assert.equal(listener.stats.failed, 1);
+ * } finally {
+ *   await listener.stop();
+ * }
+ * ```
  */
 export class TunnelListener {
+  /** Counters of this listener's connections. */
   readonly stats: TunnelStats = emptyTunnelStats();
   #node: P2PLibp2p;
   #init: TunnelListenerInit;
@@ -158,7 +357,12 @@ export class TunnelListener {
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
 
-  /** @param node The libp2p node. @param init Address and target resolver. */
+  /**
+   * Creates a listener; it binds nothing until {@linkcode TunnelListener.start}.
+   *
+   * @param node The libp2p node.
+   * @param init Address and target resolver.
+   */
   constructor(node: P2PLibp2p, init: TunnelListenerInit) {
     this.#node = node;
     this.#init = init;

@@ -6,6 +6,31 @@ import type { UserRecord } from "./records.ts";
 /**
  * Announces this node in the `users` bucket, which serving nodes check before they accept
  * a service stream (edgevpn `nodeAnnounce`). The entry is kept announced until `forget`.
+ *
+ * @param network The running network.
+ * @returns Once the entry is written (at once if it was there already).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { announceUser, USERS_BUCKET } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const network = await startNetwork({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * try {
+ *   await announceUser(network);
+ *   const peerId = network.peerId.toString();
+ *   assert.equal((network.ledger.get(USERS_BUCKET, peerId) as { PeerID: string }).PeerID, peerId);
+ * } finally {
+ *   await network.stop();
+ * }
+ * ```
  */
 export async function announceUser(network: Network): Promise<void> {
   const peerId = network.peerId.toString();

@@ -25,10 +25,15 @@ export interface WorkerInit {
 
 /** A registered worker: see {@linkcode startWorker}. */
 export interface Worker {
+  /** The worker's name: its service name and the key of its pool entry. */
   readonly name: string;
+  /** LocalAI's worker ID, `<hostname>-<name>`. */
   readonly id: string;
+  /** The pool bucket it is registered in (`[networkId_]pool`). */
   readonly bucket: string;
+  /** The exposed backend that tunnel streams reach. */
   readonly service: ExposedService;
+  /** Stops refreshing the entry and serving streams (the entry ages out). */
   stop(): Promise<void>;
 }
 
@@ -40,7 +45,8 @@ export interface Worker {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { defaultWorkerName } from "./worker.ts";
+ * import { defaultWorkerName } from "@p2p/p2p/services";
+ *
  * const name = defaultWorkerName("gpu-box", "127.0.0.1:50052");
  * assert.match(name, /^[a-zA-Z]{10}$/);
  * assert.equal(name, defaultWorkerName("gpu-box", "127.0.0.1:50052"));
@@ -57,6 +63,40 @@ export function defaultWorkerName(hostname: string, target: string): string {
  * plus NodeData `{Name, ID, TunnelAddress, ServiceID, LastSeen}` in bucket
  * `[networkId_]pool`, refreshed every `announceIntervalMs`; tunnel streams are served like
  * {@linkcode exposeService}.
+ *
+ * @param network The running network.
+ * @param init The backend, the pool and the worker's name.
+ * @returns The registered worker; call `stop()` when done.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startNetwork } from "@p2p/p2p/ledger";
+ * import { startWorker, type Worker, WORKER_POOL } from "@p2p/p2p/services";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const network = await startNetwork({
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * });
+ * let worker: Worker | undefined;
+ * try {
+ *   worker = await startWorker(network, {
+ *     target: "127.0.0.1:50052",
+ *     pool: WORKER_POOL,
+ *     networkId: "team",
+ *     hostname: "gpu-box",
+ *   });
+ *   assert.equal(worker.bucket, "team_worker");
+ *   assert.equal(worker.id, `gpu-box-${worker.name}`);
+ *   assert.ok(network.ledger.has(worker.bucket, worker.name));
+ * } finally {
+ *   await worker?.stop();
+ *   await network.stop();
+ * }
+ * ```
  */
 export async function startWorker(network: Network, init: WorkerInit): Promise<Worker> {
   const hostname = init.hostname ?? Deno.hostname();

@@ -67,7 +67,10 @@ Deno.test({
       for (const result of [inUse, noTransport]) {
         assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
       }
-      assertOneLineError(inUse, new RegExp(`Cannot listen on .*"${busy}": .*EADDRINUSE`));
+      assertOneLineError(
+        inUse,
+        new RegExp(`Cannot listen on .*"${busy}": .*(EADDRINUSE|AddrInUse)`),
+      );
       assertOneLineError(
         noTransport,
         /Cannot listen on .*"\/ip4\/127\.0\.0\.1\/udp\/9": No transport/,

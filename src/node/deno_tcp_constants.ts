@@ -1,0 +1,24 @@
+/** Close a TCP socket after this long without traffic (as `@libp2p/tcp`: 2 min). */
+export const DENO_TCP_SOCKET_TIMEOUT_MS = 2 * 60_000;
+/** Reads fill the free tail of a slab of this size; views of it are handed to libp2p. */
+export const DENO_TCP_READ_SLAB = 128 * 1024;
+/** A new slab is started when less than this is left in the current one. */
+export const DENO_TCP_MIN_READ = 64 * 1024;
+/** Queued (unwritten) bytes above which libp2p is told to wait for `drain`. */
+export const DENO_TCP_WRITE_HIGH_WATER = 1024 * 1024;
+/** `drain` is signalled once the queue is back under this. */
+export const DENO_TCP_WRITE_LOW_WATER = 256 * 1024;
+/** Queued pieces are copied together into writes of at most this many bytes. */
+export const DENO_TCP_MAX_WRITE_BATCH = 256 * 1024;
+/** Write batches of a few frames (the usual case) use buffers of this size. */
+export const DENO_TCP_SMALL_BATCH = 16 * 1024;
+/** Write batch buffers kept for reuse, per size (one is in use per connection while it writes). */
+export const DENO_TCP_SCRATCH_POOL = 8;
+/** After a failed accept (no file descriptors left, say), the listener retries this much later. */
+export const DENO_TCP_ACCEPT_RETRY_MS = 100;
+/** Noise: plaintexts from this size are encrypted with node:crypto, smaller ones with WASM. */
+export const NOISE_ENCRYPT_NODE_FROM = 384;
+/** Noise: ciphertexts from this size are decrypted with node:crypto, smaller ones with WASM. */
+export const NOISE_DECRYPT_NODE_FROM = 256;
+/** Peers whose recorded protocols are remembered to skip no-op peer store merges. */
+export const PROTOCOL_MERGE_CACHE_MAX_PEERS = 4096;

@@ -1,0 +1,100 @@
+/**
+ * The data-path choices of a node, each with the stock libp2p behaviour still selectable, so
+ * that a bench can compare them (`P2P_TUNING=tcp:node,yamux:stock,noise:stock` in the
+ * environment of the `p2p` processes) and an operator can fall back without a rebuild.
+ *
+ * @module
+ */
+import { DEFAULT_TCP_TRANSPORT } from "./constants.ts";
+
+/** The data-path choices; the defaults are the fast ones. */
+export interface Tuning {
+  /** `deno`: Deno-native TCP transport; `node`: `@libp2p/tcp` on node:net. @default {"deno"} */
+  tcp: "deno" | "node";
+  /** `half`: go-yamux window-update threshold; `stock`: an update per data frame. @default {"half"} */
+  yamux: "half" | "stock";
+  /**
+   * `deno`: node:crypto from a few hundred bytes on; `stock`: @libp2p/noise's 1200-byte switch;
+   * `node`: node:crypto for every size. @default {"deno"}
+   */
+  noise: "deno" | "stock" | "node";
+  /**
+   * `cached`: protocol-only peer store merges that change nothing are skipped (one per stream
+   * in libp2p); `stock`: every one is written. @default {"cached"}
+   */
+  peerStore: "cached" | "stock";
+}
+
+/**
+ * The fast choices.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TUNING } from "@p2p/p2p/node";
+ *
+ * assert.equal(DEFAULT_TUNING.tcp, "deno");
+ * assert.equal(DEFAULT_TUNING.yamux, "half");
+ * ```
+ */
+export const DEFAULT_TUNING: Tuning = {
+  tcp: DEFAULT_TCP_TRANSPORT,
+  yamux: "half",
+  noise: "deno",
+  peerStore: "cached",
+};
+
+const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
+  tcp: ["deno", "node"],
+  yamux: ["half", "stock"],
+  noise: ["deno", "stock", "node"],
+  peerStore: ["cached", "stock"],
+};
+
+/**
+ * Parses `key:value` pairs separated by commas; unknown keys or values are ignored.
+ *
+ * @param spec For example `tcp:node,noise:stock`.
+ * @returns The defaults with the given choices applied.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTuning } from "./tuning.ts";
+ * assert.equal(parseTuning("tcp:node,noise:stock").tcp, "node");
+ * assert.equal(parseTuning("tcp:node,noise:stock").yamux, "half");
+ * ```
+ */
+export function parseTuning(spec: string | undefined): Tuning {
+  const tuning: Tuning = { ...DEFAULT_TUNING };
+  for (const part of (spec ?? "").split(",")) {
+    const [key, value] = part.split(":").map((s) => s.trim());
+    if (key === undefined || value === undefined || !(key in CHOICES)) continue;
+    const k = key as keyof Tuning;
+    if ((CHOICES[k] as readonly string[]).includes(value)) {
+      (tuning as unknown as Record<string, string>)[k] = value;
+    }
+  }
+  return tuning;
+}
+
+/**
+ * The tuning named by `P2P_TUNING`, or the defaults (also without env permission).
+ *
+ * @returns The data-path choices for new nodes.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tuningFromEnv } from "@p2p/p2p/node";
+ *
+ * assert.ok(["deno", "node"].includes(tuningFromEnv().tcp));
+ * ```
+ */
+export function tuningFromEnv(): Tuning {
+  try {
+    return parseTuning(Deno.env.get("P2P_TUNING"));
+  } catch {
+    return { ...DEFAULT_TUNING };
+  }
+}

@@ -1,0 +1,104 @@
+// A helper the partition test runs inside its network namespaces (`ip netns exec NS deno run
+// -A _netns_tool.ts …`), where the test process itself cannot open sockets:
+//
+//   echo HOST:PORT               a TCP echo server (FIN answered with FIN); runs until killed
+//   roundtrip HOST:PORT BYTES    sends BYTES pseudo-random bytes, half-closes, reads the echo;
+//                                prints {"ok":bool,"sent":n,"received":n,"ms":n,"error":…}
+import { createHash } from "node:crypto";
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength;) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+function split(address: string): { hostname: string; port: number } {
+  const [hostname, port] = address.split(":");
+  return { hostname: hostname!, port: Number(port) };
+}
+
+async function echo(address: string): Promise<void> {
+  const listener = Deno.listen(split(address));
+  console.log(JSON.stringify({ listening: address }));
+  for await (const conn of listener) {
+    (async () => {
+      const buffer = new Uint8Array(64 * 1024);
+      try {
+        while (true) {
+          const n = await conn.read(buffer);
+          if (n === null) break;
+          await writeAll(conn, buffer.subarray(0, n));
+        }
+        await conn.closeWrite();
+      } catch {
+        // the client went away
+      } finally {
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      }
+    })();
+  }
+}
+
+async function roundtrip(address: string, bytes: number): Promise<void> {
+  const started = performance.now();
+  const data = new Uint8Array(bytes);
+  let x = 0x1234567;
+  for (let i = 0; i < bytes; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  const out = { ok: false, sent: 0, received: 0, ms: 0, error: undefined as string | undefined };
+  let conn: Deno.TcpConn | undefined;
+  const timer = setTimeout(() => {
+    out.error = "timeout";
+    try {
+      conn?.close();
+    } catch {
+      // closed
+    }
+  }, 10_000);
+  try {
+    conn = await Deno.connect(split(address));
+    const hash = createHash("sha256");
+    const reading = (async () => {
+      const buffer = new Uint8Array(64 * 1024);
+      while (true) {
+        const n = await conn!.read(buffer);
+        if (n === null) return;
+        hash.update(buffer.subarray(0, n));
+        out.received += n;
+      }
+    })();
+    await writeAll(conn, data);
+    out.sent = bytes;
+    await conn.closeWrite();
+    await reading;
+    out.ok = out.received === bytes &&
+      hash.digest("hex") === createHash("sha256").update(data).digest("hex");
+  } catch (err) {
+    out.error ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // closed
+    }
+    out.ms = Math.round(performance.now() - started);
+  }
+  console.log(JSON.stringify(out));
+}
+
+const [mode, address, bytes] = Deno.args;
+if (mode === "echo" && address) await echo(address);
+else if (mode === "roundtrip" && address) await roundtrip(address, Number(bytes ?? 1024));
+else {
+  console.error("usage: _netns_tool.ts echo HOST:PORT | roundtrip HOST:PORT BYTES");
+  Deno.exit(2);
+}
