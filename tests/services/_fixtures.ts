@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { type Network, startNetwork } from "../../src/ledger/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
+import { readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
 
@@ -131,40 +132,7 @@ export async function startCluster(count: number): Promise<Cluster> {
 // ---------------------------------------------------------------------------------------
 // TCP side
 
-/** Writes all of `data`. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
-
-/** Reads until EOF, handing each chunk to `onChunk`; returns the byte count. */
-export async function readToEnd(
-  conn: Deno.Conn,
-  onChunk: (chunk: Uint8Array) => void | Promise<void> = () => {},
-): Promise<number> {
-  const buffer = new Uint8Array(64 * 1024);
-  let total = 0;
-  while (true) {
-    const n = await conn.read(buffer);
-    if (n === null) return total;
-    total += n;
-    await onChunk(buffer.subarray(0, n));
-  }
-}
-
-/** Reads until EOF and returns everything. */
-export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  await readToEnd(conn, (chunk) => void parts.push(chunk.slice()));
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
+export { readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 /** Closes a connection that may already be closed. */
 export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
