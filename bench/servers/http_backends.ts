@@ -7,6 +7,8 @@
  * @module
  */
 
+import { acceptLoop } from "./accept.ts";
+
 const IDLE_LIMIT_MS = 30_000;
 
 function answer(i: number): Uint8Array {
@@ -80,6 +82,6 @@ if (import.meta.main) {
   })();
   await Promise.all(listeners.map(async (l, i) => {
     const response = answer(i);
-    for await (const conn of l) void serve(conn, response);
+    await acceptLoop(l, (conn) => void serve(conn, response));
   }));
 }

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { acceptLoop } from "./accept.ts";
+
 const IDLE_LIMIT_MS = 60_000; // a stuck client never holds a connection longer than this
 const CHUNK = 256 * 1024;
 
@@ -110,5 +112,5 @@ if (import.meta.main) {
     }
     stop();
   })();
-  for await (const conn of listener) void serve(conn);
+  await acceptLoop(listener, (conn) => void serve(conn));
 }

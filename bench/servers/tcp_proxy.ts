@@ -7,6 +7,8 @@
  * @module
  */
 
+import { acceptLoop } from "./accept.ts";
+
 const CHUNK = 64 * 1024;
 
 async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
@@ -77,7 +79,5 @@ if (import.meta.main) {
     stop();
   })();
   let next = 0;
-  for await (const conn of listener) {
-    void handle(conn, backends[next++ % backends.length]!);
-  }
+  await acceptLoop(listener, (conn) => void handle(conn, backends[next++ % backends.length]!));
 }
