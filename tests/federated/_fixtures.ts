@@ -9,7 +9,7 @@ import { startWorker, type Worker } from "../../src/services/worker.ts";
 import { PoolViews } from "../../src/services/pool_views.ts";
 import { FederatedServer, type FederatedServerInit } from "../../src/federated/server.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
-import { concat, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
+import { concat, Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
 
@@ -453,36 +453,7 @@ export function endOf(held: HeldConnection, timeoutMs: number): Promise<"eof" | 
 // ---------------------------------------------------------------------------------------
 // Payloads
 
-/** A deterministic pseudo-random byte stream (xorshift base read cyclically). */
-export class Pattern {
-  static readonly CHUNK = 64 * 1024;
-  readonly #base: Uint8Array;
-  readonly #length: number;
-  #offset = 0;
-
-  /** @param seed The PRNG seed. */
-  constructor(seed = 0x9e3779b9) {
-    this.#length = 1024 * 1024 + 7;
-    this.#base = new Uint8Array(this.#length + Pattern.CHUNK);
-    let x = seed >>> 0 || 1;
-    for (let i = 0; i < this.#length; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      this.#base[i] = x & 0xff;
-    }
-    this.#base.copyWithin(this.#length, 0, Pattern.CHUNK);
-  }
-
-  /** The next `n` (≤ CHUNK) bytes; valid until the next call. */
-  next(n = Pattern.CHUNK): Uint8Array {
-    const chunk = this.#base.subarray(this.#offset, this.#offset + n);
-    this.#offset = (this.#offset + n) % this.#length;
-    return chunk;
-  }
-}
+export { Pattern } from "../_helpers/tcp.ts";
 
 /** sha256 of the first `bytes` bytes of a fresh {@linkcode Pattern}. */
 export function patternSha256(bytes: number, seed?: number): string {

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { type Network, startNetwork } from "../../src/ledger/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
-import { readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
+import { Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
 
@@ -251,39 +251,7 @@ export function connectTo(address: string): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: hostname!, port: Number(port) });
 }
 
-/**
- * A deterministic, non-periodic-looking byte stream: a pseudo-random base of a length
- * prime to the chunk size, read cyclically, so no two aligned chunks repeat for a long time.
- */
-export class Pattern {
-  static readonly CHUNK = 64 * 1024;
-  readonly #base: Uint8Array;
-  readonly #length: number;
-  #offset = 0;
-
-  /** @param seed The PRNG seed. */
-  constructor(seed = 0x9e3779b9) {
-    this.#length = 1024 * 1024 + 7;
-    this.#base = new Uint8Array(this.#length + Pattern.CHUNK);
-    let x = seed >>> 0 || 1;
-    for (let i = 0; i < this.#length; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      this.#base[i] = x & 0xff;
-    }
-    this.#base.copyWithin(this.#length, 0, Pattern.CHUNK);
-  }
-
-  /** The next `n` (≤ CHUNK) bytes; valid until the next call. */
-  next(n = Pattern.CHUNK): Uint8Array {
-    const chunk = this.#base.subarray(this.#offset, this.#offset + n);
-    this.#offset = (this.#offset + n) % this.#length;
-    return chunk;
-  }
-}
+export { Pattern } from "../_helpers/tcp.ts";
 
 /** What a pattern source has sent so far. */
 export interface SourceProgress {
