@@ -8,7 +8,7 @@ import { generateToken } from "../src/token/token.ts";
 import { connRate, type ConnRateResult } from "./lib/load.ts";
 import { writeAll } from "./lib/net.ts";
 import { cpuProbe, sleep } from "./lib/proc.ts";
-import { type PlainProxy, type ProxyChoice, startProxy } from "./lib/proxy.ts";
+import { type PlainProxy, type ProxyChoice, startProxy, startRelayChain } from "./lib/proxy.ts";
 import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
 import { fmt, limitOf, row } from "./lib/stats.ts";
 
@@ -67,7 +67,16 @@ export interface FederatedPath {
 export interface FederatedResult {
   options: FederatedOptions;
   proxyKind: string;
-  paths: { direct: FederatedPath; proxy: FederatedPath; federated: FederatedPath };
+  /**
+   * `relay`: a Deno relay round-robin over one Deno relay per backend, the balancer's process
+   * topology (balancer, workers) without libp2p.
+   */
+  paths: {
+    direct: FederatedPath;
+    proxy: FederatedPath;
+    relay: FederatedPath;
+    federated: FederatedPath;
+  };
   /** Errors through the balancer (warm-up, loaded and sequential runs). */
   federatedErrors: number;
   /** Share of one core each p2p process used while idle, after start-up. */
@@ -193,6 +202,8 @@ export async function runFederatedBench(
     const ports = backends.info.ports;
     const proxy: PlainProxy = await startProxy(proxyChoice, ports, "rr");
     started.push(proxy);
+    const relay = await startRelayChain(ports);
+    started.push(relay);
     const token = generateToken();
     const fed: P2PChild = await spawnP2P("federated", [
       "federated",
@@ -279,12 +290,18 @@ export async function runFederatedBench(
       ...base,
       proxy: proxy.pid,
     }, log);
+    const relayPath = await measure("deno relay rr", relay.port, opts, {
+      ...base,
+      ...relay.pids,
+    }, log);
     const federated = await measure("p2p federated", fedPort, opts, { ...base, ...p2pPids }, log);
     for (
-      const [name, p] of [["direct", direct], ["proxy", proxyPath], [
-        "federated",
-        federated,
-      ]] as const
+      const [name, p] of [
+        ["direct", direct],
+        ["proxy", proxyPath],
+        ["relay", relayPath],
+        ["federated", federated],
+      ] as const
     ) {
       log(
         `cpu ${name} c16: ${
@@ -304,7 +321,7 @@ export async function runFederatedBench(
     return {
       options: opts,
       proxyKind: proxy.kind,
-      paths: { direct, proxy: proxyPath, federated },
+      paths: { direct, proxy: proxyPath, relay: relayPath, federated },
       federatedErrors,
       idleCpu,
       startupMs,

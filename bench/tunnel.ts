@@ -8,7 +8,14 @@ import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
 import type { ConnRateResult, RttResult } from "./lib/load.ts";
 import { cpuProbe, type CpuReport, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
-import { type PlainProxy, type ProxyChoice, startProxy } from "./lib/proxy.ts";
+import { type PlainProxy, type ProxyChoice, startProxy, startRelayChain } from "./lib/proxy.ts";
+import {
+  chachaCost,
+  type CipherCost,
+  cryptoBoundMiBs,
+  type RssFloors,
+  rssFloors,
+} from "./floors.ts";
 import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
 import { fmt, limitOf, median, row } from "./lib/stats.ts";
 
@@ -24,6 +31,8 @@ export interface TunnelOptions {
   parallelMiB: number;
   /** Idle period before the idle RSS and background CPU readings. */
   idleMs: number;
+  /** Time spent measuring the cipher's cost (seal, then open). */
+  cipherMs: number;
 }
 
 /** Full-size settings. */
@@ -37,6 +46,7 @@ export const TUNNEL_FULL: TunnelOptions = {
   parallel: 8,
   parallelMiB: 25,
   idleMs: 3_000,
+  cipherMs: 1_500,
 };
 
 /** `--quick` settings (smoke runs). */
@@ -50,6 +60,7 @@ export const TUNNEL_QUICK: TunnelOptions = {
   parallel: 8,
   parallelMiB: 2,
   idleMs: 500,
+  cipherMs: 150,
 };
 
 /** One direction's bulk runs. */
@@ -85,7 +96,15 @@ export interface PathResult {
 export interface TunnelResult {
   options: TunnelOptions;
   proxyKind: string;
-  paths: { direct: PathResult; proxy: PathResult; tunnel: PathResult };
+  /** `relay`: two chained Deno relays, the tunnel's process topology without libp2p. */
+  paths: { direct: PathResult; proxy: PathResult; relay: PathResult; tunnel: PathResult };
+  /** What bounds the ratios on this machine, measured in the same run. */
+  floors: {
+    cipher: CipherCost;
+    /** Bulk MiB/s of the relay path plus one seal and one open per byte (see `cryptoBoundMiBs`). */
+    cryptoBoundMiBs: { upload: number; download: number; mean: number };
+    rss: RssFloors;
+  };
   /** VmRSS of the expose and connect processes. */
   rss: {
     idleMiB: { expose: number; connect: number };
@@ -216,6 +235,8 @@ export async function runTunnelBench(
     started.push(service.child);
     const proxy: PlainProxy = await startProxy(proxyChoice, [service.info.port], "tunnel");
     started.push(proxy);
+    const relay = await startRelayChain([service.info.port]);
+    started.push(relay);
     const token = generateToken();
     const expose: P2PChild = await spawnP2P("expose", [
       "expose",
@@ -240,6 +261,7 @@ export async function runTunnelBench(
     const tunnelPort = Number(listen.split(":").pop());
     await warmUp(tunnelPort, 40_000, "the tunnel");
     await warmUp(proxy.port, 10_000, "the plain proxy");
+    await warmUp(relay.port, 10_000, "the relay chain");
     const startupMs = performance.now() - t0;
     log(
       `tunnel: service :${service.info.port}, ${proxy.kind} :${proxy.port}, ` +
@@ -290,6 +312,10 @@ export async function runTunnelBench(
       { ...basePids, proxy: proxy.pid },
       log,
     );
+    const relayPath = await measurePath("deno relay×2", relay.port, opts, {
+      ...basePids,
+      ...relay.pids,
+    }, log);
     const tunnel = await measurePath("p2p tunnel", tunnelPort, opts, {
       ...basePids,
       expose: expose.child.pid,
@@ -314,7 +340,12 @@ export async function runTunnelBench(
       }`,
     );
     for (
-      const [name, p] of [["direct", direct], ["proxy", proxyPath], ["tunnel", tunnel]] as const
+      const [name, p] of [
+        ["direct", direct],
+        ["proxy", proxyPath],
+        ["relay", relayPath],
+        ["tunnel", tunnel],
+      ] as const
     ) {
       for (const dir of ["upload", "download"] as const) {
         const b = p[dir];
@@ -336,10 +367,12 @@ export async function runTunnelBench(
         }; machine busy ${fmt(c.machineBusy * 100, 0)}% → ${c.limit}`,
       );
     }
+    const floors = await measureFloors(relayPath, opts, log);
     return {
       options: opts,
       proxyKind: proxy.kind,
-      paths: { direct, proxy: proxyPath, tunnel },
+      paths: { direct, proxy: proxyPath, relay: relayPath, tunnel },
+      floors,
       rss,
       startupMs,
     };
@@ -347,4 +380,27 @@ export async function runTunnelBench(
     // SIGTERM, then SIGKILL after a bound; all at once.
     await Promise.all(started.map((s) => s.stop().catch(() => {})));
   }
+}
+
+/** The cipher's cost, the bulk bound it sets on the relay path, and the RSS floors. */
+async function measureFloors(
+  relay: PathResult,
+  opts: TunnelOptions,
+  log: (line: string) => void,
+): Promise<TunnelResult["floors"]> {
+  const cipher = chachaCost(opts.cipherMs);
+  const cores = navigator.hardwareConcurrency;
+  const upload = cryptoBoundMiBs(relay.upload.cpuMsPerMiB, "front", "hop0", cipher, cores);
+  const download = cryptoBoundMiBs(relay.download.cpuMsPerMiB, "hop0", "front", cipher, cores);
+  const rss = await rssFloors(opts.idleMs);
+  log(
+    `floors: node:crypto ChaCha20-Poly1305 at 65519 B: seal ${fmt(cipher.sealMsPerMiB, 2)} ` +
+      `open ${fmt(cipher.openMsPerMiB, 2)} ms/MiB; relay×2 + one seal and one open per byte: ` +
+      `≤ ${fmt(upload)} up, ${fmt(download)} down MiB/s on ${cores} cores`,
+  );
+  log(
+    `floors: RSS MiB of an empty deno run ${fmt(rss.emptyMiB)}, with main.ts's modules loaded ` +
+      `${fmt(rss.importsMiB)} (same V8 flags as the p2p processes)`,
+  );
+  return { cipher, cryptoBoundMiBs: { upload, download, mean: (upload + download) / 2 }, rss };
 }

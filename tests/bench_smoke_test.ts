@@ -17,6 +17,15 @@ const TUNNEL_KEYS = [
   "tunnel_conn_per_s",
   "idle_rss_mib",
   "bulk_rss_mib",
+  "relay_bulk_mbps",
+  "relay_rtt_p50_ms",
+  "floor_bulk_ratio",
+  "floor_rtt_ratio",
+  "chacha_seal_ms_per_mib",
+  "crypto_bound_mbps",
+  "crypto_bound_ratio",
+  "deno_empty_rss_mib",
+  "modules_rss_mib",
 ];
 
 /** Keys every run prints (`na` for parts not run). */
@@ -25,6 +34,8 @@ const ALL_KEYS = [
   "federated_conn_per_s",
   "proxy_rr_conn_per_s",
   "federated_conn_ratio",
+  "relay_rr_conn_per_s",
+  "floor_conn_ratio",
   "federated_errors",
   "ledger_5_ms",
   "ledger_20_ms",
@@ -78,6 +89,9 @@ Deno.test({
       const printed = Number(pairs.get("tunnel_bulk_mbps"));
       assert.ok(Math.abs(json.summary.tunnel_bulk_mbps - printed) < 0.01);
       assert.ok(json.tunnel.paths.tunnel.rtt.count > 0);
+      assert.ok(json.tunnel.paths.relay.rtt.count > 0);
+      // The module graph is loaded on top of the runtime, so it cannot weigh less.
+      assert.ok(json.summary.modules_rss_mib > json.summary.deno_empty_rss_mib);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -166,3 +166,48 @@ export async function startProxy(
     },
   };
 }
+
+/** A chain of the bench's Deno relays standing in for the p2p processes (the "floor" path). */
+export interface RelayChain {
+  /** The port clients connect to. */
+  port: number;
+  /** Each relay's pid: `front` (in place of `p2p connect` / `p2p federated`), `hop<i>`. */
+  pids: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The same process topology as the p2p path with no libp2p in it: one Deno relay per backend
+ * (in place of `p2p expose` / `p2p worker`) and a front relay, round-robin over them (in
+ * place of `p2p connect` / `p2p federated`). What it reaches is the most a design with two
+ * JS processes on the path can reach on this machine, before any encryption or multiplexing.
+ */
+export async function startRelayChain(backends: readonly number[]): Promise<RelayChain> {
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const hops = [];
+    for (const backend of backends) {
+      const hop = await spawnServer<{ port: number }>("tcp_proxy.ts", ["0", String(backend)]);
+      started.push(hop.child);
+      hops.push(hop);
+    }
+    const front = await spawnServer<{ port: number }>("tcp_proxy.ts", [
+      "0",
+      ...hops.map((h) => String(h.info.port)),
+    ]);
+    started.push(front.child);
+    return {
+      port: front.info.port,
+      pids: {
+        front: front.child.pid,
+        ...Object.fromEntries(hops.map((h, i) => [`hop${i}`, h.child.pid])),
+      },
+      stop: async () => {
+        await Promise.all(started.map((s) => s.stop().catch(() => {})));
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop().catch(() => {})));
+    throw err;
+  }
+}
