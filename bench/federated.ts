@@ -1,8 +1,10 @@
 /**
  * Federated bench (issue 5 §5): `p2p federated --strategy round-robin` over three
  * `p2p worker` processes, each in front of a tiny HTTP backend, against the same backends
- * reached directly and through a plain TCP round-robin proxy. New connections/s at
- * concurrency 16, connect-to-first-byte latency, and every error counted and printed.
+ * reached directly, through a plain TCP round-robin proxy, and through the relay floor (a
+ * Deno relay round-robin over one Deno relay per backend: the same processes, no libp2p).
+ * New connections/s at concurrency 16, connect-to-first-byte latency, and every error counted
+ * and printed.
  */
 import { generateToken } from "../src/token/token.ts";
 import { connRate, type ConnRateResult } from "./lib/load.ts";

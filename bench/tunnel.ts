@@ -1,8 +1,10 @@
 /**
  * Tunnel bench (issue 4 §8): a local TCP service reached directly, through the plain proxy,
- * and through the p2p tunnel (`p2p expose` + `p2p connect`, two processes). Bulk upload and
- * download MiB/s, 64-byte RTT, new connections/s, CPU per MiB of each process, and RSS of
- * the two tunnel processes idle and during parallel bulk transfers.
+ * through the relay floor (two chained Deno relays, the tunnel's process topology without
+ * libp2p) and through the p2p tunnel (`p2p expose` + `p2p connect`, two processes). Bulk
+ * upload and download MiB/s, 64-byte RTT, new connections/s, CPU per MiB of each process, RSS
+ * of the two tunnel processes idle and during parallel bulk transfers, and the floors of
+ * `floors.ts` (the cipher's bound on bulk, the runtime's and the module graph's RSS).
  */
 import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
