@@ -71,3 +71,71 @@ export class Pattern {
     return chunk;
   }
 }
+
+/** Closes a connection or listener that may already be closed. */
+export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Connects to `host:port`. */
+export function connectTo(address: string): Promise<Deno.TcpConn> {
+  const [hostname, port] = address.split(":");
+  return Deno.connect({ hostname: hostname!, port: Number(port) });
+}
+/** A local TCP service on 127.0.0.1 run by the test. */
+export interface Backend {
+  /** `127.0.0.1:PORT`. */
+  readonly address: string;
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Closes the listener and every connection; waits for the handlers. */
+  close(): Promise<void>;
+}
+
+/** Serves `handle` on 127.0.0.1 (`port` 0 picks a free one). */
+export function startBackend(
+  handle: (conn: Deno.TcpConn) => Promise<void>,
+  port = 0,
+): Backend {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const conns = new Set<Deno.TcpConn>();
+  const handlers = new Set<Promise<void>>();
+  let accepted = 0;
+  const loop = (async () => {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      accepted++;
+      conns.add(conn);
+      const done = handle(conn).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        handlers.delete(done);
+        closeQuietly(conn);
+      });
+      handlers.add(done);
+    }
+  })();
+  const bound = listener.addr as Deno.NetAddr;
+  return {
+    address: `127.0.0.1:${bound.port}`,
+    port: bound.port,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      closeQuietly(listener);
+      for (const conn of conns) closeQuietly(conn);
+      await loop;
+      await Promise.allSettled([...handlers]);
+    },
+  };
+}

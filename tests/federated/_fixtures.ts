@@ -9,7 +9,16 @@ import { startWorker, type Worker } from "../../src/services/worker.ts";
 import { PoolViews } from "../../src/services/pool_views.ts";
 import { FederatedServer, type FederatedServerInit } from "../../src/federated/server.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
-import { concat, Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
+import {
+  closeQuietly,
+  concat,
+  connectTo,
+  Pattern,
+  readAll,
+  readToEnd,
+  startBackend,
+  writeAll,
+} from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
 
@@ -193,7 +202,7 @@ export function untilOnline(
 // ---------------------------------------------------------------------------------------
 // Backends
 
-/** A local TCP service on 127.0.0.1 run by the test. */
+/** A local TCP service on 127.0.0.1 run by the test, answering with its name. */
 export interface Backend {
   readonly name: string;
   /** `127.0.0.1:PORT`. */
@@ -215,10 +224,6 @@ export interface Backend {
  * - `POST /upload` (body until the client's EOF) → `200`, body `<name> <bytes> <sha256>\n`.
  */
 export function startNamedBackend(name: string): Backend {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.TcpConn>();
-  const handlers = new Set<Promise<void>>();
-  let accepted = 0;
   let released = false;
   const waiting = new Set<() => void>();
   const gate = (): Promise<void> =>
@@ -254,42 +259,21 @@ export function startNamedBackend(name: string): Backend {
       }
     }
   };
-  const loop = (async () => {
-    while (true) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      accepted++;
-      conns.add(conn);
-      const done = handle(conn).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        handlers.delete(done);
-        closeQuietly(conn);
-      });
-      handlers.add(done);
-    }
-  })();
-  const bound = listener.addr as Deno.NetAddr;
+  const backend = startBackend(handle);
   return {
     name,
-    address: `127.0.0.1:${bound.port}`,
+    address: backend.address,
     get accepted() {
-      return accepted;
+      return backend.accepted;
     },
     release() {
       released = true;
       for (const resolve of waiting) resolve();
       waiting.clear();
     },
-    async close() {
-      closeQuietly(listener);
+    close() {
       this.release();
-      for (const conn of conns) closeQuietly(conn);
-      await loop;
-      await Promise.allSettled([...handlers]);
+      return backend.close();
     },
   };
 }
@@ -332,22 +316,7 @@ export function closedPort(): number {
 // ---------------------------------------------------------------------------------------
 // Clients
 
-export { concat, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
-
-/** Closes a connection or listener that may already be closed. */
-export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-/** Connects to `host:port`. */
-export function connectTo(address: string): Promise<Deno.TcpConn> {
-  const [hostname, port] = address.split(":");
-  return Deno.connect({ hostname: hostname!, port: Number(port) });
-}
+export { closeQuietly, concat, connectTo, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 /** An HTTP answer as the client saw it. */
 export interface Answer {

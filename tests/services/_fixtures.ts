@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { type Network, startNetwork } from "../../src/ledger/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
-import { Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
+import { closeQuietly, Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
 
@@ -132,70 +132,15 @@ export async function startCluster(count: number): Promise<Cluster> {
 // ---------------------------------------------------------------------------------------
 // TCP side
 
-export { readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
-
-/** Closes a connection that may already be closed. */
-export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-/** A local TCP service on 127.0.0.1 run by the test. */
-export interface Backend {
-  /** `127.0.0.1:PORT`. */
-  readonly address: string;
-  readonly port: number;
-  /** Connections accepted so far. */
-  readonly accepted: number;
-  /** Closes the listener and every connection; waits for the handlers. */
-  close(): Promise<void>;
-}
-
-/** Serves `handle` on 127.0.0.1 (`port` 0 picks a free one). */
-export function startBackend(
-  handle: (conn: Deno.TcpConn) => Promise<void>,
-  port = 0,
-): Backend {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port });
-  const conns = new Set<Deno.TcpConn>();
-  const handlers = new Set<Promise<void>>();
-  let accepted = 0;
-  const loop = (async () => {
-    while (true) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      accepted++;
-      conns.add(conn);
-      const done = handle(conn).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        handlers.delete(done);
-        closeQuietly(conn);
-      });
-      handlers.add(done);
-    }
-  })();
-  const bound = listener.addr as Deno.NetAddr;
-  return {
-    address: `127.0.0.1:${bound.port}`,
-    port: bound.port,
-    get accepted() {
-      return accepted;
-    },
-    async close() {
-      closeQuietly(listener);
-      for (const conn of conns) closeQuietly(conn);
-      await loop;
-      await Promise.allSettled([...handlers]);
-    },
-  };
-}
+export {
+  type Backend,
+  closeQuietly,
+  connectTo,
+  readAll,
+  readToEnd,
+  startBackend,
+  writeAll,
+} from "../_helpers/tcp.ts";
 
 /** Echoes everything; answers the client's FIN with its own. */
 export async function echo(conn: Deno.TcpConn): Promise<void> {
@@ -243,12 +188,6 @@ export async function roundTrip(address: string, payload: Uint8Array): Promise<U
   } finally {
     closeQuietly(conn);
   }
-}
-
-/** Connects to `host:port`. */
-export function connectTo(address: string): Promise<Deno.TcpConn> {
-  const [hostname, port] = address.split(":");
-  return Deno.connect({ hostname: hostname!, port: Number(port) });
 }
 
 export { Pattern } from "../_helpers/tcp.ts";
