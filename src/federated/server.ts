@@ -35,8 +35,6 @@ export interface FederatedServerInit {
   connectTimeoutMs?: number;
   /** Time open connections get to finish on stop, in seconds. @default {10} */
   drainTimeoutS?: number;
-  /** Liveness ping period of the pool view, in ms. */
-  pingIntervalMs?: number;
   /** A shared, already started view of the pool (it is then not stopped with the server). */
   view?: PoolView;
 }
@@ -73,7 +71,7 @@ export class FederatedServer {
   readonly balancer: Balancer;
   readonly view: PoolView;
   #network: Network;
-  #init: Required<Omit<FederatedServerInit, "targetWorker" | "pingIntervalMs" | "view">>;
+  #init: Required<Omit<FederatedServerInit, "targetWorker" | "view">>;
   #ownsView: boolean;
   #target: string | undefined;
   #listener: Deno.Listener | undefined;
@@ -101,7 +99,6 @@ export class FederatedServer {
     this.#ownsView = init.view === undefined;
     this.view = init.view ?? new PoolView(network, {
       bucket: init.bucket,
-      ...(init.pingIntervalMs === undefined ? {} : { pingIntervalMs: init.pingIntervalMs }),
     });
   }
 

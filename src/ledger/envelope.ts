@@ -12,7 +12,8 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { UnsealError } from "../token/errors.ts";
 import { seal, unseal } from "../token/seal.ts";
-import { type Block, InvalidBlockError, parseBlock } from "./block.ts";
+import { type Block, blockChecksum, InvalidBlockError, parseBlock } from "./block.ts";
+import { MAX_INFLATE_RATIO, MIN_INFLATE_BYTES } from "./constants.ts";
 
 /** Size bounds of {@linkcode decodeEnvelope}. */
 export interface EnvelopeLimits {
@@ -30,9 +31,11 @@ export interface EnvelopeLimits {
  * - `bad-hex`: `Message` is not hex, or too short to hold a nonce and a tag;
  * - `wrong-key`: no key authenticates `Message` (another network, or tampered data);
  * - `not-gzip`: the opened message is not gzip data;
- * - `too-large`: the decompressed block is larger than `maxBlockBytes`;
+ * - `too-large`: the decompressed block is larger than `maxBlockBytes`, or than
+ *   {@linkcode MAX_INFLATE_RATIO} times its compressed size (a gzip bomb);
  * - `bad-json`: the decompressed block is not JSON;
- * - `bad-block`: the JSON does not have the shape of a block.
+ * - `bad-block`: the JSON does not have the shape of a block;
+ * - `bad-hash`: the block's `Hash` is not the checksum of its content.
  */
 export type GossipRejection =
   | "oversize"
@@ -43,7 +46,8 @@ export type GossipRejection =
   | "not-gzip"
   | "too-large"
   | "bad-json"
-  | "bad-block";
+  | "bad-block"
+  | "bad-hash";
 
 const DETAILS: Record<GossipRejection, string> = {
   "oversize": "payload too large",
@@ -55,6 +59,7 @@ const DETAILS: Record<GossipRejection, string> = {
   "too-large": "block too large",
   "bad-json": "block is not JSON",
   "bad-block": "invalid block",
+  "bad-hash": "block hash does not match its content",
 };
 
 /**
@@ -123,8 +128,8 @@ export function encodeEnvelope(block: Block, sealKey: string): Uint8Array {
 /**
  * Decodes a pubsub payload into a block, checking every step: the payload size, the envelope
  * JSON, the seal (trying each key in order; the first that authenticates wins), gzip with the
- * decompressed size bounded by `maxBlockBytes` (decompression stops at the bound), the block
- * JSON and its shape.
+ * decompressed size bounded (decompression stops at the bound), the block JSON, its shape
+ * and its hash.
  *
  * @param payload The raw pubsub message data.
  * @param sealKeys The seal keys to try, for example the current and the previous one.
@@ -174,14 +179,23 @@ export function decodeEnvelope(
     throw new GossipMessageError("bad-envelope");
   }
   const compressed = open(envelope.Message, sealKeys);
-  const json = gunzip(compressed, limits.maxBlockBytes);
+  const json = gunzip(compressed, inflateBound(compressed.byteLength, limits.maxBlockBytes));
+  let block: Block;
   try {
-    return parseBlock(parseJson(json, "bad-json"));
+    block = parseBlock(parseJson(json, "bad-json"));
   } catch (err) {
     if (!(err instanceof InvalidBlockError)) throw err;
     const detail = err.message.replace(/^Cannot parse block: /, "");
     throw new GossipMessageError("bad-block", `invalid block: ${detail}`, { cause: err });
   }
+  // edgevpn never checks it; an unchecked hash lets a sender win every tie with content
+  // that does not match, or pass another block's hash off as its own.
+  if (block.Hash !== blockChecksum(block)) throw new GossipMessageError("bad-hash");
+  return block;
+}
+
+function inflateBound(compressedBytes: number, maxBlockBytes: number): number {
+  return Math.min(maxBlockBytes, Math.max(MIN_INFLATE_BYTES, compressedBytes * MAX_INFLATE_RATIO));
 }
 
 function checkLimits(limits: EnvelopeLimits): void {

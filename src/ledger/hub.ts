@@ -1,4 +1,10 @@
-import type { GossipSub, Message, SubscriptionChangeData } from "@libp2p/gossipsub";
+import {
+  type GossipSub,
+  type Message,
+  type SubscriptionChangeData,
+  TopicValidatorResult,
+} from "@libp2p/gossipsub";
+import type { PeerId } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import { sealKeyAt, topicAt } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
@@ -25,8 +31,13 @@ export interface LedgerHubInit {
   pubsub: GossipSub;
   /** The network token: room, crypto secret and rotation interval. */
   token: NetworkToken;
-  /** Largest gossip payload the hub sends or accepts, in bytes. */
+  /** Largest gossip payload the hub sends, in bytes. */
   maxMessageBytes: number;
+  /**
+   * Largest gossip payload the hub accepts, in bytes: what the token allows, as Go peers send
+   * up to it. @default {token.maxMessageSize}
+   */
+  maxInboundBytes?: number;
   /** The clock, in milliseconds since the epoch. @default {Date.now} */
   now?: () => number;
   /** Seconds around a rotation during which the neighbouring topics stay in use. @default {15} */
@@ -35,8 +46,11 @@ export interface LedgerHubInit {
 
 /** Receives the blocks peers gossip. */
 export type BlockHandler = (block: Block, from: string) => void;
-/** Told about every gossip message the hub dropped, and why. */
-export type RejectHandler = (reason: GossipRejection, from: string) => void;
+/**
+ * Told about every gossip message the hub dropped, and why: `from` is its author (the signer),
+ * `via` the peer that sent it to this node.
+ */
+export type RejectHandler = (reason: GossipRejection, from: string, via: string) => void;
 
 /**
  * The sealed gossip channel of the ledger, as edgevpn's hub: blocks travel as
@@ -45,7 +59,9 @@ export type RejectHandler = (reason: GossipRejection, from: string) => void;
  *
  * Unlike edgevpn it never has a gap at a rotation: it stays subscribed to the previous and
  * the next topic (with their keys) for a grace window around each boundary, so publishes near
- * the boundary and peers whose clocks are a few seconds off are still heard.
+ * the boundary and peers whose clocks are a few seconds off are still heard. And it checks
+ * every message (unseal, gunzip, parse, hash) before gossipsub forwards it: junk from an
+ * outsider stops at the first p2p node instead of reaching every member.
  *
  * @example Usage
  * ```ts
@@ -75,6 +91,7 @@ export type RejectHandler = (reason: GossipRejection, from: string) => void;
  */
 export class LedgerHub {
   #init: Required<LedgerHubInit>;
+  #decoded = new WeakMap<Message, Block>();
   #topics = new Map<string, string>(); // topic → seal key
   #timer: ReturnType<typeof setInterval> | undefined;
   #blockHandlers: BlockHandler[] = [];
@@ -88,7 +105,12 @@ export class LedgerHub {
    * @param init The pubsub service, token and limits.
    */
   constructor(init: LedgerHubInit) {
-    this.#init = { now: Date.now, graceS: ROTATION_GRACE_S, ...init };
+    this.#init = {
+      now: Date.now,
+      graceS: ROTATION_GRACE_S,
+      maxInboundBytes: init.token.maxMessageSize,
+      ...init,
+    };
   }
 
   /** Subscribes to the current topics and starts following rotations. */
@@ -109,6 +131,11 @@ export class LedgerHub {
     this.#init.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
     for (const topic of this.#topics.keys()) this.#unsubscribe(topic);
     this.#topics.clear();
+  }
+
+  /** The largest payload accepted from peers, in bytes. */
+  get maxInboundBytes(): number {
+    return this.#init.maxInboundBytes;
   }
 
   /** The topics the hub listens on now (the current one first). */
@@ -177,12 +204,15 @@ export class LedgerHub {
       if (!wanted.has(topic)) this.#unsubscribe(topic);
     }
     for (const topic of wanted.keys()) {
-      if (!this.#topics.has(topic)) this.#init.pubsub.subscribe(topic);
+      if (this.#topics.has(topic)) continue;
+      this.#init.pubsub.topicValidators.set(topic, this.#validate);
+      this.#init.pubsub.subscribe(topic);
     }
     this.#topics = wanted;
   }
 
   #unsubscribe(topic: string): void {
+    this.#init.pubsub.topicValidators.delete(topic);
     try {
       this.#init.pubsub.unsubscribe(topic);
     } catch (err) {
@@ -190,23 +220,37 @@ export class LedgerHub {
     }
   }
 
-  #onMessage = (event: CustomEvent<Message>): void => {
-    const message = event.detail;
+  /** Runs before gossipsub delivers or forwards a message: only valid blocks travel on. */
+  #validate = (via: PeerId, message: Message): TopicValidatorResult => {
     const key = this.#topics.get(message.topic);
-    if (key === undefined) return;
+    if (key === undefined) return TopicValidatorResult.Ignore;
     const from = message.type === "signed" ? message.from.toString() : "";
     const keys = [key, ...[...this.#topics.values()].filter((k) => k !== key)];
     try {
       const block = decodeEnvelope(message.data, keys, {
-        maxMessageBytes: this.#init.maxMessageBytes,
+        maxMessageBytes: this.#init.maxInboundBytes,
         maxBlockBytes: MAX_BLOCK_BYTES,
       });
-      for (const handler of this.#blockHandlers) handler(block, from);
+      this.#decoded.set(message, block);
+      return TopicValidatorResult.Accept;
     } catch (err) {
       const reason: GossipRejection = err instanceof GossipMessageError ? err.reason : "bad-block";
-      log.debug("Dropped a ledger message from {from}: {reason}", { from, reason });
-      for (const handler of this.#rejectHandlers) handler(reason, from);
+      log.debug("Dropped a ledger message from {from} via {via}: {reason}", {
+        from,
+        via: via.toString(),
+        reason,
+      });
+      for (const handler of this.#rejectHandlers) handler(reason, from, via.toString());
+      return TopicValidatorResult.Reject;
     }
+  };
+
+  #onMessage = (event: CustomEvent<Message>): void => {
+    const message = event.detail;
+    const block = this.#decoded.get(message);
+    if (block === undefined) return; // not a ledger topic, or not validated by this hub
+    const from = message.type === "signed" ? message.from.toString() : "";
+    for (const handler of this.#blockHandlers) handler(block, from);
   };
 
   #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {

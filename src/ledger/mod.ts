@@ -33,3 +33,6 @@ export * from "./errors.ts";
 export * from "./hub.ts";
 export * from "./ledger.ts";
 export * from "./network.ts";
+export * from "./signed_entry.ts";
+export * from "./adoption.ts";
+export * from "./claims.ts";

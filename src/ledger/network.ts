@@ -1,5 +1,8 @@
 import { getLogger } from "@logtape/logtape";
-import type { PeerId } from "@libp2p/interface";
+import type { PeerId, PrivateKey } from "@libp2p/interface";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Membership } from "../node/membership.ts";
 import {
   createLibp2pNode,
   gossipLimit,
@@ -8,9 +11,12 @@ import {
 } from "../node/create_node.ts";
 import { fingerprint } from "../token/derive.ts";
 import { encodeToken } from "../token/token.ts";
-import { HEALTHCHECK_BUCKET, HEALTHCHECK_INTERVAL_MS } from "./constants.ts";
+import { HEALTHCHECK_BUCKET, HEALTHCHECK_INTERVAL_MS, MAX_CLAIMS } from "./constants.ts";
 import { LedgerHub } from "./hub.ts";
 import { Ledger } from "./ledger.ts";
+import { EntryClaims } from "./claims.ts";
+import { type PeerEntry, type Signed, signEntry } from "./signed_entry.ts";
+import type { Block } from "./block.ts";
 
 const log = getLogger(["p2p", "node"]);
 
@@ -34,6 +40,19 @@ export interface Network {
   readonly hub: LedgerHub;
   /** The node's peer ID. */
   readonly peerId: PeerId;
+  /** Who has proved to hold the token: only those are routed to or served. */
+  readonly membership: Membership;
+  /** The entries readers honour: signed entries win over unsigned or foreign ones. */
+  readonly claims: EntryClaims;
+  /**
+   * Signs an entry about this node with its key (see {@linkcode signEntry}).
+   *
+   * @param bucket The bucket it goes to.
+   * @param key Its key.
+   * @param value The entry; `PeerID` is set to this node's ID.
+   * @returns The entry with its `Signature`, ready for `ledger.put`.
+   */
+  sign<T extends object>(bucket: string, key: string, value: T): Promise<Signed<T & PeerEntry>>;
   /** When the node started, in milliseconds since the epoch. */
   readonly startedAt: number;
   /** The clock the node and ledger use. */
@@ -71,7 +90,9 @@ export interface Network {
  */
 export async function startNetwork(options: NetworkOptions): Promise<Network> {
   const now = options.now ?? Date.now;
-  const node = await createLibp2pNode(options);
+  // Held here (not only inside libp2p) to sign this node's own ledger entries.
+  const privateKey: PrivateKey = options.privateKey ?? await generateKeyPair("Ed25519");
+  const node = await createLibp2pNode({ ...options, privateKey });
   const hub = new LedgerHub({
     pubsub: node.services.pubsub,
     token: options.token,
@@ -82,6 +103,15 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     channel: hub,
     now,
     ...(options.syncIntervalMs === undefined ? {} : { syncIntervalMs: options.syncIntervalMs }),
+  });
+  hub.onReject((reason, from, via) => {
+    // Strangers that send or relay junk are cut off; members only see it dropped.
+    const guard = node.services.peerGuard;
+    guard.punish(via, `invalid ledger message (${reason})`);
+    if (from !== via) guard.punish(from, `invalid ledger message (${reason})`);
+  });
+  hub.onBlock((block, from) => {
+    if (from !== "" && namesItsSender(block, from)) node.services.membership.prove(from, "gossip");
   });
   await options.beforeStart?.(node);
   await node.start();
@@ -95,12 +125,29 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     token: fingerprint(encodeToken(options.token)),
   });
   const startedAt = now();
+  const gone = new BoundedSet<string>(MAX_CLAIMS);
+  node.addEventListener("peer:disconnect", (event) => gone.add(event.detail.toString()));
+  node.addEventListener("peer:connect", (event) => gone.delete(event.detail.toString()));
+  const claims = new EntryClaims({
+    read: (bucket, key) => {
+      const entries = ledger.storage[bucket];
+      return entries !== undefined && Object.hasOwn(entries, key) ? entries[key] : undefined;
+    },
+    keys: (bucket) => Object.keys(ledger.storage[bucket] ?? {}),
+    ownerState: (peer) =>
+      isConnected(node, peer) ? "connected" : gone.has(peer) ? "gone" : "unknown",
+    now,
+  });
+  const self = node.peerId.toString();
   let stopping: Promise<void> | undefined;
   return {
     node,
     ledger,
     hub,
     peerId: node.peerId,
+    membership: node.services.membership,
+    claims,
+    sign: (bucket, key, value) => signEntry(privateKey, bucket, key, { ...value, PeerID: self }),
     startedAt,
     now,
     stop() {
@@ -113,6 +160,45 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       return stopping;
     },
   };
+}
+
+/**
+ * Whether a block its sender signed carries the sender's own heartbeat: LocalAI and edgevpn
+ * nodes cannot answer the membership challenge, but each writes `healthcheck/<its ID>` every
+ * 30 s, sealed with the token. An outsider can copy a member's sealed block and publish it
+ * under its own signature, but that block names the member, not the outsider.
+ */
+function namesItsSender(block: Block, from: string): boolean {
+  const beats = block.Storage[HEALTHCHECK_BUCKET];
+  return beats !== undefined && Object.hasOwn(beats, from);
+}
+
+/** A set that forgets its oldest members past `max`. */
+class BoundedSet<T> {
+  #items = new Set<T>();
+  #max: number;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  add(item: T): void {
+    this.#items.delete(item);
+    this.#items.add(item);
+    if (this.#items.size > this.#max) this.#items.delete(this.#items.values().next().value!);
+  }
+  delete(item: T): void {
+    this.#items.delete(item);
+  }
+  has(item: T): boolean {
+    return this.#items.has(item);
+  }
+}
+
+function isConnected(node: P2PLibp2p, peer: string): boolean {
+  try {
+    return node.getConnections(peerIdFromString(peer)).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 function startHeartbeat(

@@ -17,7 +17,7 @@ import type {
 import { peerIdFromString } from "@libp2p/peer-id";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "../node/backoff.ts";
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   MAX_MISSED_HEARTBEATS,

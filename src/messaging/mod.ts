@@ -30,7 +30,7 @@
  */
 
 import "../node/deno_shims.ts";
-export * from "./backoff.ts";
+export { backoffDelay, type BackoffInit } from "../node/backoff.ts";
 export * from "./capabilities.ts";
 export * from "./constants.ts";
 export * from "./directory.ts";

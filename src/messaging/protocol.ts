@@ -34,7 +34,7 @@ import {
   RequestTimeoutError,
   UnknownMessageTypeError,
 } from "./errors.ts";
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "../node/backoff.ts";
 import {
   decodeFrame,
   decodePayload,

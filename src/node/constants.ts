@@ -255,3 +255,48 @@ export const MDNS_DOMAIN = "local";
  * ```
  */
 export const PRIVATE_NETWORK_LABEL = "p2p/private-network/1";
+/** Protocol of the membership challenge (see `Membership`). */
+export const MEMBERSHIP_PROTOCOL = "/p2p/membership/1.0.0";
+/** Bound on one membership challenge, either side. */
+export const MEMBERSHIP_TIMEOUT_MS = 5_000;
+/** Proved members remembered at most (the oldest proof is forgotten first). */
+export const MAX_PROVEN_MEMBERS = 4_096;
+/** Peer-store tag of proved members: connection pruning closes untagged peers first. */
+export const MEMBER_TAG = "p2p-member";
+/** Value of {@linkcode MEMBER_TAG}; libp2p prunes peers with the lowest tag sum first. */
+export const MEMBER_TAG_VALUE = 100;
+/** Period of the liveness pings to watched peers (pool workers). */
+export const LIVENESS_PING_INTERVAL_MS = 1_000;
+/** A liveness ping slower than this fails. */
+export const LIVENESS_PING_TIMEOUT_MS = 1_500;
+/** Failed liveness pings in a row after which a connected peer counts as unreachable. */
+export const LIVENESS_MAX_FAILED_PINGS = 2;
+/** First hold after a failed liveness dial; it doubles per failure. */
+export const LIVENESS_DIAL_BACKOFF_BASE_MS = 1_000;
+/** Longest hold after failed liveness dials. */
+export const LIVENESS_DIAL_BACKOFF_MAX_MS = 30_000;
+/** Inbound handshakes one remote host may have in progress at once (see `pendingPerHost`). */
+export const MAX_PENDING_PER_HOST = 8;
+/** Time a new peer has to prove membership before it is first in line to make room. */
+export const PROOF_GRACE_MS = 10_000;
+/** How often the peer guard checks whether strangers must make room. */
+export const EVICTION_CHECK_INTERVAL_MS = 1_000;
+/** First hold of a stranger that misbehaved; it doubles each time. */
+export const MISBEHAVIOUR_HOLD_BASE_MS = 30_000;
+/** Longest hold of a stranger that keeps misbehaving. */
+export const MISBEHAVIOUR_HOLD_MAX_MS = 30 * 60_000;
+/** Node-wide bytes of gossip frames from peers that have not proved membership. */
+export const STRANGER_FRAME_BUDGET_BYTES = 64 * 1024 * 1024;
+/** A stranger's gossip frame must arrive within this, plus {@linkcode STRANGER_FRAME_MS_PER_MIB}. */
+export const STRANGER_FRAME_BASE_MS = 10_000;
+/** Extra time a stranger's gossip frame gets per MiB of its size. */
+export const STRANGER_FRAME_MS_PER_MIB = 1_000;
+/** How long a stranger's gossip frame may wait for room in the budget. */
+export const STRANGER_FRAME_WAIT_MS = 30_000;
+/** Room for gossipsub's RPC framing around a message at the token's size limit. */
+export const GOSSIP_RPC_FRAMING_BYTES = 64 * 1024;
+/** libp2p's own connection cap is the node's limit plus this share, so strangers can be
+ * evicted to make room instead of members being refused at the door. */
+export const CONNECTION_HEADROOM_RATIO = 0.25;
+/** …and at least this many connections. */
+export const MIN_CONNECTION_HEADROOM = 16;

@@ -18,16 +18,20 @@ import { createHash } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
 import {
+  CONNECTION_HEADROOM_RATIO,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_MAX_CONNECTIONS,
   DIAL_TIMEOUT_MS,
   GOSSIP_FRAMING_RESERVE_BYTES,
   GOSSIP_INBOUND_FRAME_BYTES,
   GOSSIP_MAX_MESSAGE_BYTES,
+  GOSSIP_RPC_FRAMING_BYTES,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_PENDING_INBOUND_CONNECTIONS,
+  MAX_PENDING_PER_HOST,
   MDNS_DOMAIN,
   MDNS_INTERVAL_MS,
+  MIN_CONNECTION_HEADROOM,
   PRIVATE_NETWORK_LABEL,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PROTOCOL,
@@ -37,6 +41,10 @@ import {
 import { type Rendezvous, rendezvous } from "./rendezvous.ts";
 import { AGENT_VERSION, VERSION } from "./version.ts";
 import { autoDial } from "./auto_dial.ts";
+import { type Membership, membership } from "./membership.ts";
+import { type Liveness, liveness } from "./liveness.ts";
+import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
+import { pendingPerHost } from "./pending_per_host.ts";
 
 /** How to assemble a node: the common flags of every node-running command. */
 export interface NodeOptions {
@@ -87,6 +95,12 @@ export interface NodeServices extends Record<string, unknown> {
   pubsub: GossipSub;
   /** The rendezvous loop on the token's rotating DHT namespace. */
   rendezvous: Rendezvous;
+  /** Who has proved to hold the token (challenge protocol, sealed gossip). */
+  membership: Membership;
+  /** Whether the peers pools and services rely on answer (one state per peer). */
+  liveness: Liveness;
+  /** Keeps strangers from exhausting the node (memory, slots) and holds off misbehavers. */
+  peerGuard: PeerGuard;
   /** The Kademlia DHT, absent when `dht` is off. */
   dht?: KadDHT;
 }
@@ -141,6 +155,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       }) as (components: Components) => PeerDiscovery,
     );
   }
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxGossipFrame = Math.max(options.token.maxMessageSize, GOSSIP_INBOUND_FRAME_BYTES) +
+    GOSSIP_RPC_FRAMING_BYTES;
+  const holds = new PeerHolds();
   const services: Record<string, unknown> = {
     identify: identify(),
     // Pool views, heartbeats and tests ping the same peers concurrently (default: 1 per connection).
@@ -156,7 +174,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       // Whole RPC frames: a message at the token's cap plus its framing (or an IWANT answer
       // bundling several) must not reset the stream and cut the peer off. Oversize messages
       // are dropped one by one by the ledger hub ("oversize"), which checks the token's cap.
-      maxInboundDataLength: Math.max(options.token.maxMessageSize, GOSSIP_INBOUND_FRAME_BYTES),
+      maxInboundDataLength: maxGossipFrame,
     }),
     rendezvous: rendezvous({
       token: options.token,
@@ -168,6 +186,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       ...(options.now === undefined ? {} : { now: options.now }),
     }),
     autoDial: autoDial(),
+    membership: membership({ token: options.token }),
+    liveness: liveness(options.now === undefined ? {} : { now: options.now }),
+    peerGuard: peerGuard({ maxConnections, holds, maxFrameBytes: maxGossipFrame }),
   };
   if (useDht) {
     services.dht = kadDHT({
@@ -183,10 +204,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     start: false,
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
-    ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
+    connectionGater: bothGaters(holds.gater(), options.connectionGater),
     addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN_ADDRS)] },
     // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
-    transports: tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()],
+    transports: (tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()])
+      .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
     connectionEncrypters: [noise({
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
@@ -198,7 +220,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
     })],
     connectionManager: {
-      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnections: maxConnections +
+        Math.max(MIN_CONNECTION_HEADROOM, Math.ceil(maxConnections * CONNECTION_HEADROOM_RATIO)),
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND_CONNECTIONS,
       dialTimeout: DIAL_TIMEOUT_MS,
@@ -244,6 +267,24 @@ export function gossipLimit(token: NetworkToken): number {
     1,
     Math.min(token.maxMessageSize - GOSSIP_FRAMING_RESERVE_BYTES, GOSSIP_MAX_MESSAGE_BYTES),
   );
+}
+
+/** A gater that denies what either denies. */
+function bothGaters(first: ConnectionGater, second?: ConnectionGater): ConnectionGater {
+  if (second === undefined) return first;
+  const keys = new Set([...Object.keys(first), ...Object.keys(second)]) as Set<
+    keyof ConnectionGater
+  >;
+  const gater: Record<string, unknown> = {};
+  for (const key of keys) {
+    gater[key] = async (...args: unknown[]) => {
+      const call = (g: ConnectionGater) =>
+        (g[key] as ((...a: unknown[]) => boolean | Promise<boolean>) | undefined)?.(...args) ??
+          false;
+      return (await call(first)) || (await call(second));
+    };
+  }
+  return gater as ConnectionGater;
 }
 
 function privateNetworkSecret(token: NetworkToken, purpose: string): Uint8Array {

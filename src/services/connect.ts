@@ -1,10 +1,10 @@
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../ledger/network.ts";
 import { SERVICES_BUCKET } from "./constants.ts";
-import { asServiceRecord } from "./records.ts";
+import { asServiceRecord, type ServiceRecord } from "./records.ts";
 import type { TunnelStats } from "./stats.ts";
 import { parseTarget } from "./target.ts";
-import { TunnelListener } from "./tunnel.ts";
+import { dialTarget, TunnelListener } from "./tunnel.ts";
 import { announceUser } from "./users.ts";
 
 const log = getLogger(["p2p", "connect"]);
@@ -91,6 +91,18 @@ export async function connectService(
         });
         return undefined;
       }
+      // Anyone can write any peer under a service name: only a member is worth a tunnel.
+      const waited = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
+      // Connecting lets a p2p peer answer the membership challenge at once.
+      const connection = await dialTarget(network.node, { peerId: record.PeerID }, waited)
+        .catch(() => undefined);
+      if (!await network.membership.waitForMember(record.PeerID, waited, connection)) {
+        log.warning(
+          "Closed a connection: the peer serving {service} has not proved it holds the token",
+          { service: init.service },
+        );
+        return undefined;
+      }
       return { peerId: record.PeerID };
     },
   });
@@ -106,8 +118,8 @@ export async function connectService(
   };
 }
 
-function lookup(network: Network, service: string) {
-  return asServiceRecord(network.ledger.get(SERVICES_BUCKET, service));
+function lookup(network: Network, service: string): ServiceRecord | undefined {
+  return asServiceRecord(network.claims.get(SERVICES_BUCKET, service)?.value);
 }
 
 function waitForService(
@@ -115,7 +127,7 @@ function waitForService(
   service: string,
   waitMs: number,
   signal: AbortSignal,
-): Promise<ReturnType<typeof lookup>> {
+): Promise<ServiceRecord | undefined> {
   const found = lookup(network, service);
   if (found !== undefined || waitMs <= 0) return Promise.resolve(found);
   return new Promise((resolve) => {

@@ -291,51 +291,11 @@ export const SERVICE_ANNOUNCE_INTERVAL_MS = 20_000;
  * ```
  */
 export const ONLINE_WINDOW_MS = 40_000;
-/**
- * Liveness pings to workers in a pool view.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { LIVENESS_PING_INTERVAL_MS, ONLINE_WINDOW_MS } from "@p2p/p2p/services";
- *
- * // Pings notice a dead worker long before its entry goes stale.
- * assert.ok(LIVENESS_PING_INTERVAL_MS * 10 <= ONLINE_WINDOW_MS);
- * ```
- */
-export const LIVENESS_PING_INTERVAL_MS = 1_000;
-/**
- * A ping slower than this counts as failed.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { LIVENESS_PING_TIMEOUT_MS } from "@p2p/p2p/services";
- *
- * assert.equal(LIVENESS_PING_TIMEOUT_MS, 1_500);
- * ```
- */
-export const LIVENESS_PING_TIMEOUT_MS = 1_500;
-/**
- * Consecutive failed pings after which a worker leaves the view.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import {
- *   LIVENESS_MAX_FAILED_PINGS,
- *   LIVENESS_PING_INTERVAL_MS,
- *   LIVENESS_PING_TIMEOUT_MS,
- *   ONLINE_WINDOW_MS,
- * } from "@p2p/p2p/services";
- *
- * // A worker that stops answering leaves the view well within the online window.
- * const perPingMs = LIVENESS_PING_INTERVAL_MS + LIVENESS_PING_TIMEOUT_MS;
- * const worstCaseMs = LIVENESS_MAX_FAILED_PINGS * perPingMs;
- * assert.ok(worstCaseMs < ONLINE_WINDOW_MS);
- * ```
- */
-export const LIVENESS_MAX_FAILED_PINGS = 2;
+export {
+  LIVENESS_MAX_FAILED_PINGS,
+  LIVENESS_PING_INTERVAL_MS,
+  LIVENESS_PING_TIMEOUT_MS,
+} from "../node/constants.ts";
 
 /**
  * Warnings about an unreachable target are logged at most this often.
@@ -362,3 +322,10 @@ export const TARGET_WARNING_INTERVAL_MS = 10_000;
  * ```
  */
 export const TARGET_DIAL_TIMEOUT_MS = 5_000;
+/**
+ * How long the serving side waits for a new consumer's `users` entry and membership proof
+ * before it refuses the consumer's stream.
+ */
+export const ADMISSION_WAIT_MS = 3_000;
+/** How often a pool view looks for entries that went stale (no event says so). */
+export const STALENESS_CHECK_INTERVAL_MS = 1_000;

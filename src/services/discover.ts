@@ -12,8 +12,6 @@ export interface PoolTunnelsInit {
   bucket: string;
   /** Host the local tunnel listeners bind. @default {"127.0.0.1"} */
   hostname?: string;
-  /** Liveness ping period of the pool view, in ms. */
-  pingIntervalMs?: number;
 }
 
 /** One local tunnel of {@linkcode PoolTunnels}. */
@@ -77,7 +75,6 @@ export class PoolTunnels extends EventTarget {
     this.#hostname = init.hostname ?? "127.0.0.1";
     this.view = new PoolView(network, {
       bucket: init.bucket,
-      ...(init.pingIntervalMs === undefined ? {} : { pingIntervalMs: init.pingIntervalMs }),
     });
   }
 

@@ -5,6 +5,7 @@ import { bridge } from "./bridge.ts";
 import {
   ACK_CONNECTED,
   ACK_TARGET_UNREACHABLE,
+  ADMISSION_WAIT_MS,
   MAX_SERVICE_STREAMS,
   SERVICE_ACK_PROTOCOL,
   SERVICE_PROTOCOL,
@@ -20,8 +21,6 @@ import { parseTarget } from "./target.ts";
 const log = getLogger(["p2p", "expose"]);
 
 /** How long a stream from a peer not (yet) in `users` waits for its entry to arrive. */
-const USERS_WAIT_MS = 3_000;
-
 /** Options of {@linkcode exposeService}. */
 export interface ExposeInit {
   /** `HOST:PORT` of the local TCP service. */
@@ -98,9 +97,10 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
 
   const handler = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString();
-    if (!await waitForUser(network, peer)) {
-      log.debug("Refused a service stream from {peer}: not in users", { peer });
-      stream.abort(new Error("peer is not in the users bucket"));
+    const refusal = await admission(network, peer, connection);
+    if (refusal !== undefined) {
+      log.debug("Refused a service stream from {peer}: {refusal}", { peer, refusal });
+      stream.abort(new Error(`peer ${refusal}`));
       stats.failed++;
       return;
     }
@@ -155,7 +155,9 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     maxInboundStreams: MAX_SERVICE_STREAMS,
     maxOutboundStreams: MAX_SERVICE_STREAMS,
   });
-  const record: ServiceRecord = { PeerID: network.peerId.toString(), Name: init.service };
+  const record: ServiceRecord = await network.sign(SERVICES_BUCKET, init.service, {
+    Name: init.service,
+  });
   await network.ledger.put(SERVICES_BUCKET, init.service, record);
   log.info("Exposing {target} as service {service}", { ...init });
 
@@ -172,19 +174,40 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
 }
 
 /** Whether `peer` is (or within a short wait becomes) present in the `users` bucket. */
-function waitForUser(network: Network, peer: string): Promise<boolean> {
+/**
+ * Why a peer may not open service streams, or `undefined` when it may: like a Go node, only
+ * peers in `users`; unlike one, only peers that proved they hold the token (anyone can write
+ * an outsider's ID into `users`). Waits a little for both, as the first stream of a new
+ * consumer often arrives with its `users` entry.
+ */
+async function admission(
+  network: Network,
+  peer: string,
+  connection: Connection,
+): Promise<string | undefined> {
+  const signal = AbortSignal.timeout(ADMISSION_WAIT_MS);
+  const [user, member] = await Promise.all([
+    waitForUser(network, peer, signal),
+    network.membership.waitForMember(peer, signal, connection),
+  ]);
+  if (!member) return "has not proved membership";
+  if (!user) return "is not in the users bucket";
+  return undefined;
+}
+
+function waitForUser(network: Network, peer: string, signal: AbortSignal): Promise<boolean> {
   if (network.ledger.has(USERS_BUCKET, peer)) return Promise.resolve(true);
   return new Promise((resolve) => {
     const onChange = (): void => {
-      if (!network.ledger.has(USERS_BUCKET, peer)) return;
-      finish(true);
+      if (network.ledger.has(USERS_BUCKET, peer)) finish(true);
     };
-    const timer = setTimeout(() => finish(false), USERS_WAIT_MS);
     const finish = (ok: boolean): void => {
-      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
       network.ledger.removeEventListener("change", onChange);
       resolve(ok);
     };
+    const onAbort = (): void => finish(false);
+    signal.addEventListener("abort", onAbort);
     network.ledger.addEventListener("change", onChange);
   });
 }

@@ -1,18 +1,7 @@
-import { getLogger } from "@logtape/logtape";
-import type { PeerId } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { Network } from "../ledger/network.ts";
-import {
-  LIVENESS_MAX_FAILED_PINGS,
-  LIVENESS_PING_INTERVAL_MS,
-  LIVENESS_PING_TIMEOUT_MS,
-  ONLINE_WINDOW_MS,
-  SERVICES_BUCKET,
-} from "./constants.ts";
+import type { EffectiveEntry } from "../ledger/claims.ts";
+import { ONLINE_WINDOW_MS, SERVICES_BUCKET, STALENESS_CHECK_INTERVAL_MS } from "./constants.ts";
 import { asNodeData, asServiceRecord, type NodeData, parseGoTime } from "./records.ts";
-import { dialTarget } from "./tunnel.ts";
-
-const log = getLogger(["p2p", "pool"]);
 
 /** One worker of a pool as this node sees it. */
 export interface WorkerView {
@@ -20,18 +9,20 @@ export interface WorkerView {
   name: string;
   /** LocalAI's worker ID (`<hostname>-<name>`). */
   id: string;
-  /** The peer serving it, from the `services` bucket. */
+  /** The peer serving it: the signer of its entry, or its `services` record's peer. */
   peerId: string | undefined;
-  /** Its addresses, as it announced them. */
+  /** Its addresses, as it announced them in a signed entry (none for unsigned entries). */
   addresses: string[];
   /** `LastSeen` as the worker wrote it (its clock). */
   lastSeen: string;
   /** When this node last received a refresh of the entry (this node's clock, ms). */
   receivedAt: number;
-  /** Whether it is routable now: fresh, connected, answering pings. */
+  /** Whether it is routable now: fresh, a proved member, connected, answering pings. */
   online: boolean;
   /** Why it is offline, when it is. */
-  offlineReason?: "stale" | "disconnected" | "unreachable" | "no-service";
+  offlineReason?: "stale" | "disconnected" | "unreachable" | "no-service" | "unproven";
+  /** Whether its entry is signed by its peer (p2p workers) or not (LocalAI workers). */
+  signed: boolean;
   /** The raw entry. */
   data: NodeData;
 }
@@ -42,24 +33,21 @@ export interface PoolViewInit {
   bucket: string;
   /** Entries not refreshed for this long (this node's clock) are offline. @default {40000} */
   onlineWindowMs?: number;
-  /** Liveness ping period. @default {1000} */
-  pingIntervalMs?: number;
 }
 
 interface Tracked {
   json: string;
   receivedAt: number;
-  /** Liveness from connection events and pings. */
-  reachable: boolean;
-  failedPings: number;
-  dialing: boolean;
 }
 
 /**
  * The online workers of a pool. Freshness is judged on this node's clock (when an update
- * was received), not on the worker's `LastSeen`, so clock skew does not matter; and a worker
+ * was received), not on the worker's `LastSeen`, so clock skew does not matter; a worker
  * whose connection closes or whose pings fail leaves the view at once and returns when it is
- * reachable again, instead of 40 s later.
+ * reachable again, instead of 40 s later (one liveness state per peer, however many entries
+ * name it); and only workers whose peer proved it holds the token are online. Entries are
+ * read through the network's claims: a worker's signed entry is not displaced by an entry
+ * another member writes under its name.
  *
  * Emits `change` whenever the online set changes.
  *
@@ -93,94 +81,99 @@ export class PoolView extends EventTarget {
   readonly bucket: string;
   #network: Network;
   #window: number;
-  #pingInterval: number;
   #tracked = new Map<string, Tracked>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastOnline = "";
 
   /**
-   * Creates a view of a pool; it follows nothing until {@linkcode PoolView.start}.
-   *
    * @param network The running network.
-   * @param init The pool and timings.
+   * @param init The bucket and timings.
    */
   constructor(network: Network, init: PoolViewInit) {
     super();
     this.#network = network;
     this.bucket = init.bucket;
     this.#window = init.onlineWindowMs ?? ONLINE_WINDOW_MS;
-    this.#pingInterval = init.pingIntervalMs ?? LIVENESS_PING_INTERVAL_MS;
   }
 
-  /** Starts following the ledger, connections and pings. */
+  /** Follows the ledger, membership proofs and the liveness of the workers' peers. */
   start(): void {
     if (this.#timer !== undefined) return;
+    // Entries go stale without any event: look again every second.
+    this.#timer = setInterval(() => this.#onChange(), STALENESS_CHECK_INTERVAL_MS);
     this.#network.ledger.addEventListener("change", this.#onLedger);
-    this.#network.node.addEventListener("peer:disconnect", this.#onDisconnect);
-    this.#network.node.addEventListener("peer:connect", this.#onConnect);
+    this.#network.node.services.liveness.addEventListener("change", this.#onChange);
+    this.#network.membership.addEventListener("member:proven", this.#onChange);
     this.#onLedger();
-    this.#timer = setInterval(() => this.#tick(), this.#pingInterval);
   }
 
-  /** Stops following. */
+  /** Stops following and watching. */
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#network.ledger.removeEventListener("change", this.#onLedger);
-    this.#network.node.removeEventListener("peer:disconnect", this.#onDisconnect);
-    this.#network.node.removeEventListener("peer:connect", this.#onConnect);
+    this.#network.node.services.liveness.removeEventListener("change", this.#onChange);
+    this.#network.membership.removeEventListener("member:proven", this.#onChange);
+    this.#network.node.services.liveness.watch(this, new Map());
   }
 
   /** Every worker of the pool, online or not, sorted by ID. */
   workers(): WorkerView[] {
-    const entries = this.#network.ledger.bucket(this.bucket);
     const now = this.#network.now();
     const views: WorkerView[] = [];
-    for (const [name, value] of Object.entries(entries)) {
-      const data = asNodeData(value);
+    for (const [name, entry] of this.#network.claims.entries(this.bucket)) {
+      const data = asNodeData(entry.value);
       const tracked = this.#tracked.get(name);
       if (data === undefined || tracked === undefined) continue;
-      const peerId = this.#peerOf(name, data);
-      const reason = peerId === undefined
-        ? "no-service"
-        : now - tracked.receivedAt > this.#window
-        ? "stale"
-        : !tracked.reachable
-        ? (this.#connected(peerId) ? "unreachable" : "disconnected")
-        : undefined;
+      const peerId = this.#peerOf(name, data, entry);
+      const reason = this.#offlineReason(peerId, tracked, now);
       views.push({
         name,
         id: data.ID || name,
         peerId,
-        addresses: data.Multiaddrs ?? [],
+        addresses: entry.signer !== undefined && entry.signer === peerId
+          ? data.Multiaddrs ?? []
+          : [],
         lastSeen: data.LastSeen,
         receivedAt: tracked.receivedAt,
         online: reason === undefined,
         ...(reason === undefined ? {} : { offlineReason: reason }),
+        signed: entry.signer !== undefined,
         data,
       });
     }
     return views.sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** The online workers, sorted by ID. */
+  /** The workers that can take connections now. */
   online(): WorkerView[] {
     return this.workers().filter((w) => w.online);
   }
 
-  #peerOf(name: string, data: NodeData): string | undefined {
-    const record = asServiceRecord(
-      this.#network.ledger.get(SERVICES_BUCKET, data.ServiceID || name),
-    );
-    return record?.PeerID;
+  #offlineReason(
+    peerId: string | undefined,
+    tracked: Tracked,
+    now: number,
+  ): WorkerView["offlineReason"] {
+    if (peerId === undefined) return "no-service";
+    if (now - tracked.receivedAt > this.#window) return "stale";
+    if (!this.#network.membership.isMember(peerId)) return "unproven";
+    if (peerId === this.#network.peerId.toString()) return undefined;
+    const liveness = this.#network.node.services.liveness;
+    if (liveness.isReachable(peerId)) return undefined;
+    return liveness.isConnected(peerId) ? "unreachable" : "disconnected";
   }
 
-  #connected(peerId: string): boolean {
-    try {
-      return this.#network.node.getConnections(peerIdFromString(peerId)).length > 0;
-    } catch {
-      return false;
-    }
+  /**
+   * The peer behind an entry: a signed entry names its signer; an unsigned (LocalAI) entry
+   * is served by the peer of its `services` record, as LocalAI looks it up.
+   */
+  #peerOf(name: string, data: NodeData, entry: EffectiveEntry): string | undefined {
+    if (entry.signer !== undefined) return entry.signer;
+    const record = asServiceRecord(
+      this.#network.claims.get(SERVICES_BUCKET, data.ServiceID || name)?.value,
+    );
+    return record?.PeerID;
   }
 
   #onLedger = (): void => {
@@ -192,104 +185,37 @@ export class PoolView extends EventTarget {
         // First sight: its LastSeen (on the writer's clock) must look recent to count as fresh.
         const lastSeen = parseGoTime(asNodeData(safeParse(json))?.LastSeen ?? "") ?? 0;
         const receivedAt = Math.abs(now - lastSeen) <= this.#window ? now : lastSeen;
-        this.#tracked.set(name, {
-          json,
-          receivedAt,
-          reachable: false,
-          failedPings: 0,
-          dialing: false,
-        });
-        this.#probe(name);
+        this.#tracked.set(name, { json, receivedAt });
       } else if (tracked.json !== json) {
         tracked.json = json;
         tracked.receivedAt = now;
       }
     }
-    for (const name of this.#tracked.keys()) if (!(name in entries)) this.#tracked.delete(name);
-    this.#emitIfChanged();
+    const claimed = this.#network.claims.entries(this.bucket);
+    for (const name of this.#tracked.keys()) if (!claimed.has(name)) this.#tracked.delete(name);
+    this.#watchPeers();
+    this.#onChange();
   };
 
-  #onDisconnect = (event: CustomEvent<PeerId>): void => {
-    const peer = event.detail.toString();
-    for (const view of this.workers()) {
-      if (view.peerId !== peer) continue;
-      const tracked = this.#tracked.get(view.name);
-      if (tracked !== undefined) tracked.reachable = false;
+  /** Liveness watches the peers of fresh entries, at the addresses their signed entries give. */
+  #watchPeers(): void {
+    const now = this.#network.now();
+    const self = this.#network.peerId.toString();
+    const peers = new Map<string, string[]>();
+    for (const worker of this.workers()) {
+      if (worker.peerId === undefined || worker.peerId === self) continue;
+      if (now - worker.receivedAt > this.#window) continue;
+      peers.set(worker.peerId, [...(peers.get(worker.peerId) ?? []), ...worker.addresses]);
     }
-    this.#emitIfChanged();
-  };
-
-  #onConnect = (event: CustomEvent<PeerId>): void => {
-    const peer = event.detail.toString();
-    for (const view of this.workers()) {
-      if (view.peerId === peer) this.#probe(view.name);
-    }
-  };
-
-  #tick(): void {
-    for (const view of this.workers()) {
-      if (view.offlineReason === "stale" || view.offlineReason === "no-service") continue;
-      this.#probe(view.name);
-    }
-    this.#emitIfChanged();
+    this.#network.node.services.liveness.watch(this, peers);
   }
 
-  /** Pings the worker's peer (dialing it when needed) and records the outcome. */
-  #probe(name: string): void {
-    const tracked = this.#tracked.get(name);
-    const view = this.workers().find((w) => w.name === name);
-    if (tracked === undefined || view?.peerId === undefined || tracked.dialing) return;
-    if (view.peerId === this.#network.peerId.toString()) {
-      tracked.reachable = true;
-      return;
-    }
-    tracked.dialing = true;
-    this.#ping(view).then((outcome) => {
-      tracked.failedPings = outcome === "ok" ? 0 : tracked.failedPings + 1;
-      // A worker that cannot be dialled is gone; a slow ping on a live connection gets a
-      // second chance before the worker leaves the view.
-      tracked.reachable = outcome === "ok" ||
-        (outcome === "ping-failed" && tracked.reachable &&
-          tracked.failedPings < LIVENESS_MAX_FAILED_PINGS);
-    }).finally(() => {
-      tracked.dialing = false;
-      this.#emitIfChanged();
-    });
-  }
-
-  async #ping(view: WorkerView): Promise<"ok" | "unreachable" | "ping-failed"> {
-    const signal = AbortSignal.timeout(LIVENESS_PING_TIMEOUT_MS);
-    const peer = peerIdFromString(view.peerId!);
-    if (!this.#connected(view.peerId!)) {
-      try {
-        await dialTarget(
-          this.#network.node,
-          { peerId: view.peerId!, multiaddrs: view.addresses },
-          signal,
-        );
-      } catch (err) {
-        log.debug("Cannot dial worker {name}: {error}", { name: view.name, error: String(err) });
-        return "unreachable";
-      }
-    }
-    try {
-      await this.#network.node.services.ping.ping(peer, { signal });
-      return "ok";
-    } catch (err) {
-      log.debug("Worker {name} did not answer a ping: {error}", {
-        name: view.name,
-        error: String(err),
-      });
-      return "ping-failed";
-    }
-  }
-
-  #emitIfChanged(): void {
+  #onChange = (): void => {
     const online = this.online().map((w) => `${w.name}@${w.peerId}`).join(",");
     if (online === this.#lastOnline) return;
     this.#lastOnline = online;
     this.dispatchEvent(new Event("change"));
-  }
+  };
 }
 
 function safeParse(text: string): unknown {

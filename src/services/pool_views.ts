@@ -33,27 +33,21 @@ import { PoolView } from "./pool.ts";
 export class PoolViews {
   #network: Network;
   #views = new Map<string, PoolView>();
-  #pingIntervalMs: number | undefined;
 
   /**
    * Creates an empty set of views.
    *
    * @param network The running network.
-   * @param pingIntervalMs Liveness ping period of every view.
    */
-  constructor(network: Network, pingIntervalMs?: number) {
+  constructor(network: Network) {
     this.#network = network;
-    this.#pingIntervalMs = pingIntervalMs;
   }
 
   /** The view of `bucket`, started on first use. */
   get(bucket: string): PoolView {
     let view = this.#views.get(bucket);
     if (view === undefined) {
-      view = new PoolView(this.#network, {
-        bucket,
-        ...(this.#pingIntervalMs === undefined ? {} : { pingIntervalMs: this.#pingIntervalMs }),
-      });
+      view = new PoolView(this.#network, { bucket });
       view.start();
       this.#views.set(bucket, view);
     }

@@ -4,6 +4,8 @@ export interface ServiceRecord {
   PeerID: string;
   /** The service name (the key of the entry). */
   Name: string;
+  /** p2p's signature by `PeerID`'s key (see `signEntry`); LocalAI peers write none. */
+  Signature?: string;
 }
 
 /** `users` bucket value: a consumer allowed to open service streams (edgevpn `types.User`). */
@@ -12,6 +14,8 @@ export interface UserRecord {
   PeerID: string;
   /** When it announced itself, as Go's `time.Time.String()` (see `goTimeString`). */
   Timestamp: string;
+  /** p2p's signature by `PeerID`'s key (see `signEntry`); LocalAI peers write none. */
+  Signature?: string;
 }
 
 /**
@@ -32,6 +36,10 @@ export interface NodeData {
   LastSeen: string;
   /** The worker's addresses (ours), so consumers dial it without a DHT lookup. */
   Multiaddrs?: string[];
+  /** The worker's peer ID (ours; LocalAI finds it through `services`). */
+  PeerID?: string;
+  /** p2p's signature by `PeerID`'s key (see `signEntry`); LocalAI peers write none. */
+  Signature?: string;
 }
 
 /**
@@ -158,6 +166,7 @@ export function asNodeData(value: unknown): NodeData | undefined {
     ServiceID: str(value.ServiceID),
     LastSeen: value.LastSeen,
     ...(addrs === undefined ? {} : { Multiaddrs: addrs }),
+    ...(typeof value.PeerID === "string" ? { PeerID: value.PeerID } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { PeerId, Stream } from "@libp2p/interface";
+import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
 import { peerIdOf } from "./peer_ids.ts";
 import { rememberServiceProtocol, serviceProtocolsFor } from "./protocol_memory.ts";
@@ -48,7 +48,7 @@ async function learnAddresses(node: P2PLibp2p, target: TunnelTarget): Promise<Pe
  * @param node The libp2p node.
  * @param target The peer and its addresses.
  * @param signal Aborts the dial.
- * @returns Once connected.
+ * @returns The connection.
  *
  * @example Usage
  * ```ts
@@ -81,9 +81,9 @@ export async function dialTarget(
   node: P2PLibp2p,
   target: TunnelTarget,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<Connection> {
   const peer = await learnAddresses(node, target);
-  await node.dial(peer, signal === undefined ? {} : { signal });
+  return await node.dial(peer, signal === undefined ? {} : { signal });
 }
 
 /**

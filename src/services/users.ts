@@ -35,6 +35,8 @@ import type { UserRecord } from "./records.ts";
 export async function announceUser(network: Network): Promise<void> {
   const peerId = network.peerId.toString();
   if (network.ledger.has(USERS_BUCKET, peerId)) return;
-  const record: UserRecord = { PeerID: peerId, Timestamp: goTimeString(new Date(network.now())) };
+  const record: UserRecord = await network.sign(USERS_BUCKET, peerId, {
+    Timestamp: goTimeString(new Date(network.now())),
+  });
   await network.ledger.put(USERS_BUCKET, peerId, record);
 }

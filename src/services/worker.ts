@@ -104,16 +104,16 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
   const id = `${hostname}-${name}`;
   const bucket = poolBucket(init.pool ?? FEDERATED_POOL, init.networkId);
   const service = await exposeService(network, { target: init.target, service: name });
-  const announce = (): Promise<void> => {
-    const data: NodeData = {
+  const announce = async (): Promise<void> => {
+    const data: NodeData = await network.sign(bucket, name, {
       Name: name,
       ID: id,
       TunnelAddress: "",
       ServiceID: "",
       LastSeen: goRfc3339Nano(new Date(network.now())),
       Multiaddrs: network.node.getMultiaddrs().map(String),
-    };
-    return network.ledger.put(bucket, name, data).catch((err) => {
+    });
+    await network.ledger.put(bucket, name, data).catch((err) => {
       log.warning("Cannot announce worker {name}: {error}", { name, error: String(err) });
     });
   };

@@ -228,6 +228,34 @@ export function fingerprint(secret: string): string {
   return createHash("sha256").update(secret, "utf8").digest("hex").slice(0, 8);
 }
 
+/**
+ * A secret only members can compute, for purposes edgevpn does not have (membership
+ * proofs, the private-network prologue, our own topics): HMAC-SHA256 keyed with the
+ * token's two gossip secrets over a purpose label. Never sent; distinct per purpose.
+ *
+ * @param token The network token.
+ * @param purpose What the secret is for, for example `"membership"`.
+ * @returns 32 bytes. This is a secret: never log it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateTokenConfig, memberSecret } from "@p2p/p2p/token";
+ *
+ * const token = generateTokenConfig();
+ * assert.equal(memberSecret(token, "membership").byteLength, 32);
+ * assert.notDeepEqual(memberSecret(token, "membership"), memberSecret(token, "noise"));
+ * assert.notDeepEqual(
+ *   memberSecret(token, "membership"),
+ *   memberSecret(generateTokenConfig(), "membership"),
+ * );
+ * ```
+ */
+export function memberSecret(token: NetworkToken, purpose: string): Uint8Array {
+  const mac = createHmac("sha256", `${token.room}\n${token.otp.crypto.key}`);
+  return new Uint8Array(mac.update(`p2p/member-secret/1\n${purpose}`, "utf8").digest());
+}
+
 /** What {@linkcode inspectToken} reports about a token at a given time. No raw key is included. */
 export interface TokenInspection {
   /** Current DHT rendezvous namespace. */

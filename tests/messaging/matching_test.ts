@@ -1,6 +1,6 @@
 import "../_helpers/mod.ts";
 import assert from "node:assert/strict";
-import { backoffDelay } from "../../src/messaging/backoff.ts";
+import { backoffDelay } from "../../src/node/backoff.ts";
 import { matchCapabilities } from "../../src/messaging/capabilities.ts";
 import { type MemberRecord, parseMemberRecord } from "../../src/messaging/member_record.ts";
 import { matchesQuery, type PeerMatch, rankMatches } from "../../src/messaging/peer_query.ts";

@@ -1,6 +1,7 @@
 // Workers and the pool view: who is online, how fast a dead worker leaves, and restarts.
 import { getJson, loopbackFlags, type RunningNode, spawnNode, stopAll } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
+import { entrySigner } from "../../src/ledger/signed_entry.ts";
 import { PoolView } from "../../src/services/pool.ts";
 import { startWorker } from "../../src/services/worker.ts";
 import { SERVICES_BUCKET, WORKER_POOL } from "../../src/services/constants.ts";
@@ -109,10 +110,10 @@ Deno.test({
       assert.deepEqual(view.online().map((w) => w.name), names);
       // One entry per name, pointing at the new node.
       assert.deepEqual(Object.keys(consumer.ledger.bucket(WORKER_POOL)).sort(), names);
-      assert.deepEqual(consumer.ledger.get(SERVICES_BUCKET, "bravo"), {
-        PeerID: restarted.peerId.toString(),
-        Name: "bravo",
-      });
+      // Signed by the new node: readers honour it over anything written under its name.
+      const record = consumer.ledger.get(SERVICES_BUCKET, "bravo");
+      assert.partialDeepStrictEqual(record, { PeerID: restarted.peerId.toString(), Name: "bravo" });
+      assert.equal(entrySigner(SERVICES_BUCKET, "bravo", record), restarted.peerId.toString());
     } finally {
       view?.stop();
       await cluster?.stop();
@@ -173,10 +174,9 @@ Deno.test({
         unknown
       >;
       assert.deepEqual(Object.keys(entries), [info.name]);
-      assert.deepEqual(
-        await getJson(second.api, `/api/ledger/${SERVICES_BUCKET}/${info.name}`),
-        { PeerID: second.start.peerId, Name: info.name },
-      );
+      const record = await getJson(second.api, `/api/ledger/${SERVICES_BUCKET}/${info.name}`);
+      assert.partialDeepStrictEqual(record, { PeerID: second.start.peerId, Name: info.name });
+      assert.equal(entrySigner(SERVICES_BUCKET, info.name, record), second.start.peerId);
     } finally {
       view?.stop();
       await stopAll(processes);

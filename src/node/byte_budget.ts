@@ -1,0 +1,88 @@
+/**
+ * A shared allowance of bytes, for memory that strangers may make a node hold: reservations
+ * that do not fit wait in order until earlier ones are released. Pure bookkeeping, no IO.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ByteBudget } from "@p2p/p2p/node";
+ *
+ * const budget = new ByteBudget(100);
+ * assert.equal(budget.tryReserve(60), true);
+ * assert.equal(budget.tryReserve(60), false);
+ * const waiting = budget.reserve(60, AbortSignal.timeout(1_000));
+ * budget.release(60);
+ * assert.equal(await waiting, true);
+ * assert.equal(budget.used, 60);
+ * ```
+ */
+export class ByteBudget {
+  readonly capacity: number;
+  #used = 0;
+  #waiters: { bytes: number; grant: (ok: boolean) => void }[] = [];
+
+  /** @param capacity The bytes that may be reserved at once. */
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** Bytes reserved now. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /** Reservations waiting for room. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Reserves `bytes` if they fit now and nobody waits before. */
+  tryReserve(bytes: number): boolean {
+    if (bytes > this.capacity) return false;
+    if (this.#waiters.length > 0 || this.#used + bytes > this.capacity) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  /**
+   * Reserves `bytes`, waiting in order for room.
+   *
+   * @returns `true` once reserved; `false` if they can never fit or the signal ends the wait.
+   */
+  reserve(bytes: number, signal: AbortSignal): Promise<boolean> {
+    if (this.tryReserve(bytes)) return Promise.resolve(true);
+    if (bytes > this.capacity || signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter = {
+        bytes,
+        grant: (ok: boolean) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(ok);
+        },
+      };
+      const onAbort = (): void => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        waiter.grant(false);
+        this.#drain();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Gives `bytes` back and lets waiting reservations in. */
+  release(bytes: number): void {
+    this.#used = Math.max(0, this.#used - bytes);
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#waiters.length > 0) {
+      const next = this.#waiters[0]!;
+      if (this.#used + next.bytes > this.capacity) return;
+      this.#waiters.shift();
+      this.#used += next.bytes;
+      next.grant(true);
+    }
+  }
+}

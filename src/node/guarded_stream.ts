@@ -1,0 +1,210 @@
+import type { Stream } from "@libp2p/interface";
+import type { ByteBudget } from "./byte_budget.ts";
+
+/** Why a {@linkcode GuardedStream} gave up on its peer. */
+export type FrameViolation = "oversize" | "too-slow" | "no-room";
+
+/** What a {@linkcode GuardedStream} needs to know about its peer and the node. */
+export interface FrameGuard {
+  /** Whether the peer has proved membership now (its frames then skip the budget). */
+  isMember: () => boolean;
+  /** The node-wide allowance for frames from peers that have not. */
+  budget: ByteBudget;
+  /** Largest frame accepted from anyone, in bytes. */
+  maxFrameBytes: number;
+  /** How long a frame of `bytes` from a non-member may take to arrive, in milliseconds. */
+  deadlineMs: (bytes: number) => number;
+  /** How long a frame may wait for room in the budget, in milliseconds. */
+  waitMs: number;
+  /** Told once when the stream is aborted, and why. */
+  onViolation: (why: FrameViolation) => void;
+}
+
+type Phase = { kind: "header"; value: number; shift: number } | {
+  kind: "body";
+  remaining: number;
+};
+
+/**
+ * A length-prefixed message stream (gossipsub's wire) seen through a guard: frames from a
+ * peer that has not proved membership must each reserve their declared length from a
+ * node-wide {@linkcode ByteBudget} before their bytes are passed on, and arrive within a
+ * deadline. While no room is left the stream is paused (its muxer window closes: the remote
+ * stops sending), so the memory strangers can make the node hold is the budget, however
+ * many of them connect. Oversize frames, frames too slow to arrive, and frames that wait too
+ * long for room end the stream.
+ *
+ * It behaves as the message stream it wraps for a reader (events `message`, `close`,
+ * `remoteCloseWrite`; `send`, `close`, `abort`, `writeStatus`).
+ */
+export class GuardedStream extends EventTarget {
+  #raw: Stream;
+  #guard: FrameGuard;
+  #queue: Uint8Array[] = [];
+  #pumping = false;
+  #phase: Phase = { kind: "header", value: 0, shift: 0 };
+  #reserved = 0;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
+  #done = false;
+  #remoteClosed = false;
+
+  /**
+   * @param raw The stream to guard.
+   * @param guard The peer's membership, the budget and the limits.
+   */
+  constructor(raw: Stream, guard: FrameGuard) {
+    super();
+    this.#raw = raw;
+    this.#guard = guard;
+    raw.addEventListener("message", (event) => {
+      const data = event.data;
+      if (data instanceof Uint8Array) this.#queue.push(data);
+      else for (const part of data) this.#queue.push(part);
+      void this.#pump();
+    });
+    raw.addEventListener("remoteCloseWrite", () => {
+      this.#remoteClosed = true;
+      void this.#pump();
+    }, { once: true });
+    raw.addEventListener("close", (event) => {
+      this.#finish();
+      this.dispatchEvent(Object.assign(new Event("close"), {
+        error: event.error,
+        local: event.local,
+      }));
+    }, { once: true });
+  }
+
+  /** The wrapped stream's write status. */
+  get writeStatus(): Stream["writeStatus"] {
+    return this.#raw.writeStatus;
+  }
+
+  /** Sends on the wrapped stream. */
+  send(data: Uint8Array): boolean {
+    return this.#raw.send(data);
+  }
+
+  /** Closes the wrapped stream. */
+  close(): Promise<void> {
+    return this.#raw.close();
+  }
+
+  /** Aborts the wrapped stream. */
+  abort(err: Error): void {
+    this.#raw.abort(err);
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#queue.length > 0 && !this.#done) {
+        const chunk = this.#queue[0]!;
+        const used = await this.#consume(chunk);
+        if (used === chunk.byteLength) this.#queue.shift();
+        else this.#queue[0] = chunk.subarray(used);
+      }
+      if (this.#remoteClosed && this.#queue.length === 0 && !this.#done) {
+        this.dispatchEvent(new Event("remoteCloseWrite"));
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Passes on bytes of `chunk` up to and including the next frame boundary; returns how many. */
+  async #consume(chunk: Uint8Array): Promise<number> {
+    let pos = 0;
+    while (pos < chunk.byteLength) {
+      const phase = this.#phase;
+      if (phase.kind === "header") {
+        const byte = chunk[pos++]!;
+        phase.value += (byte & 0x7f) * 2 ** phase.shift;
+        phase.shift += 7;
+        if (byte & 0x80) {
+          if (phase.shift > 49) {
+            this.#violate("oversize");
+            return chunk.byteLength;
+          }
+          continue;
+        }
+        this.#forward(chunk.subarray(0, pos));
+        if (!await this.#startFrame(phase.value)) return chunk.byteLength;
+        return pos;
+      }
+      const take = Math.min(phase.remaining, chunk.byteLength - pos);
+      pos += take;
+      phase.remaining -= take;
+      if (phase.remaining === 0) {
+        this.#forward(chunk.subarray(0, pos));
+        this.#endFrame();
+        return pos;
+      }
+    }
+    this.#forward(chunk);
+    return chunk.byteLength;
+  }
+
+  async #startFrame(bytes: number): Promise<boolean> {
+    if (bytes > this.#guard.maxFrameBytes) {
+      this.#violate("oversize");
+      return false;
+    }
+    this.#phase = { kind: "body", remaining: bytes };
+    if (bytes === 0) {
+      this.#endFrame();
+      return true;
+    }
+    if (this.#guard.isMember()) return true;
+    if (!this.#guard.budget.tryReserve(bytes)) {
+      this.#raw.pause();
+      const granted = await this.#guard.budget.reserve(
+        bytes,
+        AbortSignal.timeout(this.#guard.waitMs),
+      );
+      if (this.#done) {
+        if (granted) this.#guard.budget.release(bytes);
+        return false;
+      }
+      if (!granted) {
+        this.#violate("no-room");
+        return false;
+      }
+      this.#raw.resume();
+    }
+    this.#reserved = bytes;
+    this.#deadline = setTimeout(() => this.#violate("too-slow"), this.#guard.deadlineMs(bytes));
+    return true;
+  }
+
+  #endFrame(): void {
+    this.#phase = { kind: "header", value: 0, shift: 0 };
+    this.#releaseFrame();
+  }
+
+  #releaseFrame(): void {
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+    if (this.#reserved > 0) this.#guard.budget.release(this.#reserved);
+    this.#reserved = 0;
+  }
+
+  #forward(data: Uint8Array): void {
+    if (data.byteLength === 0 || this.#done) return;
+    this.dispatchEvent(Object.assign(new Event("message"), { data }));
+  }
+
+  #violate(why: FrameViolation): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#guard.onViolation(why);
+    this.#raw.abort(new Error(`gossip frame refused: ${why}`));
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#queue = [];
+    this.#releaseFrame();
+  }
+}

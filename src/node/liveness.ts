@@ -1,0 +1,293 @@
+import type {
+  ComponentLogger,
+  Libp2pEvents,
+  Logger,
+  PeerId,
+  PeerStore,
+  Startable,
+  TypedEventTarget,
+} from "@libp2p/interface";
+import { TypedEventEmitter } from "@libp2p/interface";
+import type { ConnectionManager } from "@libp2p/interface-internal";
+import type { Ping } from "@libp2p/ping";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr } from "@multiformats/multiaddr";
+import { BackoffMap } from "./backoff.ts";
+import {
+  LIVENESS_DIAL_BACKOFF_BASE_MS,
+  LIVENESS_DIAL_BACKOFF_MAX_MS,
+  LIVENESS_MAX_FAILED_PINGS,
+  LIVENESS_PING_INTERVAL_MS,
+  LIVENESS_PING_TIMEOUT_MS,
+} from "./constants.ts";
+
+/** Options of the {@linkcode liveness} component. */
+export interface LivenessInit {
+  /** Period of the pings to watched peers. @default {1000} */
+  pingIntervalMs?: number;
+  /** A ping slower than this fails. @default {1500} */
+  pingTimeoutMs?: number;
+  /** Failed pings in a row after which a connected peer counts as unreachable. @default {2} */
+  maxFailedPings?: number;
+  /** The clock, in milliseconds. @default {Date.now} */
+  now?: () => number;
+}
+
+/** What the node gives the {@linkcode liveness} component. */
+export interface LivenessComponents {
+  /** `peer:connect` and `peer:disconnect` arrive here. */
+  events: TypedEventTarget<Libp2pEvents>;
+  /** Dials watched peers that are not connected. */
+  connectionManager: ConnectionManager;
+  /** Where the addresses a watcher vouches for are learned before a dial. */
+  peerStore: PeerStore;
+  /** The ping service. */
+  ping: Ping;
+  /** Where the component logs (`p2p:liveness`). */
+  logger: ComponentLogger;
+}
+
+/** Events of a {@linkcode Liveness}. */
+export interface LivenessEvents {
+  /** A watched peer became reachable or unreachable (detail: its peer ID). */
+  change: CustomEvent<string>;
+}
+
+interface PeerState {
+  reachable: boolean;
+  failedPings: number;
+  probing: boolean;
+  addresses: readonly string[];
+}
+
+/**
+ * Whether the peers something relies on (pool workers, services) answer: one state per peer,
+ * however many ledger entries name it. A watched peer is pinged every `pingIntervalMs` while
+ * connected; it becomes unreachable at once when its last connection closes, and after
+ * `maxFailedPings` failed pings; it is redialled (with exponential backoff after failures,
+ * only at addresses a watcher vouches for or the peer announced itself) while disconnected.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLibp2pNode } from "@p2p/p2p/node";
+ * import { generateTokenConfig } from "@p2p/p2p/token";
+ *
+ * const options = {
+ *   token: generateTokenConfig(),
+ *   listen: ["/ip4/127.0.0.1/tcp/0"],
+ *   bootstrapPeers: [],
+ *   mdns: false,
+ * };
+ * const a = await createLibp2pNode(options);
+ * const b = await createLibp2pNode(options);
+ * await a.start();
+ * await b.start();
+ * try {
+ *   const owner = {};
+ *   const peer = b.peerId.toString();
+ *   const reachable = new Promise<void>((resolve) =>
+ *     a.services.liveness.addEventListener("change", () => {
+ *       if (a.services.liveness.isReachable(peer)) resolve();
+ *     })
+ *   );
+ *   a.services.liveness.watch(owner, new Map([[peer, b.getMultiaddrs().map(String)]]));
+ *   await reachable;
+ *   a.services.liveness.watch(owner, new Map());
+ * } finally {
+ *   await a.stop();
+ *   await b.stop();
+ * }
+ * ```
+ */
+export class Liveness extends TypedEventEmitter<LivenessEvents> implements Startable {
+  readonly [Symbol.toStringTag] = "@p2p/liveness";
+  #components: LivenessComponents;
+  #init: Required<LivenessInit>;
+  #log: Logger;
+  #watchers = new Map<object, Map<string, readonly string[]>>();
+  #peers = new Map<string, PeerState>();
+  #dialBackoff: BackoffMap<string>;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * @param components The node's components.
+   * @param init Timings.
+   */
+  constructor(components: LivenessComponents, init: LivenessInit = {}) {
+    super();
+    this.#components = components;
+    this.#init = {
+      pingIntervalMs: LIVENESS_PING_INTERVAL_MS,
+      pingTimeoutMs: LIVENESS_PING_TIMEOUT_MS,
+      maxFailedPings: LIVENESS_MAX_FAILED_PINGS,
+      now: Date.now,
+      ...init,
+    };
+    this.#dialBackoff = new BackoffMap({
+      baseMs: LIVENESS_DIAL_BACKOFF_BASE_MS,
+      maxMs: LIVENESS_DIAL_BACKOFF_MAX_MS,
+    });
+    this.#log = components.logger.forComponent("p2p:liveness");
+  }
+
+  /** Whether the component runs. */
+  isStarted(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Starts pinging and redialling watched peers. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#components.events.addEventListener("peer:connect", this.#onConnect);
+    this.#components.events.addEventListener("peer:disconnect", this.#onDisconnect);
+    this.#timer = setInterval(() => this.#tick(), this.#init.pingIntervalMs);
+  }
+
+  /** Stops. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#components.events.removeEventListener("peer:connect", this.#onConnect);
+    this.#components.events.removeEventListener("peer:disconnect", this.#onDisconnect);
+  }
+
+  /**
+   * Sets the peers `owner` relies on (replacing its earlier set); each with the addresses
+   * the owner vouches for (empty: only what the peer announced itself). A peer is watched
+   * while any owner names it.
+   *
+   * @param owner Who watches (any object; one set per owner).
+   * @param peers Peer ID → addresses.
+   */
+  watch(owner: object, peers: ReadonlyMap<string, readonly string[]>): void {
+    if (peers.size === 0) this.#watchers.delete(owner);
+    else this.#watchers.set(owner, new Map(peers));
+    const wanted = new Map<string, string[]>();
+    for (const set of this.#watchers.values()) {
+      for (const [peer, addresses] of set) {
+        wanted.set(peer, [...(wanted.get(peer) ?? []), ...addresses]);
+      }
+    }
+    for (const peer of this.#peers.keys()) if (!wanted.has(peer)) this.#peers.delete(peer);
+    for (const [peer, addresses] of wanted) {
+      const state = this.#peers.get(peer);
+      if (state !== undefined) {
+        state.addresses = addresses;
+        continue;
+      }
+      this.#peers.set(peer, { reachable: false, failedPings: 0, probing: false, addresses });
+      this.#probe(peer);
+    }
+  }
+
+  /** Whether `peer` is watched and answers. */
+  isReachable(peer: string): boolean {
+    return this.#peers.get(peer)?.reachable ?? false;
+  }
+
+  /** Whether this node has an open connection to `peer`. */
+  isConnected(peer: string): boolean {
+    try {
+      return this.#components.connectionManager.getConnections(peerIdFromString(peer)).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  #tick(): void {
+    for (const peer of this.#peers.keys()) this.#probe(peer);
+  }
+
+  #probe(peer: string): void {
+    const state = this.#peers.get(peer);
+    if (state === undefined || state.probing) return;
+    const connected = this.isConnected(peer);
+    if (!connected && this.#dialBackoff.isHeld(peer, this.#init.now())) return;
+    state.probing = true;
+    this.#check(peer, state, connected).then((outcome) => {
+      const before = state.reachable;
+      state.failedPings = outcome === "ok" ? 0 : state.failedPings + 1;
+      // A peer that cannot be dialled is gone; a slow ping on a live connection gets a
+      // second chance before it counts as unreachable.
+      state.reachable = outcome === "ok" ||
+        (outcome === "ping-failed" && before && state.failedPings < this.#init.maxFailedPings);
+      if (state.reachable !== before) this.safeDispatchEvent("change", { detail: peer });
+    }).finally(() => {
+      state.probing = false;
+    });
+  }
+
+  async #check(
+    peer: string,
+    state: PeerState,
+    connected: boolean,
+  ): Promise<"ok" | "unreachable" | "ping-failed"> {
+    const signal = AbortSignal.timeout(this.#init.pingTimeoutMs);
+    const id = peerIdFromString(peer);
+    if (!connected) {
+      try {
+        await this.#learn(id, state.addresses);
+        await this.#components.connectionManager.openConnection(id, { signal });
+        this.#dialBackoff.succeed(peer);
+      } catch (err) {
+        this.#dialBackoff.fail(peer, this.#init.now());
+        this.#log("cannot dial %s - %e", peer, err);
+        return "unreachable";
+      }
+    }
+    try {
+      await this.#components.ping.ping(id, { signal });
+      return "ok";
+    } catch (err) {
+      this.#log("%s did not answer a ping - %e", peer, err);
+      return "ping-failed";
+    }
+  }
+
+  async #learn(peer: PeerId, addresses: readonly string[]): Promise<void> {
+    if (addresses.length === 0) return;
+    const multiaddrs = addresses.flatMap((a) => {
+      try {
+        return [multiaddr(a)];
+      } catch {
+        return [];
+      }
+    });
+    await this.#components.peerStore.merge(peer, { multiaddrs }).catch(() => {});
+  }
+
+  #onConnect = (event: CustomEvent<PeerId>): void => {
+    const peer = event.detail.toString();
+    if (this.#peers.has(peer)) {
+      this.#dialBackoff.succeed(peer);
+      this.#probe(peer);
+    }
+  };
+
+  #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peer = event.detail.toString();
+    const state = this.#peers.get(peer);
+    if (state === undefined || !state.reachable) return;
+    state.reachable = false;
+    this.safeDispatchEvent("change", { detail: peer });
+  };
+}
+
+/**
+ * The liveness component: one reachability state per watched peer.
+ *
+ * @param init Timings.
+ * @returns A libp2p service factory (register it as `liveness`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { liveness } from "@p2p/p2p/node";
+ *
+ * assert.equal(typeof liveness({ pingIntervalMs: 500 }), "function");
+ * ```
+ */
+export function liveness(init: LivenessInit = {}): (components: LivenessComponents) => Liveness {
+  return (components) => new Liveness(components, init);
+}
