@@ -100,13 +100,6 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
   );
   liveCounter(
     registry,
-    "p2p_ledger_blocks_refused_total",
-    "Ledger blocks refused for moving the index too far or too soon (a freeze attempt)",
-    [],
-    () => [[{}, network.ledger.stats.refused]],
-  );
-  liveCounter(
-    registry,
     "p2p_ledger_blocks_dropped_total",
     "Ledger gossip messages dropped as malformed, by reason",
     ["reason"],

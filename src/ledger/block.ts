@@ -161,7 +161,7 @@ export function genesisBlock(now: Date): Block {
  */
 export function nextBlock(previous: Block, storage: Storage, now: Date): Block {
   return sealed({
-    Index: previous.Index + 1,
+    Index: (previous.Index + 1) % INDEX_MODULUS,
     Timestamp: goTimeString(now),
     Storage: storage,
     PrevHash: previous.Hash,
@@ -169,9 +169,22 @@ export function nextBlock(previous: Block, storage: Storage, now: Date): Block {
 }
 
 /**
- * The merge rule of edgevpn v0.34 `Ledger.Update`: a received block replaces the whole current
+ * Indices are compared as serial numbers modulo this (2⁵³, every index a JS number holds
+ * exactly): see {@linkcode shouldAdopt}.
+ */
+export const INDEX_MODULUS = Number.MAX_SAFE_INTEGER + 1;
+
+/**
+ * The merge rule of edgevpn v0.34 `Ledger.Update` — a received block replaces the whole current
  * one when its index is higher, or when the indexes are equal and its hash is greater (Go byte
- * order comparison; the tie-break makes nodes that booted together converge).
+ * order comparison; the tie-break makes nodes that booted together converge) — with indices
+ * compared as serial numbers (RFC 1982) modulo {@linkcode INDEX_MODULUS}: "higher" means
+ * ahead by less than half the ring, and the index after 2⁵³−1 is 0.
+ *
+ * For every index a network reaches by writing (below 2⁵²) this is edgevpn's rule. It differs
+ * where edgevpn's freezes: a member that sends a block with an index near the top of the
+ * range wins every merge in edgevpn, and no later write can beat it. Here every block has a
+ * successor that beats it, so writes keep replicating whatever a member sends.
  *
  * @param current The block held now.
  * @param incoming The block received.
@@ -187,11 +200,22 @@ export function nextBlock(previous: Block, storage: Storage, now: Date): Block {
  * assert.equal(shouldAdopt(genesis, next), true);
  * assert.equal(shouldAdopt(next, genesis), false);
  * assert.equal(shouldAdopt(next, next), false);
+ * // A block at the top of the range has a successor that beats it.
+ * const top = { ...next, Index: Number.MAX_SAFE_INTEGER };
+ * const after = nextBlock(top, {}, new Date("2026-08-22T10:00:02Z"));
+ * assert.equal(after.Index, 0);
+ * assert.equal(shouldAdopt(top, after), true);
  * ```
  */
 export function shouldAdopt(current: Block, incoming: Block): boolean {
-  return incoming.Index > current.Index ||
-    (incoming.Index === current.Index && compareGoStrings(incoming.Hash, current.Hash) > 0);
+  // Both are safe integers in [0, 2⁵³): the difference and its wrap stay exact.
+  const difference = incoming.Index - current.Index;
+  const ahead = difference < 0 ? difference + INDEX_MODULUS : difference;
+  // Exactly half the ring apart, neither is ahead of the other: the hash decides, as on a tie.
+  if (ahead === 0 || ahead === INDEX_MODULUS / 2) {
+    return compareGoStrings(incoming.Hash, current.Hash) > 0;
+  }
+  return ahead < INDEX_MODULUS / 2;
 }
 
 /**

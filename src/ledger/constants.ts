@@ -118,12 +118,6 @@ export const TOMBSTONE_TTL_MS = 60_000;
  * ```
  */
 export const REANNOUNCE_MIN_INTERVAL_MS = 1_000;
-/** Largest index step one received block may take (see `AdoptionRule`). */
-export const MAX_INDEX_STEP = 2 ** 32;
-/** Index steps above this are large: one per {@linkcode LARGE_STEP_INTERVAL_MS}. */
-export const LARGE_INDEX_STEP = 2 ** 16;
-/** Least time between two large index steps, whoever sends them. */
-export const LARGE_STEP_INTERVAL_MS = 10_000;
 /**
  * A sealed block inflates to at most this many times its gzip size (and at least to
  * {@linkcode MIN_INFLATE_BYTES}): ledger JSON compresses 5–10×, a gzip bomb 1,000×.

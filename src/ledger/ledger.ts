@@ -3,12 +3,12 @@ import {
   type Block,
   genesisBlock,
   nextBlock,
+  shouldAdopt,
   type Storage,
   withoutBucket,
   withoutKey,
   withValue,
 } from "./block.ts";
-import { AdoptionRule } from "./adoption.ts";
 import { REANNOUNCE_MIN_INTERVAL_MS, SYNC_INTERVAL_MS, TOMBSTONE_TTL_MS } from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
 
@@ -52,11 +52,7 @@ export interface LedgerStats {
   applied: number;
   /** Blocks received that lost the merge rule (older or equal). */
   ignored: number;
-  /**
-   * Blocks received that would have moved the index too far, or taken a large step too
-   * soon after another one (see {@linkcode AdoptionRule}): what a ledger freeze looks like.
-   */
-  refused: number;
+
   /** Messages dropped as malformed, by reason. */
   dropped: Partial<Record<GossipRejection, number>>;
   /** Blocks this node published (writes and rebroadcasts). */
@@ -123,12 +119,10 @@ export class Ledger extends EventTarget {
   #reannouncedAt = new Map<Key, number>();
   #reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
-  #adoption = new AdoptionRule();
   #stats: LedgerStats = {
     index: 0,
     applied: 0,
     ignored: 0,
-    refused: 0,
     dropped: {},
     published: 0,
     reannounced: 0,
@@ -270,19 +264,8 @@ export class Ledger extends EventTarget {
   }
 
   #receive(block: Block, from: string): void {
-    const verdict = this.#adoption.judge(this.#block, block, this.#now());
-    if (verdict === "older") {
+    if (!shouldAdopt(this.#block, block)) {
       this.#stats.ignored++;
-      return;
-    }
-    if (verdict !== "adopt") {
-      this.#stats.refused++;
-      log.debug("Refused block {index} from {from}: {verdict} (current index {current})", {
-        index: block.Index,
-        from,
-        verdict,
-        current: this.#block.Index,
-      });
       return;
     }
     this.#stats.applied++;

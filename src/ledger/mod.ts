@@ -34,5 +34,4 @@ export * from "./hub.ts";
 export * from "./ledger.ts";
 export * from "./network.ts";
 export * from "./signed_entry.ts";
-export * from "./adoption.ts";
 export * from "./claims.ts";

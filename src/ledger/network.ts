@@ -10,7 +10,7 @@ import {
   type P2PLibp2p,
 } from "../node/create_node.ts";
 import { fingerprint } from "../token/derive.ts";
-import { encodeToken } from "../token/token.ts";
+import { encodeToken, type NetworkToken } from "../token/token.ts";
 import { HEALTHCHECK_BUCKET, HEALTHCHECK_INTERVAL_MS, MAX_CLAIMS } from "./constants.ts";
 import { LedgerHub } from "./hub.ts";
 import { Ledger } from "./ledger.ts";
@@ -40,6 +40,8 @@ export interface Network {
   readonly hub: LedgerHub;
   /** The node's peer ID. */
   readonly peerId: PeerId;
+  /** The network token. */
+  readonly token: NetworkToken;
   /** Who has proved to hold the token: only those are routed to or served. */
   readonly membership: Membership;
   /** The entries readers honour: signed entries win over unsigned or foreign ones. */
@@ -145,6 +147,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     ledger,
     hub,
     peerId: node.peerId,
+    token: options.token,
     membership: node.services.membership,
     claims,
     sign: (bucket, key, value) => signEntry(privateKey, bucket, key, { ...value, PeerID: self }),

@@ -188,21 +188,6 @@ export const YAMUX_MAX_EARLY_STREAMS = 256;
 export const YAMUX_MAX_STREAM_WINDOW = 2 * 1024 * 1024;
 
 /**
- * Gossipsub refuses messages above about 4 MiB on the sending side (it-length-prefixed cap).
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { gossipLimit, GOSSIP_MAX_MESSAGE_BYTES } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
- *
- * assert.ok(GOSSIP_MAX_MESSAGE_BYTES < 4 * 1024 * 1024);
- * // The 20 MiB limit of a default token is capped here.
- * assert.equal(gossipLimit(generateTokenConfig()), GOSSIP_MAX_MESSAGE_BYTES);
- * ```
- */
-export const GOSSIP_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 - 64 * 1024;
-/**
  * Room left for the RPC framing of one message (from, seqno, topic, signature, key).
  *
  * @example Usage
@@ -216,19 +201,6 @@ export const GOSSIP_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 - 64 * 1024;
  * ```
  */
 export const GOSSIP_FRAMING_RESERVE_BYTES = 1024;
-/**
- * Smallest cap on one inbound gossipsub RPC frame: what a js peer may send, and some.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { GOSSIP_INBOUND_FRAME_BYTES, GOSSIP_MAX_MESSAGE_BYTES } from "@p2p/p2p/node";
- *
- * // A frame holding the largest message we send is accepted.
- * assert.ok(GOSSIP_INBOUND_FRAME_BYTES > GOSSIP_MAX_MESSAGE_BYTES);
- * ```
- */
-export const GOSSIP_INBOUND_FRAME_BYTES = 4 * 1024 * 1024 + 64 * 1024;
 
 /**
  * The mDNS domain edgevpn registers its service type in.

@@ -23,8 +23,6 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DIAL_TIMEOUT_MS,
   GOSSIP_FRAMING_RESERVE_BYTES,
-  GOSSIP_INBOUND_FRAME_BYTES,
-  GOSSIP_MAX_MESSAGE_BYTES,
   GOSSIP_RPC_FRAMING_BYTES,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_PENDING_INBOUND_CONNECTIONS,
@@ -45,6 +43,7 @@ import { type Membership, membership } from "./membership.ts";
 import { type Liveness, liveness } from "./liveness.ts";
 import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
 import { pendingPerHost } from "./pending_per_host.ts";
+import { allowLargeGossipFrames } from "./gossip_frames.ts";
 
 /** How to assemble a node: the common flags of every node-running command. */
 export interface NodeOptions {
@@ -156,8 +155,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     );
   }
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const maxGossipFrame = Math.max(options.token.maxMessageSize, GOSSIP_INBOUND_FRAME_BYTES) +
-    GOSSIP_RPC_FRAMING_BYTES;
+  const maxGossipFrame = options.token.maxMessageSize + GOSSIP_RPC_FRAMING_BYTES;
   const holds = new PeerHolds();
   const services: Record<string, unknown> = {
     identify: identify(),
@@ -238,13 +236,13 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     services: services as never,
   });
   if (tuning.peerStore === "cached") cacheProtocolMerges(node);
+  allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
   return node as unknown as P2PLibp2p;
 }
 
 /**
  * The gossip message cap in force: the token's limit less the room the RPC framing takes
- * (receivers, Go peers included, cap whole frames at the token's size), never above what
- * gossipsub can send.
+ * (receivers, Go peers included, cap whole frames at the token's size).
  *
  * @param token The network token, whose `maxMessageSize` receivers enforce.
  * @returns The largest gossip payload to send, in bytes.
@@ -252,21 +250,15 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { GOSSIP_MAX_MESSAGE_BYTES, gossipLimit } from "@p2p/p2p/node";
+ * import { GOSSIP_FRAMING_RESERVE_BYTES, gossipLimit } from "@p2p/p2p/node";
  * import { generateTokenConfig } from "@p2p/p2p/token";
  *
- * const token = generateTokenConfig();
- * // Receivers cap whole frames at the token's size: the payload leaves room for framing.
- * assert.ok(gossipLimit({ ...token, maxMessageSize: 65536 }) < 65536);
- * // The 20 MiB of a default token is more than gossipsub sends.
- * assert.equal(gossipLimit(token), GOSSIP_MAX_MESSAGE_BYTES);
+ * const token = generateTokenConfig(); // 20 MiB, as LocalAI's
+ * assert.equal(gossipLimit(token), 20 * 1024 * 1024 - GOSSIP_FRAMING_RESERVE_BYTES);
  * ```
  */
 export function gossipLimit(token: NetworkToken): number {
-  return Math.max(
-    1,
-    Math.min(token.maxMessageSize - GOSSIP_FRAMING_RESERVE_BYTES, GOSSIP_MAX_MESSAGE_BYTES),
-  );
+  return Math.max(1, token.maxMessageSize - GOSSIP_FRAMING_RESERVE_BYTES);
 }
 
 /** A gater that denies what either denies. */

@@ -1,0 +1,119 @@
+// A member that crafts ledger blocks by hand cannot freeze the ledger of the network, inflate a
+// gzip bomb on every node, or lose a large block a Go peer may send.
+import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import type { Network } from "../../src/ledger/network.ts";
+import { startCluster } from "../services/_fixtures.ts";
+import { craftBlock, publishCompressed, publishRawBlock } from "./_attacks.ts";
+
+/**
+ * Writes `key` on `writer` and waits until every node of `nodes` reads it: replication works.
+ * (The attacker publishes by hand, bypassing its own ledger, so only the nodes that follow
+ * the rules are checked.)
+ */
+async function replicates(nodes: Network[], writer: Network, key: string): Promise<void> {
+  await writer.ledger.put("resume", key, key);
+  await waitFor(() => nodes.every((n) => n.ledger.get("resume", key) === key), {
+    timeoutMs: 5_000,
+    message: `the write "${key}" to reach every node (indices ${
+      nodes.map((n) => n.ledger.block.Index).join(", ")
+    })`,
+  });
+}
+
+Deno.test({
+  name: "security: no block a member sends freezes the ledger; writes keep replicating",
+  ...NODE_TEST,
+  async fn() {
+    const cluster = await startCluster(3);
+    try {
+      const [seed, honest, attacker] = cluster.networks as [Network, Network, Network];
+      const at = (): number => seed.ledger.block.Index;
+      const half = 2 ** 52;
+      const cases: [string, () => string][] = [
+        // What froze a network: every node adopted it, every later write got 2^53, dropped.
+        ["index 2^53-1", () => JSON.stringify(craftBlock(attacker, Number.MAX_SAFE_INTEGER))],
+        // As far ahead as an index can be: adopted, and the next write beats it.
+        ["index ahead by 2^52-1", () => JSON.stringify(craftBlock(attacker, at() + half - 1))],
+        // Again: past the top of the range, the index wraps around and writes go on.
+        [
+          "index past the top",
+          () => JSON.stringify(craftBlock(attacker, (at() + half - 1) % (2 * half))),
+        ],
+        // Go's int64 range: a valid Go block, beyond what a JS number holds exactly.
+        ["index int64 max", () =>
+          JSON.stringify(craftBlock(attacker, 7)).replace(
+            /"Index":7,/,
+            '"Index":9223372036854775807,',
+          )],
+        ["negative index", () => JSON.stringify(craftBlock(attacker, -1))],
+        ["fractional index", () => JSON.stringify(craftBlock(attacker, at() + 1.5))],
+        // The same index with a chosen hash that wins every tie but does not match.
+        [
+          "duplicate index, chosen hash",
+          () =>
+            JSON.stringify(craftBlock(attacker, at(), { taken: { k: '"over"' } }, "f".repeat(64))),
+        ],
+      ];
+      for (const [name, block] of cases) {
+        await publishRawBlock(attacker, block());
+        await replicates([seed, honest], honest, name);
+      }
+      assert.ok(at() < half, `the index wrapped around (${at()})`);
+      assert.equal(seed.ledger.has("taken", "k"), false, "the mismatched hash was dropped");
+      assert.deepEqual(seed.ledger.stats.dropped, { "bad-block": 3, "bad-hash": 1 });
+    } finally {
+      await cluster.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "security: a gzip bomb is not inflated to a huge block on every node",
+  ...NODE_TEST,
+  async fn() {
+    const cluster = await startCluster(2);
+    try {
+      const [seed, attacker] = cluster.networks as [Network, Network];
+      // 60 MiB of one letter: a valid block that gzips to about 60 KB.
+      const huge = craftBlock(attacker, attacker.ledger.block.Index + 1, {
+        bomb: { k: JSON.stringify("a".repeat(60 * 1024 * 1024)) },
+      });
+      const bomb = gzipSync(new TextEncoder().encode(JSON.stringify(huge)));
+      console.log(`bomb: ${bomb.byteLength} bytes gzipped, 60 MiB inflated`);
+      await publishCompressed(attacker, bomb);
+      await waitFor(() => (seed.ledger.stats.dropped["too-large"] ?? 0) >= 1, {
+        message: "the seed to drop the bomb as too large",
+      });
+      assert.equal(seed.ledger.has("bomb", "k"), false);
+      await replicates(cluster.networks, attacker, "after the bomb");
+    } finally {
+      await cluster.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "security: a 6 MB block in edgevpn's format (unsigned) is adopted, up to the token's limit",
+  ...NODE_TEST,
+  async fn() {
+    const cluster = await startCluster(2);
+    try {
+      const [seed, sender] = cluster.networks as [Network, Network];
+      // Random data does not compress: the sealed message is about 12 MB of hex.
+      const value = JSON.stringify(randomBytes(4_500_000).toString("base64"));
+      const block = craftBlock(sender, sender.ledger.block.Index + 1, { big: { k: value } });
+      await publishRawBlock(sender, JSON.stringify(block));
+      await waitFor(() => seed.ledger.has("big", "k"), {
+        timeoutMs: 15_000,
+        message: "the seed to adopt the 6 MB block",
+      });
+      assert.equal((seed.ledger.get("big", "k") as string).length, value.length - 2);
+      assert.equal(seed.ledger.stats.dropped["oversize"], undefined);
+    } finally {
+      await cluster.stop();
+    }
+  },
+});
