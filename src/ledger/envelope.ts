@@ -35,7 +35,7 @@ export interface EnvelopeLimits {
  *   {@linkcode MAX_INFLATE_RATIO} times its compressed size (a gzip bomb);
  * - `bad-json`: the decompressed block is not JSON;
  * - `bad-block`: the JSON does not have the shape of a block;
- * - `bad-hash`: the block's `Hash` is not the checksum of its content.
+ * - `bad-hash`: the block's `Hash` is not the checksum of its content (genesis blocks aside).
  */
 export type GossipRejection =
   | "oversize"
@@ -189,8 +189,11 @@ export function decodeEnvelope(
     throw new GossipMessageError("bad-block", `invalid block: ${detail}`, { cause: err });
   }
   // edgevpn never checks it; an unchecked hash lets a sender win every tie with content
-  // that does not match, or pass another block's hash off as its own.
-  if (block.Hash !== blockChecksum(block)) throw new GossipMessageError("bad-hash");
+  // that does not match, or pass another block's hash off as its own. A Go genesis block's
+  // hash is the checksum of an empty block, not of its own fields: index 0 is taken as is.
+  if (block.Index !== 0 && block.Hash !== blockChecksum(block)) {
+    throw new GossipMessageError("bad-hash");
+  }
   return block;
 }
 

@@ -1,6 +1,7 @@
 /**
  * A shared allowance of bytes, for memory that strangers may make a node hold: reservations
- * that do not fit wait in order until earlier ones are released. Pure bookkeeping, no IO.
+ * that do not fit wait until enough is released (first fit: a small one that fits is not held
+ * behind a large one that does not). Pure bookkeeping, no IO.
  *
  * @example Usage
  * ```ts
@@ -36,16 +37,15 @@ export class ByteBudget {
     return this.#waiters.length;
   }
 
-  /** Reserves `bytes` if they fit now and nobody waits before. */
+  /** Reserves `bytes` if they fit now. */
   tryReserve(bytes: number): boolean {
-    if (bytes > this.capacity) return false;
-    if (this.#waiters.length > 0 || this.#used + bytes > this.capacity) return false;
+    if (this.#used + bytes > this.capacity) return false;
     this.#used += bytes;
     return true;
   }
 
   /**
-   * Reserves `bytes`, waiting in order for room.
+   * Reserves `bytes`, waiting for room.
    *
    * @returns `true` once reserved; `false` if they can never fit or the signal ends the wait.
    */
@@ -77,12 +77,11 @@ export class ByteBudget {
   }
 
   #drain(): void {
-    while (this.#waiters.length > 0) {
-      const next = this.#waiters[0]!;
-      if (this.#used + next.bytes > this.capacity) return;
-      this.#waiters.shift();
-      this.#used += next.bytes;
-      next.grant(true);
+    for (const waiter of [...this.#waiters]) {
+      if (this.#used + waiter.bytes > this.capacity) continue;
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      this.#used += waiter.bytes;
+      waiter.grant(true);
     }
   }
 }

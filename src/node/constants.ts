@@ -258,7 +258,7 @@ export const MISBEHAVIOUR_HOLD_BASE_MS = 30_000;
 /** Longest hold of a stranger that keeps misbehaving. */
 export const MISBEHAVIOUR_HOLD_MAX_MS = 30 * 60_000;
 /** Node-wide bytes of gossip frames from peers that have not proved membership. */
-export const STRANGER_FRAME_BUDGET_BYTES = 64 * 1024 * 1024;
+export const STRANGER_FRAME_BUDGET_BYTES = 32 * 1024 * 1024;
 /** A stranger's gossip frame must arrive within this, plus {@linkcode STRANGER_FRAME_MS_PER_MIB}. */
 export const STRANGER_FRAME_BASE_MS = 10_000;
 /** Extra time a stranger's gossip frame gets per MiB of its size. */

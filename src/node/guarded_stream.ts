@@ -8,6 +8,8 @@ export type FrameViolation = "oversize" | "too-slow" | "no-room";
 export interface FrameGuard {
   /** Whether the peer has proved membership now (its frames then skip the budget). */
   isMember: () => boolean;
+  /** Resolves when the peer proves membership (a frame waiting for room then goes on). */
+  proven: (signal: AbortSignal) => Promise<boolean>;
   /** The node-wide allowance for frames from peers that have not. */
   budget: ByteBudget;
   /** Largest frame accepted from anyone, in bytes. */
@@ -159,23 +161,36 @@ export class GuardedStream extends EventTarget {
     if (this.#guard.isMember()) return true;
     if (!this.#guard.budget.tryReserve(bytes)) {
       this.#raw.pause();
-      const granted = await this.#guard.budget.reserve(
-        bytes,
-        AbortSignal.timeout(this.#guard.waitMs),
-      );
+      const outcome = await this.#waitForRoom(bytes);
       if (this.#done) {
-        if (granted) this.#guard.budget.release(bytes);
+        if (outcome === "reserved") this.#guard.budget.release(bytes);
         return false;
       }
-      if (!granted) {
+      if (outcome === "timeout") {
         this.#violate("no-room");
         return false;
       }
       this.#raw.resume();
+      if (outcome === "member") return true;
     }
     this.#reserved = bytes;
     this.#deadline = setTimeout(() => this.#violate("too-slow"), this.#guard.deadlineMs(bytes));
     return true;
+  }
+
+  /** Waits for room in the budget, or for the peer to prove membership (then none is needed). */
+  async #waitForRoom(bytes: number): Promise<"reserved" | "member" | "timeout"> {
+    const wait = new AbortController();
+    const timeout = AbortSignal.any([wait.signal, AbortSignal.timeout(this.#guard.waitMs)]);
+    const reserved = this.#guard.budget.reserve(bytes, timeout);
+    const outcome = await Promise.race([
+      reserved.then((ok) => ok ? "reserved" as const : "timeout" as const),
+      this.#guard.proven(timeout).then((ok) => ok ? "member" as const : "timeout" as const),
+    ]);
+    wait.abort(); // ends the loser
+    // A member needs no reservation: give back one granted in the same moment.
+    if (outcome === "member" && await reserved) this.#guard.budget.release(bytes);
+    return outcome;
   }
 
   #endFrame(): void {

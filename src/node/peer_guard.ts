@@ -75,7 +75,7 @@ export interface PeerGuardInit {
   holds: PeerHolds;
   /** Largest gossip frame accepted, in bytes (the token's `max_message_size` and framing). */
   maxFrameBytes: number;
-  /** Node-wide bytes of gossip frames from non-members held at once. @default {64 MiB} */
+  /** Node-wide bytes of gossip frames from non-members held at once. @default {32 MiB} */
   strangerBudgetBytes?: number;
 }
 
@@ -179,6 +179,7 @@ export class PeerGuard implements Startable {
       const peer = peerId.toString();
       const guarded = new GuardedStream(stream, {
         isMember: () => this.#components.membership.isMember(peer),
+        proven: (signal) => this.#components.membership.waitForMember(peer, signal),
         budget: this.budget,
         maxFrameBytes: this.#init.maxFrameBytes,
         deadlineMs: (bytes) =>
