@@ -25,8 +25,13 @@ export interface LedgerHubInit {
   pubsub: GossipSub;
   /** The network token: room, crypto secret and rotation interval. */
   token: NetworkToken;
-  /** Largest gossip payload the hub sends or accepts, in bytes. */
+  /** Largest gossip payload the hub sends, in bytes (and accepts, by default). */
   maxMessageBytes: number;
+  /**
+   * Largest gossip payload the hub accepts, in bytes. Go peers send up to the token's
+   * `max_message_size`, above what js gossipsub can send. @default {maxMessageBytes}
+   */
+  maxInboundMessageBytes?: number;
   /** The clock, in milliseconds since the epoch. @default {Date.now} */
   now?: () => number;
   /** Seconds around a rotation during which the neighbouring topics stay in use. @default {15} */
@@ -88,7 +93,12 @@ export class LedgerHub {
    * @param init The pubsub service, token and limits.
    */
   constructor(init: LedgerHubInit) {
-    this.#init = { now: Date.now, graceS: ROTATION_GRACE_S, ...init };
+    this.#init = {
+      now: Date.now,
+      graceS: ROTATION_GRACE_S,
+      maxInboundMessageBytes: init.maxMessageBytes,
+      ...init,
+    };
   }
 
   /** Subscribes to the current topics and starts following rotations. */
@@ -198,7 +208,7 @@ export class LedgerHub {
     const keys = [key, ...[...this.#topics.values()].filter((k) => k !== key)];
     try {
       const block = decodeEnvelope(message.data, keys, {
-        maxMessageBytes: this.#init.maxMessageBytes,
+        maxMessageBytes: this.#init.maxInboundMessageBytes,
         maxBlockBytes: MAX_BLOCK_BYTES,
       });
       for (const handler of this.#blockHandlers) handler(block, from);

@@ -76,6 +76,8 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     pubsub: node.services.pubsub,
     token: options.token,
     maxMessageBytes: gossipLimit(options.token),
+    // Go peers publish blocks up to the token's limit, above what we can send: accept them.
+    maxInboundMessageBytes: options.token.maxMessageSize,
     now,
   });
   const ledger = new Ledger({
