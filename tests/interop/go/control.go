@@ -13,10 +13,13 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"time"
 
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/mudler/edgevpn/pkg/blockchain"
 	"github.com/mudler/edgevpn/pkg/hub"
 	"github.com/mudler/edgevpn/pkg/node"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // The control protocol: one JSON object per line on stdin, one JSON answer per line on stdout,
@@ -31,6 +34,7 @@ import (
 //	list      [bucket]                    → storage: bucket → key → JSON text
 //	block                                 → the last block, as Go marshals it
 //	peers                                 → connected peers, peers on the ledger topic
+//	dial      addr                        → host.Connect to a loopback multiaddr with /p2p/<id>
 //	expose    name target                 → edgevpn services.RegisterService (see localai.go)
 //	worker    bucket target [name]        → LocalAI ExposeService (NodeData in bucket)
 //	connect   service                     → LocalAI allocateLocalService: a local tunnel port
@@ -47,6 +51,7 @@ type request struct {
 	Target   string          `json:"target"`
 	Service  string          `json:"service"`
 	Allocate bool            `json:"allocate"`
+	Addr     string          `json:"addr"`
 }
 
 // maxLine bounds one request line; longer lines are answered with an error and skipped.
@@ -173,6 +178,8 @@ func (p *peer) dispatch(req request) (result any, err error) {
 		return p.ledger.LastBlock(), nil
 	case "peers":
 		return p.peers(), nil
+	case "dial":
+		return p.dial(req)
 	case "expose":
 		return p.expose(req)
 	case "worker":
@@ -307,4 +314,23 @@ func (p *peer) peers() any {
 		}
 	}
 	return map[string]any{"connected": connected, "topic": topic}
+}
+
+// dial connects to addr (bounded); only loopback addresses, so a test can never reach out.
+func (p *peer) dial(req request) (any, error) {
+	info, err := libp2ppeer.AddrInfoFromString(req.Addr)
+	if err != nil {
+		return nil, fmt.Errorf(`Cannot run "dial": "addr" is not a multiaddr with /p2p/<id>: %w`, err)
+	}
+	for _, addr := range info.Addrs {
+		if !manet.IsIPLoopback(addr) {
+			return nil, fmt.Errorf(`Cannot run "dial": %s is not a loopback address`, addr)
+		}
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	if err := p.node.Host().Connect(ctx, *info); err != nil {
+		return nil, fmt.Errorf("Cannot dial %s: %w", info.ID, err)
+	}
+	return map[string]any{"peerId": info.ID.String()}, nil
 }

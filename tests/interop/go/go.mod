@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/libp2p/go-libp2p v0.48.0
 	github.com/mudler/edgevpn v0.34.0
+	github.com/multiformats/go-multiaddr v0.16.1
 )
 
 require (
@@ -65,7 +66,6 @@ require (
 	github.com/mudler/water v0.0.0-20250808092830-dd90dcf09025 // indirect
 	github.com/multiformats/go-base32 v0.1.0 // indirect
 	github.com/multiformats/go-base36 v0.2.0 // indirect
-	github.com/multiformats/go-multiaddr v0.16.1 // indirect
 	github.com/multiformats/go-multiaddr-dns v0.5.0 // indirect
 	github.com/multiformats/go-multiaddr-fmt v0.1.0 // indirect
 	github.com/multiformats/go-multibase v0.3.0 // indirect
