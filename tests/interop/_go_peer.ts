@@ -8,9 +8,10 @@ const GO_DIR = new URL("./go/", import.meta.url).pathname;
 /** A cold build downloads ~270 MB of modules from the Go proxy, then compiles (~1.5 min here). */
 const BUILD_TIMEOUT_MS = 15 * 60_000;
 
-/** The Go toolchain: `go` on PATH, else the official install location. */
+/** The Go toolchain: `$P2P_GO` if set, else `go` on PATH, else the official install location. */
 function locateGo(): string | undefined {
-  for (const candidate of ["go", "/usr/local/go/bin/go"]) {
+  const explicit = Deno.env.get("P2P_GO");
+  for (const candidate of explicit ? [explicit] : ["go", "/usr/local/go/bin/go"]) {
     try {
       const out = new Deno.Command(candidate, { args: ["version"], stdout: "null", stderr: "null" })
         .outputSync();
