@@ -132,3 +132,7 @@ export const MIN_INFLATE_BYTES = 8 * 1024 * 1024;
 export const CLAIM_TTL_MS = 60_000;
 /** Signed entries `EntryClaims` remembers at most. */
 export const MAX_CLAIMS = 4_096;
+/** edgevpn's bucket of exposed services: name → `{PeerID, Name}`. */
+export const SERVICES_BUCKET = "services";
+/** edgevpn's bucket of consumers allowed to open service streams: peer ID → `{PeerID, Timestamp}`. */
+export const USERS_BUCKET = "users";

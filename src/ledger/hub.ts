@@ -253,12 +253,21 @@ export class LedgerHub {
     for (const handler of this.#blockHandlers) handler(block, from);
   };
 
-  #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
-    const joined = event.detail.subscriptions.some((s) => s.subscribe && this.#topics.has(s.topic));
-    if (!joined || this.#joinTimer !== undefined) return;
+  /**
+   * Tells the hub a peer may now hear the ledger (it joined a topic, or proved membership):
+   * the join handlers run once after a short debounce.
+   */
+  peerJoined(): void {
+    if (this.#joinTimer !== undefined || this.#timer === undefined) return;
     this.#joinTimer = setTimeout(() => {
       this.#joinTimer = undefined;
       for (const handler of this.#joinHandlers) handler();
     }, NEW_PEER_SYNC_DELAY_MS);
+  }
+
+  #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    if (event.detail.subscriptions.some((s) => s.subscribe && this.#topics.has(s.topic))) {
+      this.peerJoined();
+    }
   };
 }

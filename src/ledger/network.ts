@@ -11,7 +11,12 @@ import {
 } from "../node/create_node.ts";
 import { fingerprint } from "../token/derive.ts";
 import { encodeToken, type NetworkToken } from "../token/token.ts";
-import { HEALTHCHECK_BUCKET, HEALTHCHECK_INTERVAL_MS, MAX_CLAIMS } from "./constants.ts";
+import {
+  HEALTHCHECK_BUCKET,
+  HEALTHCHECK_INTERVAL_MS,
+  MAX_CLAIMS,
+  USERS_BUCKET,
+} from "./constants.ts";
 import { LedgerHub } from "./hub.ts";
 import { Ledger } from "./ledger.ts";
 import { EntryClaims } from "./claims.ts";
@@ -112,6 +117,8 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     guard.punish(via, `invalid ledger message (${reason})`);
     if (from !== via) guard.punish(from, `invalid ledger message (${reason})`);
   });
+  // A newly proved member gets the state at once (strangers were sent nothing).
+  node.services.membership.addEventListener("member:proven", () => hub.peerJoined());
   hub.onBlock((block, from) => {
     if (from !== "" && namesItsSender(block, from)) node.services.membership.prove(from, "gossip");
   });
@@ -166,14 +173,17 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
 }
 
 /**
- * Whether a block its sender signed carries the sender's own heartbeat: LocalAI and edgevpn
- * nodes cannot answer the membership challenge, but each writes `healthcheck/<its ID>` every
- * 30 s, sealed with the token. An outsider can copy a member's sealed block and publish it
- * under its own signature, but that block names the member, not the outsider.
+ * Whether a block its sender signed names the sender as a node names itself: LocalAI and
+ * edgevpn nodes cannot answer the membership challenge, but each writes `healthcheck/<its
+ * ID>` every 30 s and a consumer `users/<its ID>`, sealed with the token. An outsider can
+ * copy a member's sealed block and publish it under its own signature, but that block names
+ * the member, not the outsider (and outsiders get no gossip to copy: see `gossipScoring`).
  */
 function namesItsSender(block: Block, from: string): boolean {
-  const beats = block.Storage[HEALTHCHECK_BUCKET];
-  return beats !== undefined && Object.hasOwn(beats, from);
+  return [HEALTHCHECK_BUCKET, USERS_BUCKET].some((bucket) => {
+    const entries = block.Storage[bucket];
+    return entries !== undefined && Object.hasOwn(entries, from);
+  });
 }
 
 /** A set that forgets its oldest members past `max`. */

@@ -272,3 +272,5 @@ export const GOSSIP_RPC_FRAMING_BYTES = 64 * 1024;
 export const CONNECTION_HEADROOM_RATIO = 0.25;
 /** …and at least this many connections. */
 export const MIN_CONNECTION_HEADROOM = 16;
+/** Gossipsub score of a peer that has not proved membership (see `gossipScoring`). */
+export const STRANGER_GOSSIP_SCORE = -60;

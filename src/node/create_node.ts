@@ -44,6 +44,7 @@ import { type Liveness, liveness } from "./liveness.ts";
 import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
 import { pendingPerHost } from "./pending_per_host.ts";
 import { allowLargeGossipFrames } from "./gossip_frames.ts";
+import { gossipScoring, rescore } from "./gossip_scoring.ts";
 
 /** How to assemble a node: the common flags of every node-running command. */
 export interface NodeOptions {
@@ -157,6 +158,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxGossipFrame = options.token.maxMessageSize + GOSSIP_RPC_FRAMING_BYTES;
   const holds = new PeerHolds();
+  // The scoring function needs the membership service, which exists once the node does.
+  let membershipOf: Membership | undefined;
   const services: Record<string, unknown> = {
     identify: identify(),
     // Pool views, heartbeats and tests ping the same peers concurrently (default: 1 per connection).
@@ -166,9 +169,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       doPX: true,
       allowPublishToZeroTopicPeers: true,
       globalSignaturePolicy: "StrictSign",
-      // Many members share one IP (one host, one NAT): the colocation penalty would graylist
-      // them all. edgevpn's gossipsub scores no peer by default either.
-      scoreParams: { IPColocationFactorWeight: 0 },
+      ...gossipScoring((peer) => membershipOf?.isMember(peer) ?? false),
       // Whole RPC frames: a message at the token's cap plus its framing (or an IWANT answer
       // bundling several) must not reset the stream and cut the peer off. Oversize messages
       // are dropped one by one by the ledger hub ("oversize"), which checks the token's cap.
@@ -237,7 +238,12 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   });
   if (tuning.peerStore === "cached") cacheProtocolMerges(node);
   allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
-  return node as unknown as P2PLibp2p;
+  const typed = node as unknown as P2PLibp2p;
+  membershipOf = typed.services.membership;
+  membershipOf.addEventListener("member:proven", (event) => {
+    rescore(typed.services.pubsub, event.detail);
+  });
+  return typed;
 }
 
 /**

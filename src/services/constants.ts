@@ -51,30 +51,7 @@ export const ACK_CONNECTED = 0;
  */
 export const ACK_TARGET_UNREACHABLE = 1;
 
-/**
- * Bucket of exposed services: name → `{PeerID, Name}`.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { SERVICES_BUCKET } from "@p2p/p2p/services";
- *
- * assert.equal(SERVICES_BUCKET, "services");
- * ```
- */
-export const SERVICES_BUCKET = "services";
-/**
- * Bucket of consumers allowed to open service streams: peer ID → `{PeerID, Timestamp}`.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { USERS_BUCKET } from "@p2p/p2p/services";
- *
- * assert.equal(USERS_BUCKET, "users");
- * ```
- */
-export const USERS_BUCKET = "users";
+export { SERVICES_BUCKET, USERS_BUCKET } from "../ledger/constants.ts";
 
 /**
  * The pool of llama.cpp RPC workers in LocalAI.

@@ -1,4 +1,4 @@
-import { P2PProcess } from "./process.ts";
+import { LineProcess, P2PProcess } from "./process.ts";
 import { waitFor } from "./wait.ts";
 
 /** The JSON line a node-running command prints on stdout at start. */
@@ -87,10 +87,10 @@ export async function sendJson(
 }
 
 /** Stops every process (SIGTERM, then SIGKILL after the bound); never throws. */
-export async function stopAll(nodes: (RunningNode | P2PProcess | undefined)[]): Promise<void> {
+export async function stopAll(nodes: (RunningNode | LineProcess | undefined)[]): Promise<void> {
   await Promise.all(nodes.map(async (n) => {
     if (n === undefined) return;
-    const p = n instanceof P2PProcess ? n : n.process;
+    const p = n instanceof LineProcess ? n : n.process;
     await p.stop().catch(() => {});
   }));
 }

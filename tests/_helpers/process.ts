@@ -35,22 +35,36 @@ export async function runP2P(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-/** A long-running `p2p` process whose output lines are collected as they arrive. */
-export class P2PProcess {
+/** How to start a {@linkcode LineProcess}. */
+export interface LineProcessOptions {
+  /** Extra environment variables (`NO_COLOR=1` is always set). */
+  env?: Record<string, string>;
+  /** Whether the test writes to the child's stdin (see {@linkcode LineProcess.writeLine}). */
+  stdin?: boolean;
+}
+
+/** A long-running child process whose output lines are collected as they arrive. */
+export class LineProcess {
   readonly child: Deno.ChildProcess;
   readonly stdoutLines: string[] = [];
   readonly stderrLines: string[] = [];
   readonly exited: Promise<Deno.CommandStatus>;
   #readers: Promise<void>[];
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, ...args],
+  constructor(
+    command: string,
+    args: string[],
+    { env = {}, stdin = false }: LineProcessOptions = {},
+  ) {
+    this.child = new Deno.Command(command, {
+      args,
       env: { NO_COLOR: "1", ...env },
-      stdin: "null",
+      stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    this.#stdin = stdin ? this.child.stdin.getWriter() : undefined;
     this.#readers = [
       collectLines(this.child.stdout, this.stdoutLines),
       collectLines(this.child.stderr, this.stderrLines),
@@ -58,8 +72,16 @@ export class P2PProcess {
     this.exited = this.child.status;
   }
 
+  /** Writes `line` and a newline to the child's stdin (started with `stdin: true`). */
+  async writeLine(line: string): Promise<void> {
+    if (this.#stdin === undefined) throw new Error("Cannot write: the process has no stdin pipe");
+    await this.#stdin.write(new TextEncoder().encode(`${line}\n`));
+  }
+
   /** Sends `signal` and waits (bounded) for the exit; SIGKILL if it does not come. */
   async stop(signal: Deno.Signal = "SIGTERM", timeoutMs = 5_000): Promise<Deno.CommandStatus> {
+    // Not awaited: a child that stopped reading must not stall the stop.
+    this.#stdin?.close().catch(() => {});
     try {
       this.child.kill(signal);
     } catch {
@@ -90,6 +112,13 @@ export class P2PProcess {
   /** Everything written to stderr so far, for failure messages. */
   get stderrText(): string {
     return this.stderrLines.join("\n");
+  }
+}
+
+/** A long-running `p2p` process (main.ts under `deno run -A`). */
+export class P2PProcess extends LineProcess {
+  constructor(args: string[], env: Record<string, string> = {}) {
+    super(Deno.execPath(), ["run", "-A", MAIN, ...args], { env });
   }
 }
 

@@ -130,6 +130,8 @@ Deno.test({
       ];
       outsider = await stranger();
       await outsider.dial(seed.node.getMultiaddrs()[0]!);
+      // A hostile node ignores the rules: it treats the seed as a member and sends to it.
+      outsider.services.membership.prove(seed.peerId, "challenge");
       // The topic is in the subscriptions the seed announces to every connected peer.
       const topic = topicAt(cluster.token, Date.now() / 1000);
       outsider.services.pubsub.subscribe(topic);
