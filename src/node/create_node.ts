@@ -159,7 +159,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const maxGossipFrame = options.token.maxMessageSize + GOSSIP_RPC_FRAMING_BYTES;
   const holds = new PeerHolds();
   // The scoring function needs the membership service, which exists once the node does.
-  let membershipOf: Membership | undefined;
+  const proved: { by?: Membership } = {};
   const services: Record<string, unknown> = {
     identify: identify(),
     // Pool views, heartbeats and tests ping the same peers concurrently (default: 1 per connection).
@@ -169,7 +169,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       doPX: true,
       allowPublishToZeroTopicPeers: true,
       globalSignaturePolicy: "StrictSign",
-      ...gossipScoring((peer) => membershipOf?.isMember(peer) ?? false),
+      ...gossipScoring((peer) => proved.by?.isMember(peer) ?? false),
       // Whole RPC frames: a message at the token's cap plus its framing (or an IWANT answer
       // bundling several) must not reset the stream and cut the peer off. Oversize messages
       // are dropped one by one by the ledger hub ("oversize"), which checks the token's cap.
@@ -239,8 +239,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   if (tuning.peerStore === "cached") cacheProtocolMerges(node);
   allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
   const typed = node as unknown as P2PLibp2p;
-  membershipOf = typed.services.membership;
-  membershipOf.addEventListener("member:proven", (event) => {
+  proved.by = typed.services.membership;
+  proved.by.addEventListener("member:proven", (event) => {
     rescore(typed.services.pubsub, event.detail);
   });
   return typed;
