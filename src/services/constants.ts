@@ -338,27 +338,29 @@ export const LIVENESS_PING_TIMEOUT_MS = 1_500;
 export const LIVENESS_MAX_FAILED_PINGS = 2;
 
 /**
- * Warnings about an unreachable target are logged at most this often.
+ * A warning that can repeat per connection or stream (a target down, no worker for a client)
+ * is logged at most once per this interval, with the count of the ones it stands for.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { TARGET_WARNING_INTERVAL_MS } from "@p2p/p2p/services";
+ * import { REPEATED_WARNING_INTERVAL_MS } from "@p2p/p2p/services";
  *
- * assert.equal(TARGET_WARNING_INTERVAL_MS, 10_000);
+ * assert.equal(REPEATED_WARNING_INTERVAL_MS, 10_000);
  * ```
  */
-export const TARGET_WARNING_INTERVAL_MS = 10_000;
+export const REPEATED_WARNING_INTERVAL_MS = 10_000;
 /**
  * Bound on dialing the exposed target.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { TARGET_DIAL_TIMEOUT_MS, TARGET_WARNING_INTERVAL_MS } from "@p2p/p2p/services";
+ * import { REPEATED_WARNING_INTERVAL_MS, TARGET_DIAL_TIMEOUT_MS } from "@p2p/p2p/services";
  *
  * assert.equal(TARGET_DIAL_TIMEOUT_MS, 5_000);
- * assert.ok(TARGET_DIAL_TIMEOUT_MS < TARGET_WARNING_INTERVAL_MS);
+ * // A target that stays down is reported once per warning interval, not per dial.
+ * assert.ok(TARGET_DIAL_TIMEOUT_MS < REPEATED_WARNING_INTERVAL_MS);
  * ```
  */
 export const TARGET_DIAL_TIMEOUT_MS = 5_000;
