@@ -34,4 +34,5 @@ export * from "./tuning.ts";
 export * from "./identity.ts";
 export * from "./rendezvous.ts";
 export * from "./auto_dial.ts";
+export * from "./silent_connections.ts";
 export * from "./version.ts";
