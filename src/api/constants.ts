@@ -28,5 +28,3 @@ export const API_LINGER_MS = 1_000;
 export const API_LINGER_BYTES = 256 * 1024;
 /** On shutdown, requests in progress get this long to finish before their connections close. */
 export const API_SHUTDOWN_GRACE_MS = 5_000;
-/** After a failed accept (out of file descriptors), the API waits this long before the next. */
-export const API_ACCEPT_RETRY_MS = 100;

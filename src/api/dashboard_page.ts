@@ -120,7 +120,7 @@ function renderFederated(stats, at) {
   });
   return [
     el("p", { class: "mono summary" }, "listening on " + stats.listen + " · " + stats.strategy + " · accepted " + stats.accepted +
-      " · refused " + stats.refused + " · 503 " + stats.noWorker + " · failovers " + stats.failovers),
+      " · waiting " + stats.waiting + " · refused " + stats.refused + " · 503 " + stats.noWorker + " · failovers " + stats.failovers),
     rows.length ? table(["worker", "active", "total", "rate", "failed", "in / out"], rows) : empty("No connections yet"),
   ];
 }

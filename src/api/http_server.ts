@@ -8,9 +8,9 @@
  * capped, closing the one that waited longest for a request first.
  */
 import { getLogger } from "@logtape/logtape";
+import { ACCEPT_RETRY_MS } from "../services/constants.ts";
 import { RepeatedWarning } from "../services/repeated_warning.ts";
 import {
-  API_ACCEPT_RETRY_MS,
   API_BODY_STALL_TIMEOUT_MS,
   API_HEADER_TIMEOUT_MS,
   API_IDLE_TIMEOUT_MS,
@@ -146,7 +146,7 @@ export class HttpServer {
         if (this.#closing || err instanceof Deno.errors.BadResource) return;
         // Out of file descriptors, say: keep serving once some are free again.
         this.#acceptFailed.warn({ error: err instanceof Error ? err.message : String(err) });
-        await new Promise((resolve) => setTimeout(resolve, API_ACCEPT_RETRY_MS));
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
       if (this.#clients.size >= this.#limits.maxConnections && !this.#closeLongestWaiting()) {
