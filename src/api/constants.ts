@@ -9,8 +9,11 @@ export const API_MAX_HEAD_BYTES = 16 * 1024;
 export const API_HEADER_TIMEOUT_MS = 10_000;
 /** A keep-alive connection with no new request for this long is closed. */
 export const API_IDLE_TIMEOUT_MS = 10_000;
-/** A request body that stops arriving for this long closes the connection. */
-export const API_BODY_STALL_TIMEOUT_MS = 10_000;
+/**
+ * A request body must arrive whole within this long of its first read (at most 1 MiB: 35 KB/s
+ * at the least); a body trickled byte by byte cannot hold a connection for longer.
+ */
+export const API_BODY_TIMEOUT_MS = 30_000;
 /** An answer the client does not read within this long closes the connection. */
 export const API_WRITE_TIMEOUT_MS = 30_000;
 /**

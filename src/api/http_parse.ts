@@ -4,17 +4,17 @@
  * header folding, no Content-Length next to Transfer-Encoding, origin-form targets only.
  */
 
+import { HttpError } from "./router.ts";
+
 /** A request the API cannot parse; answered with `status` and the connection closed. */
-export class HttpParseError extends Error {
-  readonly status: number;
+export class HttpParseError extends HttpError {
   /**
    * @param status The HTTP status to answer (400, 431, 501, 505).
    * @param message What is wrong, for the client.
    */
   constructor(status: number, message: string) {
-    super(message);
+    super(status, message);
     this.name = "HttpParseError";
-    this.status = status;
   }
 }
 

@@ -98,13 +98,15 @@ export class BodyReader {
   /**
    * @param reader The connection.
    * @param framing Content-Length or chunked.
-   * @param deadline Armed around each read (`before` may first send `100 Continue`).
+   * @param deadline `start` runs before the first read (it may send `100 Continue` and arms
+   *   the body's deadline), `end` once the body has been read to its end.
    */
   constructor(
     reader: ConnReader,
     framing: BodyFraming,
-    deadline: { before: () => Promise<void>; after: () => void },
+    deadline: { start: () => Promise<void>; end: () => void },
   ) {
+    let started = false;
     let remaining = framing.kind === "length" ? framing.length : 0;
     let chunkEnded = false;
     const next = async (): Promise<Uint8Array | null> => {
@@ -131,11 +133,14 @@ export class BodyReader {
     };
     this.stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        await deadline.before();
+        if (!started) {
+          started = true;
+          await deadline.start();
+        }
         const chunk = await next();
-        deadline.after();
         if (chunk === null) {
           this.complete = true;
+          deadline.end();
           controller.close();
         } else controller.enqueue(chunk);
       },

@@ -11,7 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import { ACCEPT_RETRY_MS } from "../services/constants.ts";
 import { RepeatedWarning } from "../services/repeated_warning.ts";
 import {
-  API_BODY_STALL_TIMEOUT_MS,
+  API_BODY_TIMEOUT_MS,
   API_HEADER_TIMEOUT_MS,
   API_IDLE_TIMEOUT_MS,
   API_LINGER_BYTES,
@@ -31,6 +31,7 @@ import {
   wantsKeepAlive,
 } from "./http_parse.ts";
 import { BODY_READ_BYTES, BodyReader, ConnReader } from "./http_reader.ts";
+import { errorResponse } from "./router.ts";
 
 const log = getLogger(["p2p", "api"]);
 const encoder = new TextEncoder();
@@ -42,7 +43,7 @@ export interface HttpLimits {
   maxHeadBytes: number;
   headerTimeoutMs: number;
   idleTimeoutMs: number;
-  bodyStallTimeoutMs: number;
+  bodyTimeoutMs: number;
   writeTimeoutMs: number;
   maxConnections: number;
   shutdownGraceMs: number;
@@ -52,7 +53,7 @@ const DEFAULT_LIMITS: HttpLimits = {
   maxHeadBytes: API_MAX_HEAD_BYTES,
   headerTimeoutMs: API_HEADER_TIMEOUT_MS,
   idleTimeoutMs: API_IDLE_TIMEOUT_MS,
-  bodyStallTimeoutMs: API_BODY_STALL_TIMEOUT_MS,
+  bodyTimeoutMs: API_BODY_TIMEOUT_MS,
   writeTimeoutMs: API_WRITE_TIMEOUT_MS,
   maxConnections: API_MAX_CONNECTIONS,
   shutdownGraceMs: API_SHUTDOWN_GRACE_MS,
@@ -257,16 +258,14 @@ export class HttpServer {
         }
         const expectsContinue = headerValues(head, "expect")
           .some((v) => v.toLowerCase() === "100-continue");
-        let asked = false;
         body = new BodyReader(reader, framing, {
-          before: async () => {
-            if (!asked && expectsContinue) {
+          start: async () => {
+            if (expectsContinue) {
               await this.#write(client, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
             }
-            asked = true;
-            this.#arm(client, this.#limits.bodyStallTimeoutMs);
+            this.#arm(client, this.#limits.bodyTimeoutMs);
           },
-          after: () => this.#disarm(client),
+          end: () => this.#disarm(client),
         });
       }
       request = new Request(`http://${host}${head.target}`, {
@@ -284,9 +283,8 @@ export class HttpServer {
     try {
       response = await this.#handler(request);
     } catch (err) {
-      response = Response.json({ error: err instanceof Error ? err.message : String(err) }, {
-        status: 500,
-      });
+      // A body that broke off or was malformed surfaces here, through the handler's read.
+      response = errorResponse(err);
     }
     this.#disarm(client);
     // An unread body is still on the wire: the connection cannot carry another request.
@@ -316,7 +314,7 @@ export class HttpServer {
 
   async #answerError(client: Client, err: HttpParseError): Promise<void> {
     client.busy = true;
-    const response = Response.json({ error: err.message }, { status: err.status });
+    const response = errorResponse(err);
     await this.#respond(client, response, false, false).catch(() => {});
   }
 
