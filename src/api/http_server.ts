@@ -5,7 +5,8 @@
  * applied either), and it offers no hook per connection. Here every connection has a deadline
  * in each phase (head, body, answer, keep-alive), the body is handed to the handler as a
  * stream read on demand (a large one is never buffered), and the number of connections is
- * capped, closing the one that waited longest for a request first.
+ * capped, closing the one that waited longest for a request first (one never answered before
+ * a keep-alive one).
  */
 import { getLogger } from "@logtape/logtape";
 import { ACCEPT_RETRY_MS } from "../services/constants.ts";
@@ -71,6 +72,8 @@ export interface HttpServerInit {
 interface Client {
   conn: Deno.Conn;
   busy: boolean;
+  /** Whether it has been answered once: a keep-alive client, not one that never spoke. */
+  answered: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -154,7 +157,7 @@ export class HttpServer {
         closeQuietly(conn);
         continue;
       }
-      const client: Client = { conn, busy: false, timer: undefined };
+      const client: Client = { conn, busy: false, answered: false, timer: undefined };
       this.#clients.set(conn, client);
       const served = this.#serve(client).catch(() => {}).finally(() => {
         clearTimeout(client.timer);
@@ -166,13 +169,19 @@ export class HttpServer {
     }
   }
 
-  /** Makes room: closes the connection that has waited longest for a request, if any waits. */
+  /**
+   * Makes room: closes the connection that has waited longest for a request — first among
+   * those never answered (idle or slow-header ones), then among keep-alive ones; never a busy
+   * one. A legit client's pooled connection outlives a flood of silent ones.
+   */
   #closeLongestWaiting(): boolean {
-    for (const client of this.#clients.values()) {
-      if (client.busy) continue;
-      this.#clients.delete(client.conn);
-      closeQuietly(client.conn);
-      return true;
+    for (const keepAlive of [false, true]) {
+      for (const client of this.#clients.values()) {
+        if (client.busy || client.answered !== keepAlive) continue;
+        this.#clients.delete(client.conn);
+        closeQuietly(client.conn);
+        return true;
+      }
     }
     return false;
   }
@@ -214,6 +223,7 @@ export class HttpServer {
       client.busy = true;
       this.#disarm(client);
       if (!await this.#answer(client, reader, head)) return await this.#linger(client, reader);
+      client.answered = true;
     }
   }
 

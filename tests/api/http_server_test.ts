@@ -143,21 +143,33 @@ Deno.test("HttpServer: slow head, idle keep-alive and trickled body are closed b
   }, limits);
 });
 
-Deno.test("HttpServer: at the connection cap the longest-waiting connection makes room", async () => {
+Deno.test("HttpServer: at the cap the longest-waiting silent connection makes room, not a kept one", async () => {
   await withServer(async (address, server) => {
-    const first = await connectTo(address);
-    const others = [await connectTo(address), await connectTo(address)];
+    // A keep-alive client, answered once, then two that never speak.
+    const kept = await connectTo(address);
+    await writeAll(kept, encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    const buffer = new Uint8Array(4096);
+    const n = await withTimeout(kept.read(buffer), 5_000, "the kept client's answer");
+    assert.match(decoder.decode(buffer.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 /);
+    const silent = [await connectTo(address), await connectTo(address)];
     try {
-      // The fourth connection is served; the first, waiting longest, was closed for it.
+      // A fourth is served; the first silent one, waiting longest, was closed for it.
       const answer = await exchange(
         address,
         "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
       );
       assert.deepEqual(statuses(answer), [200]);
-      assert.equal((await withTimeout(readAll(first), 5_000, "the first closed")).byteLength, 0);
+      const closed = await withTimeout(readAll(silent[0]!), 5_000, "the first silent one closed");
+      assert.equal(closed.byteLength, 0);
       assert.ok(server.connections <= 3);
+      // The kept client still has its connection.
+      await writeAll(
+        kept,
+        encoder.encode("GET /again HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+      );
+      assert.match(decoder.decode(await withTimeout(readAll(kept), 5_000, "again")), /\/again/);
     } finally {
-      for (const conn of [first, ...others]) closeQuietly(conn);
+      for (const conn of [kept, ...silent]) closeQuietly(conn);
     }
   }, { maxConnections: 3 });
 });

@@ -41,12 +41,14 @@ function legitClient(api: string, everyMs: number): { stop(): Promise<number[]> 
 
 /**
  * PUTs `total` bytes of a JSON string to `address`, chunked or with a Content-Length, from one
- * reused 64 KiB buffer (never held whole); returns the answer and how much was sent.
+ * reused 64 KiB buffer (never held whole); `midway` runs once 512 KiB are sent (the upload
+ * still open). Returns the answer and how much was sent.
  */
 async function hugePut(
   address: string,
   total: number,
   framing: "chunked" | "length",
+  midway: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ status: number; body: string; sent: number }> {
   const conn = await connectTo(address);
   const chunk = new Uint8Array(64 * 1024).fill(0x61); // "aaaa…"
@@ -65,6 +67,7 @@ async function hugePut(
       await writeAll(conn, chunk);
       if (framing === "chunked") await writeAll(conn, crlf);
       sent += chunk.byteLength;
+      if (sent === 512 * 1024) await midway();
     }
   } catch {
     // the node closed the connection: what matters is what it answered
@@ -92,12 +95,24 @@ Deno.test({
       const baseline = rssMiB(pid);
       const peak = rssSampler({ node: pid }, 10);
       const legit = legitClient(node.api, 10);
+      // While the upload is open, other requests are answered.
+      const midwayStatuses: number[] = [];
+      const midway = async (): Promise<void> => {
+        for (let i = 0; i < 5; i++) {
+          const answer = await fetch(`${node!.api}/api/node`, {
+            signal: AbortSignal.timeout(5_000),
+          });
+          await answer.arrayBuffer();
+          midwayStatuses.push(answer.status);
+        }
+      };
       let results: Awaited<ReturnType<typeof hugePut>>[];
       try {
         results = [
-          await hugePut(address, UPLOAD_BYTES, "chunked"),
+          await hugePut(address, UPLOAD_BYTES, "chunked", midway),
           await hugePut(address, UPLOAD_BYTES, "length"),
         ];
+        assert.deepEqual(midwayStatuses, [200, 200, 200, 200, 200]);
       } finally {
         const statuses = await legit.stop();
         const grown = (peak().node ?? NaN) - baseline;
