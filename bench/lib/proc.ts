@@ -242,3 +242,14 @@ export function rssSampler(
     return max;
   };
 }
+
+/** Open file descriptors of a process (entries of /proc/PID/fd); NaN if it is gone. */
+export function fdCount(pid: number): number {
+  try {
+    let count = 0;
+    for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) count++;
+    return count;
+  } catch {
+    return NaN;
+  }
+}

@@ -2,6 +2,10 @@
  * The dashboard: one self-contained page (no build step, no CDN). It polls
  * `/api/dashboard` every second and builds the DOM with `textContent` only: worker names and
  * ledger buckets come from the network and must never be parsed as HTML.
+ *
+ * With `--api-token`, the page itself is public (it holds no data) and asks for the token on
+ * the first 401: kept in `sessionStorage` (this tab only, gone when it closes) and sent as
+ * `Authorization: Bearer` with every fetch; a refused token clears it and says so.
  */
 export const DASHBOARD_HTML: string = `<!doctype html>
 <html lang="en">
@@ -36,6 +40,15 @@ export const DASHBOARD_HTML: string = `<!doctype html>
   .num { text-align:right; font-variant-numeric:tabular-nums; }
   #status { margin-left:auto; font-size:12px; color:var(--dim); }
   #status.error { color:var(--off); }
+  #login { max-width:420px; margin:48px auto; background:var(--card); border:1px solid var(--line);
+           border-radius:10px; padding:20px; display:grid; gap:12px; }
+  #login[hidden], main[hidden] { display:none; }
+  #login h2 { margin:0; font-size:16px; color:var(--accent); }
+  #login p { margin:0; color:var(--dim); }
+  #login p.error { color:var(--off); }
+  #login input, #login button { font:inherit; padding:8px 10px; border-radius:6px;
+           border:1px solid var(--line); background:var(--bg); color:var(--text); }
+  #login button { background:var(--accent); color:#000; font-weight:600; cursor:pointer; }
 </style>
 </head>
 <body>
@@ -45,6 +58,12 @@ export const DASHBOARD_HTML: string = `<!doctype html>
   <span class="meta" id="node-role"></span>
   <span id="status">loading</span>
 </header>
+<form id="login" hidden>
+  <h2>This node's API needs its token</h2>
+  <p id="login-message">Enter the token the node was started with (--api-token).</p>
+  <input id="login-token" type="password" autocomplete="current-password" aria-label="API token" required>
+  <button type="submit">Open the dashboard</button>
+</form>
 <main>
   <section id="pools"><h2>Pools</h2><div id="pools-body"><p class="empty">No pools yet</p></div></section>
   <section id="federated"><h2>Federated connections</h2><div id="federated-body"><p class="empty">This node does not run p2p federated</p></div></section>
@@ -67,6 +86,10 @@ const empty = (text) => el("p", { class: "empty" }, text);
 const ago = (ms) => ms < 1500 ? "just now" : ms < 90000 ? Math.round(ms / 1000) + " s ago" : Math.round(ms / 60000) + " min ago";
 const bytes = (n) => n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB";
 let previous = null;
+// The API token, for this tab only (sessionStorage), when the node requires one.
+const TOKEN_KEY = "p2p-api-token";
+let token = sessionStorage.getItem(TOKEN_KEY);
+let timer = null;
 
 function renderPools(pools, federated) {
   if (pools.length === 0) return [empty("No workers announced yet")];
@@ -97,7 +120,7 @@ function renderFederated(stats, at) {
   });
   return [
     el("p", { class: "mono summary" }, "listening on " + stats.listen + " · " + stats.strategy + " · accepted " + stats.accepted +
-      " · refused " + stats.refused + " · 503 " + stats.noWorker + " · failovers " + stats.failovers),
+      " · waiting " + stats.waiting + " · refused " + stats.refused + " · 503 " + stats.noWorker + " · failovers " + stats.failovers),
     rows.length ? table(["worker", "active", "total", "rate", "failed", "in / out"], rows) : empty("No connections yet"),
   ];
 }
@@ -123,10 +146,49 @@ function render(data) {
   previous = data;
 }
 
+/** Hides every figure and asks for the token; polling stops until it is given. */
+function askForToken(message, isError) {
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  previous = null;
+  document.querySelector("main").hidden = true;
+  document.getElementById("node-id").textContent = "locked";
+  document.getElementById("node-role").textContent = "";
+  for (const id of ["pools-body", "federated-body", "peers-body", "ledger-body", "node-body"]) {
+    document.getElementById(id).replaceChildren();
+  }
+  const text = document.getElementById("login-message");
+  text.textContent = message;
+  text.className = isError ? "error" : "";
+  document.getElementById("status").textContent = "locked";
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-token").focus();
+}
+
+document.getElementById("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("login-token");
+  token = input.value.trim();
+  input.value = "";
+  if (token === "") return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  document.getElementById("login").hidden = true;
+  document.querySelector("main").hidden = false;
+  refresh();
+});
+
 async function refresh() {
+  clearTimeout(timer);
   const status = document.getElementById("status");
   try {
-    const response = await fetch("api/dashboard", { cache: "no-store" });
+    const headers = token ? { authorization: "Bearer " + token } : {};
+    const response = await fetch("api/dashboard", { cache: "no-store", headers });
+    if (response.status === 401) {
+      askForToken(token
+        ? "Wrong token: the node refused it. Enter the token it was started with (--api-token)."
+        : "Enter the token the node was started with (--api-token).", Boolean(token));
+      return;
+    }
     if (!response.ok) throw new Error("HTTP " + response.status);
     render(await response.json());
     status.textContent = "live · updated " + new Date().toLocaleTimeString();
@@ -134,9 +196,8 @@ async function refresh() {
   } catch (err) {
     status.textContent = "cannot reach the node (" + err.message + ")";
     status.className = "error";
-  } finally {
-    setTimeout(refresh, 1000);
   }
+  timer = setTimeout(refresh, 1000);
 }
 refresh();
 </script>

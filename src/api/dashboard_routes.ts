@@ -59,7 +59,7 @@ export function addDashboardRoutes(router: Router, state: ApiState): Router {
         headers: {
           "content-type": "text/html; charset=utf-8",
           "content-security-policy":
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'; frame-ancestors 'none'",
         },
       }))
     .add("GET", "/api/dashboard", () => json(dashboardSnapshot(state)));

@@ -156,16 +156,34 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
       return [
         [{ outcome: "accepted" }, stats.accepted],
         [{ outcome: "refused" }, stats.refused],
+        [{ outcome: "evicted" }, stats.evicted],
+        [{ outcome: "idle_closed" }, stats.idleClosed],
         [{ outcome: "no_worker" }, stats.noWorker],
         [{ outcome: "failover" }, stats.failovers],
         [{ outcome: "failed" }, stats.failed],
       ];
     },
   );
-  liveGauge(registry, "p2p_federated_active_connections", "Open client connections", [], () => {
-    const stats = state.federated?.();
-    return stats === undefined ? [] : [[{}, stats.active]];
-  });
+  liveGauge(
+    registry,
+    "p2p_federated_active_connections",
+    "Client connections with a tunnel (or opening one)",
+    [],
+    () => {
+      const stats = state.federated?.();
+      return stats === undefined ? [] : [[{}, stats.active]];
+    },
+  );
+  liveGauge(
+    registry,
+    "p2p_federated_waiting_connections",
+    "Client connections that have sent nothing yet (no tunnel held)",
+    [],
+    () => {
+      const stats = state.federated?.();
+      return stats === undefined ? [] : [[{}, stats.waiting]];
+    },
+  );
   liveGauge(
     registry,
     "p2p_workers_online",

@@ -1,3 +1,5 @@
+import { API_MAX_BODY_BYTES } from "./constants.ts";
+
 /** An HTTP error answered as JSON `{ "error": message }` with its status. */
 export class HttpError extends Error {
   readonly status: number;
@@ -32,14 +34,41 @@ export function json(body: unknown, status = 200): Response {
   });
 }
 
-/** Reads a JSON request body, answering 400 when it is not JSON. */
-export async function readJson(request: Request, maxBytes = 1024 * 1024): Promise<unknown> {
-  const text = await request.text();
-  if (new TextEncoder().encode(text).byteLength > maxBytes) {
-    throw new HttpError(413, `Cannot read request body: larger than ${maxBytes} bytes`);
+/**
+ * Reads a JSON request body, answering 400 when it is not JSON and 413 when it is larger than
+ * `maxBytes`: a declared length is refused before a byte is read, and a body without one is cut
+ * off as soon as it passes the limit (never held whole).
+ */
+export async function readJson(
+  request: Request,
+  maxBytes: number = API_MAX_BODY_BYTES,
+): Promise<unknown> {
+  const tooLarge = (): HttpError =>
+    new HttpError(413, `Cannot read request body: larger than ${maxBytes} bytes`);
+  if (Number(request.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body !== null) {
+    const reader = request.body.getReader();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new HttpError(400, "Cannot read request body: not JSON");
   }

@@ -1,4 +1,6 @@
 import { getLogger } from "@logtape/logtape";
+import { type AllowedHost, isLoopback, normalizeHostname, withHostGuard } from "./host_guard.ts";
+import { HttpServer } from "./http_server.ts";
 import { json } from "./router.ts";
 
 const log = getLogger(["p2p", "api"]);
@@ -21,6 +23,8 @@ export interface ServeApiOptions {
   listen: string;
   /** Bearer token required on every request; mandatory when the host is not loopback. */
   apiToken?: string | undefined;
+  /** Hosts the API answers for besides loopback and its own address (`--api-allowed-hosts`). */
+  allowedHosts?: AllowedHost[] | undefined;
   handler: (request: Request) => Promise<Response>;
 }
 
@@ -42,14 +46,11 @@ export function parseHostPort(text: string, flag: string): { hostname: string; p
   return { hostname: match[1] ?? (match[2] || "127.0.0.1"), port };
 }
 
-/** Whether `hostname` is a loopback name or address. */
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || /^127\./.test(hostname);
-}
-
 /**
  * Serves `handler` over HTTP. Binding a non-loopback address requires an API token, and with
- * a token every request must carry `Authorization: Bearer <token>`.
+ * a token every request but the dashboard page must carry `Authorization: Bearer <token>`.
+ * Requests for a foreign `Host`, and state changes from a foreign `Origin`, get 403 (see
+ * `host_guard.ts`).
  *
  * @throws {ApiListenError} The address is malformed, not loopback without a token, or taken.
  */
@@ -60,12 +61,16 @@ export function serveApi(options: ServeApiOptions): ApiServer {
       `Cannot serve the API on "${options.listen}": a non-loopback address requires --api-token`,
     );
   }
-  const handler = options.apiToken
+  const authorized = options.apiToken
     ? withBearer(options.apiToken, options.handler)
     : options.handler;
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const handler = withHostGuard(
+    { bound: boundHostnames(hostname), allowed: options.allowedHosts ?? [] },
+    authorized,
+  );
+  let server: HttpServer;
   try {
-    server = Deno.serve({ hostname, port, onListen: () => {} }, handler);
+    server = new HttpServer({ hostname, port, handler });
   } catch (err) {
     throw new ApiListenError(
       `Cannot serve the API on "${options.listen}": ${err instanceof Error ? err.message : err}`,
@@ -77,6 +82,12 @@ export function serveApi(options: ServeApiOptions): ApiServer {
   return { address, shutdown: () => server.shutdown() };
 }
 
+/** The names the API is reached by when bound to `hostname`: every local address for a wildcard. */
+function boundHostnames(hostname: string): string[] {
+  if (hostname !== "0.0.0.0" && hostname !== "::") return [normalizeHostname(hostname)];
+  return Deno.networkInterfaces().map((i) => normalizeHostname(i.address));
+}
+
 function formatHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
@@ -86,6 +97,9 @@ function withBearer(
   handler: (request: Request) => Promise<Response>,
 ): (request: Request) => Promise<Response> {
   return (request) => {
+    // The dashboard page holds no data: a browser loads it, then the page asks for the token
+    // and sends it with every fetch (a navigation cannot carry a bearer).
+    if (isDashboardPage(request)) return handler(request);
     // The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is "Bearer x".
     const match = /^bearer +(.*)$/i.exec(request.headers.get("authorization") ?? "");
     if (match === null || !timingSafeEqual(match[1] ?? "", token)) {
@@ -95,6 +109,11 @@ function withBearer(
     }
     return handler(request);
   };
+}
+
+function isDashboardPage(request: Request): boolean {
+  return (request.method === "GET" || request.method === "HEAD") &&
+    new URL(request.url).pathname === "/";
 }
 
 function timingSafeEqual(a: string, b: string): boolean {

@@ -18,6 +18,7 @@ const USER_ERRORS = new Set([
   "InvalidTokenError",
   "IdentityError",
   "ApiListenError",
+  "AllowedHostError",
   "ApiRequestError",
   "LedgerWriteError",
   "InvalidAddressError",

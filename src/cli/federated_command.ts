@@ -1,11 +1,12 @@
 import { type Command, Option } from "@commander-js/extra-typings";
-import { STRATEGIES } from "../federated/constants.ts";
+import { DEFAULT_IDLE_TIMEOUT_S, STRATEGIES } from "../federated/constants.ts";
 import { FederatedServer } from "../federated/server.ts";
-import { FEDERATED_POOL } from "../services/constants.ts";
+import { FEDERATED_POOL, MAX_SERVICE_STREAMS } from "../services/constants.ts";
 import { poolBucket } from "../services/records.ts";
 import { parseTarget } from "../services/target.ts";
 import type { CliContext } from "./cli.ts";
-import { firstEnv } from "./env.ts";
+import { envFlag, firstEnv } from "./env.ts";
+import { UsageError } from "./errors.ts";
 import { nodeCommand, parsePositiveInt } from "./node_flags.ts";
 import { runNodeCommand } from "./run_node.ts";
 
@@ -14,7 +15,7 @@ export function federatedCommandOf(context: CliContext): Command {
   return nodeCommand(
     "federated",
     "load-balance TCP connections over the online workers of a pool",
-    "concurrent client connections; more are refused (default: 1024)",
+    `client connections with a tunnel at once, at most ${MAX_SERVICE_STREAMS}; more are refused (default: 1024)`,
   )
     .option(
       "--listen <host:port>",
@@ -36,6 +37,14 @@ export function federatedCommandOf(context: CliContext): Command {
       "3000",
     )
     .option("--drain-timeout <seconds>", "time open connections get to finish on SIGTERM", "10")
+    .option(
+      "--open-on-accept",
+      "open the tunnel when a client connects, for protocols where the server speaks first (SSH, SMTP, MySQL); by default it opens on the client's first byte (env: P2P_OPEN_ON_ACCEPT=true)",
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      `close a client connection after this long without a byte either way (default: ${DEFAULT_IDLE_TIMEOUT_S}) (env: P2P_IDLE_TIMEOUT)`,
+    )
     .action(async (flags) => {
       const listen = flags.listen ??
         firstEnv(context.env, ["P2P_LISTEN", "LOCALAI_ADDRESS", "ADDRESS"]) ?? ":8080";
@@ -43,9 +52,23 @@ export function federatedCommandOf(context: CliContext): Command {
       parseTarget(listen, "--listen");
       const connectTimeoutMs = parsePositiveInt("--connect-timeout", flags.connectTimeout);
       const drainTimeoutS = parsePositiveInt("--drain-timeout", flags.drainTimeout);
+      const idleTimeoutS = parsePositiveInt(
+        "--idle-timeout",
+        flags.idleTimeout ?? firstEnv(context.env, ["P2P_IDLE_TIMEOUT"]) ??
+          String(DEFAULT_IDLE_TIMEOUT_S),
+      );
+      const openOnAccept = flags.openOnAccept === true ||
+        envFlag(context.env, ["P2P_OPEN_ON_ACCEPT"]);
       const maxConnections = flags.maxConnections === undefined
         ? undefined
         : parsePositiveInt("--max-connections", flags.maxConnections);
+      // Each tunnel is a stream on a worker's connection: more than one connection carries
+      // would be refused by the worker's muxer, not by us.
+      if (maxConnections !== undefined && maxConnections > MAX_SERVICE_STREAMS) {
+        throw new UsageError(
+          `Cannot use --max-connections "${flags.maxConnections}": above ${MAX_SERVICE_STREAMS}, the tunnels one worker connection carries`,
+        );
+      }
       const targetWorker = flags.targetWorker ??
         firstEnv(context.env, ["P2P_TARGET_WORKER", "LOCALAI_TARGET_WORKER", "TARGET_WORKER"]);
       // --max-connections is the client cap here; libp2p keeps its default peer cap.
@@ -62,6 +85,8 @@ export function federatedCommandOf(context: CliContext): Command {
             targetWorker,
             connectTimeoutMs,
             drainTimeoutS,
+            idleTimeoutS,
+            openOnAccept,
             ...(maxConnections === undefined ? {} : { maxConnections }),
           });
           await server.start();

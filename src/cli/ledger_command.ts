@@ -6,7 +6,8 @@ import { UsageError } from "./errors.ts";
 
 /** `p2p ledger get|put|delete|list`: the ledger through a running node's API. */
 export function ledgerCommandOf(context: CliContext): Command {
-  const resolve = (opts: { api?: string; apiToken?: string }) => resolveApiTarget(context, opts);
+  const resolve = (opts: { api?: string; apiToken?: string; apiTokenFile?: string }) =>
+    resolveApiTarget(context, opts);
   const print = (value: unknown): void => context.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
   const path = (...parts: string[]): string => `api/ledger/${parts.map(pathSegment).join("/")}`;
 

@@ -1,15 +1,19 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { multiaddr } from "@multiformats/multiaddr";
+import { type AllowedHost, parseAllowedHosts } from "../api/host_guard.ts";
 import type { NodeOptions } from "../node/create_node.ts";
+import { InvalidTokenError } from "../token/errors.ts";
 import { decodeToken } from "../token/token.ts";
 import type { NetworkToken } from "../token/token.ts";
 import { envFlag, type EnvReader, firstEnv } from "./env.ts";
 import { UsageError } from "./errors.ts";
 import { parseLogFormat, parseLogLevel } from "./logging.ts";
+import { resolveSecret, type Secret } from "./secrets.ts";
 
 /** Environment names of each common flag, P2P_* first, LocalAI's aliases after. */
 export const NODE_ENV = {
   token: ["P2P_TOKEN", "LOCALAI_P2P_TOKEN", "TOKEN"],
+  tokenFile: ["P2P_TOKEN_FILE"],
   listenMaddrs: ["P2P_LISTEN_MADDRS", "LOCALAI_P2P_LISTEN_MADDRS"],
   bootstrapPeers: ["P2P_BOOTSTRAP_PEERS", "LOCALAI_P2P_BOOTSTRAP_PEERS_MADDRS"],
   noDht: ["P2P_DISABLE_DHT", "LOCALAI_P2P_DISABLE_DHT"],
@@ -18,6 +22,8 @@ export const NODE_ENV = {
   identity: ["P2P_IDENTITY"],
   apiListen: ["P2P_API_LISTEN"],
   apiToken: ["P2P_API_TOKEN"],
+  apiTokenFile: ["P2P_API_TOKEN_FILE"],
+  apiAllowedHosts: ["P2P_API_ALLOWED_HOSTS"],
   logLevel: ["P2P_LOG_LEVEL", "LOCALAI_P2P_LOGLEVEL"],
   logFormat: ["P2P_LOG_FORMAT"],
   private: ["P2P_PRIVATE"],
@@ -40,7 +46,16 @@ export function nodeCommand(
 ) {
   return new Command(name)
     .description(description)
-    .option("--token <token>", `network token ${envHelp(NODE_ENV.token)}`)
+    .option(
+      "--token <token>",
+      `network token; visible to local users in ps, prefer the variable or --token-file ${
+        envHelp(NODE_ENV.token)
+      }`,
+    )
+    .option(
+      "--token-file <file>",
+      `file holding the network token ${envHelp(NODE_ENV.tokenFile)}`,
+    )
     .option(
       "--listen-maddrs <list>",
       `comma-separated listen multiaddrs (default: /ip4/0.0.0.0/tcp/0,/ip6/::/tcp/0) ${
@@ -69,6 +84,16 @@ export function nodeCommand(
       `bearer token the API requires; mandatory off loopback ${envHelp(NODE_ENV.apiToken)}`,
     )
     .option(
+      "--api-token-file <file>",
+      `file holding the API's bearer token ${envHelp(NODE_ENV.apiTokenFile)}`,
+    )
+    .option(
+      "--api-allowed-hosts <list>",
+      `comma-separated host names the API also answers for (a proxy's name), beside loopback and its own address ${
+        envHelp(NODE_ENV.apiAllowedHosts)
+      }`,
+    )
+    .option(
       "--max-connections <n>",
       `${maxConnectionsHelp} ${envHelp(NODE_ENV.maxConnections)}`,
     )
@@ -92,6 +117,7 @@ export function nodeCommand(
 /** The raw values of the common flags, as commander parses them. */
 export interface NodeFlags {
   token?: string;
+  tokenFile?: string;
   listenMaddrs?: string;
   bootstrapPeers?: string;
   dht?: boolean;
@@ -100,6 +126,8 @@ export interface NodeFlags {
   identity?: string;
   apiListen?: string;
   apiToken?: string;
+  apiTokenFile?: string;
+  apiAllowedHosts?: string;
   maxConnections?: string;
   private?: true;
   logLevel?: string;
@@ -118,6 +146,8 @@ export interface ResolvedNodeFlags {
   identityPath: string | undefined;
   apiListen: string | undefined;
   apiToken: string | undefined;
+  /** `--api-allowed-hosts`, parsed. */
+  apiAllowedHosts: AllowedHost[];
   logLevel: string;
   logFormat: string;
 }
@@ -129,7 +159,23 @@ export interface ResolvedNodeFlags {
  * @throws {InvalidTokenError} A token that does not decode.
  */
 export function resolveNodeFlags(flags: NodeFlags, env: EnvReader): ResolvedNodeFlags {
-  const tokenText = flags.token ?? firstEnv(env, NODE_ENV.token);
+  const token = resolveSecret({
+    flag: "--token",
+    value: flags.token,
+    fileFlag: "--token-file",
+    file: flags.tokenFile,
+    env: NODE_ENV.token,
+    fileEnv: NODE_ENV.tokenFile,
+  }, env);
+  const apiToken = resolveSecret({
+    flag: "--api-token",
+    value: flags.apiToken,
+    fileFlag: "--api-token-file",
+    file: flags.apiTokenFile,
+    env: NODE_ENV.apiToken,
+    fileEnv: NODE_ENV.apiTokenFile,
+  }, env);
+  const allowedHosts = flags.apiAllowedHosts ?? firstEnv(env, NODE_ENV.apiAllowedHosts);
   const listen = flags.listenMaddrs ?? firstEnv(env, NODE_ENV.listenMaddrs);
   const bootstrap = flags.bootstrapPeers ?? firstEnv(env, NODE_ENV.bootstrapPeers);
   const maxConnections = flags.maxConnections ?? firstEnv(env, NODE_ENV.maxConnections);
@@ -148,16 +194,27 @@ export function resolveNodeFlags(flags: NodeFlags, env: EnvReader): ResolvedNode
       : { maxConnections: parsePositiveInt("--max-connections", maxConnections) }),
   };
   return {
-    tokenText,
-    token: tokenText === undefined ? undefined : decodeToken(tokenText),
+    tokenText: token?.text,
+    token: token === undefined ? undefined : decodeTokenFrom(token),
     node,
     networkId: flags.networkId ?? firstEnv(env, NODE_ENV.networkId),
     identityPath: flags.identity ?? firstEnv(env, NODE_ENV.identity),
     apiListen: flags.apiListen ?? firstEnv(env, NODE_ENV.apiListen),
-    apiToken: flags.apiToken ?? firstEnv(env, NODE_ENV.apiToken),
+    apiToken: apiToken?.text,
+    apiAllowedHosts: allowedHosts === undefined ? [] : parseAllowedHosts(allowedHosts),
     logLevel,
     logFormat,
   };
+}
+
+/** Decodes a token, naming the file it came from when it does not decode. */
+function decodeTokenFrom(token: Secret): NetworkToken {
+  try {
+    return decodeToken(token.text);
+  } catch (err) {
+    if (!(err instanceof InvalidTokenError) || !token.fromFile) throw err;
+    throw new InvalidTokenError(`${err.message} (from ${token.source})`, { cause: err });
+  }
 }
 
 function splitList(text: string): string[] {

@@ -4,13 +4,8 @@ import type * as MetricsModule from "../api/metrics.ts";
 import { addNodeRoutes } from "../api/node_routes.ts";
 import { addP2PRoutes } from "../api/p2p_routes.ts";
 import { Router } from "../api/router.ts";
-import {
-  ApiListenError,
-  type ApiServer,
-  isLoopback,
-  parseHostPort,
-  serveApi,
-} from "../api/server.ts";
+import { isLoopback } from "../api/host_guard.ts";
+import { ApiListenError, type ApiServer, parseHostPort, serveApi } from "../api/server.ts";
 import type { ApiState } from "../api/state.ts";
 import { PoolViews } from "../services/pool_views.ts";
 import { type Network, startNetwork } from "../ledger/network.ts";
@@ -165,5 +160,10 @@ function checkApiFlags(flags: ResolvedNodeFlags): void {
 
 function startApi(flags: ResolvedNodeFlags, router: Router): ApiServer | undefined {
   if (flags.apiListen === undefined) return undefined;
-  return serveApi({ listen: flags.apiListen, apiToken: flags.apiToken, handler: router.handle });
+  return serveApi({
+    listen: flags.apiListen,
+    apiToken: flags.apiToken,
+    allowedHosts: flags.apiAllowedHosts,
+    handler: router.handle,
+  });
 }

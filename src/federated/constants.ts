@@ -9,9 +9,20 @@ export const DEFAULT_DRAIN_TIMEOUT_S = 10;
 export const DEFAULT_MAX_CLIENT_CONNECTIONS = 1_024;
 /** Client bytes held while a tunnel is being opened (and replayed on failover). */
 export const FAILOVER_BUFFER_BYTES = 1024 * 1024;
+/** Size of the first read from a client (all an idle client holds while it says nothing). */
+export const PREFETCH_FIRST_READ_BYTES = 1024;
 /** First backoff of a worker that failed; doubles per consecutive failure. */
 export const FAILURE_BACKOFF_BASE_MS = 1_000;
 /** Longest backoff of a worker that keeps failing. */
 export const FAILURE_BACKOFF_MAX_MS = 30_000;
-/** Warnings about refused connections are logged at most this often. */
-export const REFUSAL_LOG_INTERVAL_MS = 5_000;
+/**
+ * Default `--idle-timeout`: a client connection with no byte either way for this long is
+ * closed, tunnel and all. Long enough for a backend that thinks before it answers (an LLM
+ * without streaming), short enough that idle clients do not pile up for hours.
+ */
+export const DEFAULT_IDLE_TIMEOUT_S = 300;
+/**
+ * Client connections that have sent nothing yet held at once (they hold no tunnel); past
+ * this the one that waited longest is closed.
+ */
+export const MAX_WAITING_CLIENTS = 4_096;

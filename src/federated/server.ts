@@ -6,13 +6,17 @@ import { PoolView, type WorkerView } from "../services/pool.ts";
 import { InvalidAddressError, parseTarget } from "../services/target.ts";
 import { openConfirmedStream } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
+import { ACCEPT_RETRY_MS } from "../services/constants.ts";
+import { RepeatedWarning } from "../services/repeated_warning.ts";
 import { Balancer, type Strategy, type WorkerStats } from "./balancer.ts";
+import { ClientSlots } from "./client_slots.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_DRAIN_TIMEOUT_S,
+  DEFAULT_IDLE_TIMEOUT_S,
   DEFAULT_MAX_CLIENT_CONNECTIONS,
   FAILOVER_BUFFER_BYTES,
-  REFUSAL_LOG_INTERVAL_MS,
+  MAX_WAITING_CLIENTS,
 } from "./constants.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { httpAnswer, NO_WORKERS_MESSAGE } from "./http_answer.ts";
@@ -29,8 +33,18 @@ export interface FederatedServerInit {
   strategy?: Strategy;
   /** Pin every connection to this worker (its ID `<host>-<name>`, or its name). */
   targetWorker?: string | undefined;
-  /** Concurrent client connections; more are refused. @default {1024} */
+  /**
+   * Client connections with a tunnel at once; more are refused. At most `MAX_SERVICE_STREAMS`
+   * (the tunnels one worker connection carries). @default {1024}
+   */
   maxConnections?: number;
+  /**
+   * Open the tunnel when the client connects, not at its first byte: for server-first
+   * protocols (the server speaks first: SSH, SMTP, MySQL). @default {false}
+   */
+  openOnAccept?: boolean;
+  /** A client connection with no byte either way for this long is closed, in s. @default {300} */
+  idleTimeoutS?: number;
   /** Bound on opening a tunnel to one worker before the next is tried, in ms. @default {3000} */
   connectTimeoutMs?: number;
   /** Time open connections get to finish on stop, in seconds. @default {10} */
@@ -46,10 +60,16 @@ export interface FederatedStats {
   targetWorker: string | undefined;
   /** Client connections accepted. */
   accepted: number;
-  /** Open client connections. */
+  /** Client connections with a tunnel (or opening one). */
   active: number;
+  /** Client connections that have sent nothing yet (they hold no tunnel). */
+  waiting: number;
   /** Connections refused over `maxConnections`. */
   refused: number;
+  /** Waiting connections closed to make room for newer ones. */
+  evicted: number;
+  /** Connections closed by the idle timeout. */
+  idleClosed: number;
   /** Connections answered 503 because no worker was online. */
   noWorker: number;
   /** Connections that moved to another worker after a failed attempt. */
@@ -66,6 +86,10 @@ export interface FederatedStats {
  * reset, the worker cannot reach its target) the next candidate is tried before any byte is
  * forwarded, with the client's early bytes held and delivered; with no worker online the
  * client gets LocalAI's `503` answer.
+ *
+ * A client that has sent nothing holds no worker resource: its tunnel opens on its first
+ * byte (unless `openOnAccept`), so idle clients cannot use up the streams of a worker's
+ * connection; idle connections are closed after `idleTimeoutS`.
  */
 export class FederatedServer {
   readonly balancer: Balancer;
@@ -75,11 +99,30 @@ export class FederatedServer {
   #ownsView: boolean;
   #target: string | undefined;
   #listener: Deno.Listener | undefined;
-  #conns = new Set<Deno.Conn>();
+  #slots: ClientSlots;
+  #handlers = new Set<Promise<void>>();
   #loop: Promise<void> | undefined;
-  #counters = { accepted: 0, refused: 0, noWorker: 0, failovers: 0, failed: 0 };
-  #lastRefusalLog = 0;
-  #idle: (() => void) | undefined;
+  #counters = {
+    accepted: 0,
+    refused: 0,
+    evicted: 0,
+    idleClosed: 0,
+    noWorker: 0,
+    failovers: 0,
+    failed: 0,
+  };
+  #drained: (() => void) | undefined;
+  // Each can happen once per client connection: a flood of clients must not flood the log.
+  #warnings = {
+    refused: new RepeatedWarning(
+      log,
+      "Refusing connections: {max} already tunnelled (--max-connections); {refused} so far",
+    ),
+    noWorker: new RepeatedWarning(log, "No worker online in {bucket}: answered 503"),
+    targetDown: new RepeatedWarning(log, "Target worker {target} is {state}"),
+    allFailed: new RepeatedWarning(log, "No worker could take a connection ({count} tried)"),
+    accept: new RepeatedWarning(log, "Cannot accept a client connection: {error}"),
+  };
 
   /** @param network The running network. @param init Listen address, pool and policy. */
   constructor(network: Network, init: FederatedServerInit) {
@@ -91,7 +134,18 @@ export class FederatedServer {
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS,
       connectTimeoutMs: init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       drainTimeoutS: init.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S,
+      openOnAccept: init.openOnAccept ?? false,
+      idleTimeoutS: init.idleTimeoutS ?? DEFAULT_IDLE_TIMEOUT_S,
     };
+    this.#slots = new ClientSlots({
+      maxTunnelled: this.#init.maxConnections,
+      maxWaiting: MAX_WAITING_CLIENTS,
+      idleTimeoutMs: this.#init.idleTimeoutS * 1000,
+      close: (conn, why) => {
+        this.#counters[why === "idle" ? "idleClosed" : "evicted"]++;
+        closeQuietly(conn);
+      },
+    });
     // The pin is resolved here (by ID or by name) so that the balancer and the counters
     // always key workers by their real ID.
     this.#target = init.targetWorker;
@@ -153,20 +207,24 @@ export class FederatedServer {
       // already closed
     }
     await this.#loop;
-    if (this.#conns.size > 0) {
+    // Clients that said nothing have nothing to finish.
+    for (const conn of this.#slots.waitingConns()) closeQuietly(conn);
+    if (this.#slots.tunnelled > 0) {
       log.info("Draining {count} connections (up to {seconds} s)", {
-        count: this.#conns.size,
+        count: this.#slots.tunnelled,
         seconds: this.#init.drainTimeoutS,
       });
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        new Promise<void>((resolve) => (this.#idle = resolve)),
+        new Promise<void>((resolve) => (this.#drained = resolve)),
         new Promise((resolve) => (timer = setTimeout(resolve, this.#init.drainTimeoutS * 1000))),
       ]);
       // A drained server leaves no timer behind (it would hold a library user's process).
       clearTimeout(timer);
     }
-    for (const conn of this.#conns) closeQuietly(conn);
+    for (const conn of this.#slots.all()) closeQuietly(conn);
+    await Promise.allSettled([...this.#handlers]);
+    for (const warning of Object.values(this.#warnings)) warning.stop();
     this.view.removeEventListener("change", this.#onPoolChange);
     if (this.#ownsView) this.view.stop();
   }
@@ -178,7 +236,8 @@ export class FederatedServer {
       listen: this.address,
       strategy: this.#init.strategy,
       targetWorker: this.#target,
-      active: this.#conns.size,
+      active: this.#slots.tunnelled,
+      waiting: this.#slots.waiting,
       ...this.#counters,
       workers: this.balancer.stats().map((s) => ({
         ...s,
@@ -203,30 +262,34 @@ export class FederatedServer {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
-      } catch {
-        return; // closed
-      }
-      if (this.#conns.size >= this.#init.maxConnections) {
-        this.#refuse(conn);
+      } catch (err) {
+        if (err instanceof Deno.errors.BadResource) return; // closed
+        // Out of file descriptors, say: keep serving once some are free again.
+        this.#warnings.accept.warn({ error: err instanceof Error ? err.message : String(err) });
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
       this.#counters.accepted++;
-      this.#conns.add(conn);
-      void this.#handle(conn).finally(() => {
-        this.#conns.delete(conn);
+      if (this.#init.openOnAccept) {
+        if (!this.#slots.tunnel(conn)) {
+          this.#refuse(conn);
+          continue;
+        }
+      } else this.#slots.wait(conn);
+      const handled = this.#handle(conn).finally(() => {
+        this.#slots.release(conn);
+        this.#handlers.delete(handled);
         closeQuietly(conn);
-        if (this.#conns.size === 0) this.#idle?.();
+        if (this.#slots.tunnelled === 0) this.#drained?.();
       });
+      this.#handlers.add(handled);
     }
   }
 
   #refuse(conn: Deno.Conn): void {
     this.#counters.refused++;
     closeQuietly(conn);
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
-    this.#lastRefusalLog = now;
-    log.warning("Refusing connections: {max} already open (--max-connections); {refused} so far", {
+    this.#warnings.refused.warn({
       max: this.#init.maxConnections,
       refused: this.#counters.refused,
     });
@@ -242,7 +305,12 @@ export class FederatedServer {
   }
 
   async #handle(conn: Deno.Conn): Promise<void> {
-    const prefetch = new Prefetcher(conn, FAILOVER_BUFFER_BYTES);
+    const prefetch = new Prefetcher(conn, FAILOVER_BUFFER_BYTES, () => this.#slots.touch(conn));
+    if (!this.#init.openOnAccept) {
+      // Client-first: nothing is opened for a client until it speaks.
+      if (!await prefetch.firstData()) return;
+      if (!this.#slots.tunnel(conn)) return this.#refuse(conn);
+    }
     const workers = this.#workersFor();
     if (workers.length === 0) {
       await this.#answerNoWorker(conn);
@@ -263,7 +331,7 @@ export class FederatedServer {
       return;
     }
     this.#counters.failed++;
-    log.warning("No worker could take a connection ({count} tried)", { count: candidates.length });
+    this.#warnings.allFailed.warn({ count: candidates.length });
     await writeQuietly(conn, httpAnswer(503, NO_WORKERS_MESSAGE));
   }
 
@@ -299,7 +367,10 @@ export class FederatedServer {
         await writeQuietly(conn, opened.early);
         bytesOut += opened.early.byteLength;
       }
-      const result = await bridge(conn, opened.stream, { read: prefetch.read });
+      const result = await bridge(conn, opened.stream, {
+        read: prefetch.read,
+        onBytes: () => this.#slots.touch(conn),
+      });
       bytesIn += result.tcpToStream;
       bytesOut += result.streamToTcp;
     } finally {
@@ -312,7 +383,7 @@ export class FederatedServer {
     if (target !== undefined) {
       this.#counters.noWorker++;
       const known = this.view.workers().some((w) => w.id === target || w.name === target);
-      log.warning("Target worker {target} is {state}", {
+      this.#warnings.targetDown.warn({
         target,
         state: known ? "offline" : "unknown in this pool",
       });
@@ -323,7 +394,7 @@ export class FederatedServer {
       return;
     }
     this.#counters.noWorker++;
-    log.warning("No worker online in {bucket}: answered 503", { bucket: this.#init.bucket });
+    this.#warnings.noWorker.warn({ bucket: this.#init.bucket });
     await writeQuietly(conn, httpAnswer(503, NO_WORKERS_MESSAGE));
   }
 }

@@ -175,6 +175,63 @@ export const DEFAULT_MAX_CONNECTIONS = 300;
  */
 export const YAMUX_MAX_EARLY_STREAMS = 256;
 /**
+ * yamux streams per connection and direction (the library's default is 1,000). It must stay
+ * above the service-stream budget (tunnels) by {@linkcode YAMUX_CONTROL_STREAMS}: when tunnels
+ * hit the muxer's cap, the connection monitor cannot open its ping stream, takes that for a
+ * dead peer and drops the connection with every tunnel on it (seen with 999 idle clients).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { YAMUX_CONTROL_STREAMS, YAMUX_MAX_STREAMS } from "@p2p/p2p/node";
+ * import { MAX_SERVICE_STREAMS } from "@p2p/p2p/services";
+ *
+ * assert.equal(MAX_SERVICE_STREAMS + YAMUX_CONTROL_STREAMS, YAMUX_MAX_STREAMS);
+ * ```
+ */
+export const YAMUX_MAX_STREAMS = 4_096 + 256;
+/**
+ * yamux streams per connection kept for everything but tunnels: ping (32), identify, DHT
+ * (≤ 64), gossipsub, the messaging protocols.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { YAMUX_CONTROL_STREAMS } from "@p2p/p2p/node";
+ *
+ * assert.equal(YAMUX_CONTROL_STREAMS, 256);
+ * ```
+ */
+export const YAMUX_CONTROL_STREAMS = 256;
+/**
+ * A connection that received no byte for this long is dead and is closed. libp2p's connection
+ * monitor pings every connection every 10 s, so a live peer is heard from several times in
+ * this window; a busy one all the time. The monitor itself no longer closes connections: a
+ * failed ping on a busy connection (a full muxer, a loaded peer) is not a dead peer.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONNECTION_SILENCE_LIMIT_MS } from "@p2p/p2p/node";
+ *
+ * // Three monitor pings (every 10 s) go unanswered before a connection is closed.
+ * assert.equal(CONNECTION_SILENCE_LIMIT_MS, 30_000);
+ * ```
+ */
+export const CONNECTION_SILENCE_LIMIT_MS = 30_000;
+/**
+ * How often connections are checked for silence.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONNECTION_SILENCE_CHECK_MS, CONNECTION_SILENCE_LIMIT_MS } from "@p2p/p2p/node";
+ *
+ * assert.ok(CONNECTION_SILENCE_CHECK_MS < CONNECTION_SILENCE_LIMIT_MS);
+ * ```
+ */
+export const CONNECTION_SILENCE_CHECK_MS = 5_000;
+/**
  * yamux stream window; must stay ≤ half the 4 MiB stream read buffer so pause() never overflows.
  *
  * @example Usage

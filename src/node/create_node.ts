@@ -35,7 +35,9 @@ import {
   PUBLIC_DHT_PROTOCOL,
   YAMUX_MAX_EARLY_STREAMS,
   YAMUX_MAX_STREAM_WINDOW,
+  YAMUX_MAX_STREAMS,
 } from "./constants.ts";
+import { silentConnectionCloser } from "./silent_connections.ts";
 import { type Rendezvous, rendezvous } from "./rendezvous.ts";
 import { AGENT_VERSION, VERSION } from "./version.ts";
 import { autoDial } from "./auto_dial.ts";
@@ -188,6 +190,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     membership: membership({ token: options.token }),
     liveness: liveness(options.now === undefined ? {} : { now: options.now }),
     peerGuard: peerGuard({ maxConnections, holds, maxFrameBytes: maxGossipFrame }),
+    // Closes dead connections in place of the connection monitor (configured below).
+    silentConnections: silentConnectionCloser(),
   };
   if (useDht) {
     services.dht = kadDHT({
@@ -216,6 +220,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     })],
     streamMuxers: [yamux({
       maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
+      maxInboundStreams: YAMUX_MAX_STREAMS,
+      maxOutboundStreams: YAMUX_MAX_STREAMS,
       streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
     })],
     connectionManager: {
@@ -226,6 +232,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       dialTimeout: DIAL_TIMEOUT_MS,
       inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
     },
+    // The monitor keeps pinging (the answers are what keeps a connection heard), but a failed
+    // ping no longer drops the connection with every tunnel on it: silentConnections decides.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     peerDiscovery,
     ...(options.metricsRegistry === undefined || prometheusMetrics === undefined ? {} : {
       metrics: prometheusMetrics({

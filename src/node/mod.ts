@@ -42,4 +42,5 @@ export * from "./byte_budget.ts";
 export * from "./guarded_stream.ts";
 export * from "./peer_guard.ts";
 export * from "./pending_per_host.ts";
+export * from "./silent_connections.ts";
 export * from "./version.ts";

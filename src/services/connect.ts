@@ -2,6 +2,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Network } from "../ledger/network.ts";
 import { SERVICES_BUCKET } from "./constants.ts";
 import { asServiceRecord, type ServiceRecord } from "./records.ts";
+import { RepeatedWarning } from "./repeated_warning.ts";
 import type { TunnelStats } from "./stats.ts";
 import { parseTarget } from "./target.ts";
 import { dialTarget, TunnelListener } from "./tunnel.ts";
@@ -78,6 +79,14 @@ export async function connectService(
   const { hostname, port } = parseTarget(init.listen ?? "127.0.0.1:0", "--listen", "127.0.0.1");
   const waitMs = init.waitMs ?? 10_000;
   await announceUser(network);
+  const notFound = new RepeatedWarning(
+    log,
+    "Closed a connection: service {service} did not appear within {seconds} s",
+  );
+  const unproven = new RepeatedWarning(
+    log,
+    "Closed a connection: the peer serving {service} has not proved it holds the token",
+  );
   const listener = new TunnelListener(network.node, {
     hostname,
     port,
@@ -85,10 +94,7 @@ export async function connectService(
     resolve: async (signal) => {
       const record = await waitForService(network, init.service, waitMs, signal);
       if (record === undefined) {
-        log.warning("Closed a connection: service {service} did not appear within {seconds} s", {
-          service: init.service,
-          seconds: waitMs / 1000,
-        });
+        notFound.warn({ service: init.service, seconds: waitMs / 1000 });
         return undefined;
       }
       // Anyone can write any peer under a service name: only a member is worth a tunnel.
@@ -97,10 +103,7 @@ export async function connectService(
       const connection = await dialTarget(network.node, { peerId: record.PeerID }, waited)
         .catch(() => undefined);
       if (!await network.membership.waitForMember(record.PeerID, waited, connection)) {
-        log.warning(
-          "Closed a connection: the peer serving {service} has not proved it holds the token",
-          { service: init.service },
-        );
+        unproven.warn({ service: init.service });
         return undefined;
       }
       return { peerId: record.PeerID };
@@ -114,7 +117,11 @@ export async function connectService(
   return {
     address: listener.address,
     stats: listener.stats,
-    stop: () => listener.stop(),
+    stop: () => {
+      notFound.stop();
+      unproven.stop();
+      return listener.stop();
+    },
   };
 }
 

@@ -1,3 +1,5 @@
+import { YAMUX_CONTROL_STREAMS, YAMUX_MAX_STREAMS } from "../node/constants.ts";
+
 /**
  * The edgevpn service stream protocol: a raw byte pipe, no header, no framing.
  *
@@ -94,7 +96,9 @@ export const FEDERATED_POOL = "federated";
 export const MLX_WORKER_POOL = "mlx_worker";
 
 /**
- * Inbound and outbound service streams allowed per connection (libp2p defaults: 32/64).
+ * Inbound and outbound service streams (tunnels) allowed per connection (libp2p defaults:
+ * 32/64): the muxer's cap less what other protocols need, so tunnels never starve the ping
+ * that keeps the connection. `p2p federated --max-connections` may not exceed it.
  *
  * @example Usage
  * ```ts
@@ -102,10 +106,10 @@ export const MLX_WORKER_POOL = "mlx_worker";
  * import { MAX_SERVICE_STREAMS } from "@p2p/p2p/services";
  *
  * // Many more tunnels per connection than libp2p allows by default.
- * assert.ok(MAX_SERVICE_STREAMS > 64);
+ * assert.equal(MAX_SERVICE_STREAMS, 4096);
  * ```
  */
-export const MAX_SERVICE_STREAMS = 4096;
+export const MAX_SERVICE_STREAMS: number = YAMUX_MAX_STREAMS - YAMUX_CONTROL_STREAMS;
 
 /**
  * Read size of the TCP side of a bridge.
@@ -275,27 +279,42 @@ export {
 } from "../node/constants.ts";
 
 /**
- * Warnings about an unreachable target are logged at most this often.
+ * A warning that can repeat per connection or stream (a target down, no worker for a client)
+ * is logged at most once per this interval, with the count of the ones it stands for.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { TARGET_WARNING_INTERVAL_MS } from "@p2p/p2p/services";
+ * import { REPEATED_WARNING_INTERVAL_MS } from "@p2p/p2p/services";
  *
- * assert.equal(TARGET_WARNING_INTERVAL_MS, 10_000);
+ * assert.equal(REPEATED_WARNING_INTERVAL_MS, 10_000);
  * ```
  */
-export const TARGET_WARNING_INTERVAL_MS = 10_000;
+export const REPEATED_WARNING_INTERVAL_MS = 10_000;
+/**
+ * After a failed accept (out of file descriptors), a listener waits this long and goes on
+ * accepting, instead of stopping for good.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ACCEPT_RETRY_MS } from "@p2p/p2p/services";
+ *
+ * assert.equal(ACCEPT_RETRY_MS, 100);
+ * ```
+ */
+export const ACCEPT_RETRY_MS = 100;
 /**
  * Bound on dialing the exposed target.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { TARGET_DIAL_TIMEOUT_MS, TARGET_WARNING_INTERVAL_MS } from "@p2p/p2p/services";
+ * import { REPEATED_WARNING_INTERVAL_MS, TARGET_DIAL_TIMEOUT_MS } from "@p2p/p2p/services";
  *
  * assert.equal(TARGET_DIAL_TIMEOUT_MS, 5_000);
- * assert.ok(TARGET_DIAL_TIMEOUT_MS < TARGET_WARNING_INTERVAL_MS);
+ * // A target that stays down is reported once per warning interval, not per dial.
+ * assert.ok(TARGET_DIAL_TIMEOUT_MS < REPEATED_WARNING_INTERVAL_MS);
  * ```
  */
 export const TARGET_DIAL_TIMEOUT_MS = 5_000;

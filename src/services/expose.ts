@@ -11,10 +11,10 @@ import {
   SERVICE_PROTOCOL,
   SERVICES_BUCKET,
   TARGET_DIAL_TIMEOUT_MS,
-  TARGET_WARNING_INTERVAL_MS,
   USERS_BUCKET,
 } from "./constants.ts";
 import type { ServiceRecord } from "./records.ts";
+import { RepeatedWarning } from "./repeated_warning.ts";
 import { emptyTunnelStats, type TunnelStats, tunnelTotals } from "./stats.ts";
 import { parseTarget } from "./target.ts";
 
@@ -83,17 +83,16 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   const target = parseTarget(init.target, "--target");
   const stats = emptyTunnelStats();
   const open = new Set<Stream>();
-  let lastWarning = 0;
-  const warnTargetDown = (err: unknown): void => {
-    const now = Date.now();
-    if (now - lastWarning < TARGET_WARNING_INTERVAL_MS) return;
-    lastWarning = now;
-    log.warning("Cannot reach the target {target} of service {service}: {error}", {
+  const targetDown = new RepeatedWarning(
+    log,
+    "Cannot reach the target {target} of service {service}: {error}",
+  );
+  const warnTargetDown = (err: unknown): void =>
+    targetDown.warn({
       target: init.target,
       service: init.service,
       error: err instanceof Error ? err.message : String(err),
     });
-  };
 
   const handler = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString();
@@ -167,6 +166,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     stats,
     async stop() {
       network.ledger.forget(SERVICES_BUCKET, init.service);
+      targetDown.stop();
       await network.node.unhandle([SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL]).catch(() => {});
       for (const stream of open) stream.abort(new Error("service stopped"));
     },

@@ -23,6 +23,7 @@ export * from "./expose.ts";
 export * from "./pool.ts";
 export * from "./pool_views.ts";
 export * from "./records.ts";
+export * from "./repeated_warning.ts";
 export * from "./stats.ts";
 export * from "./target.ts";
 export * from "./tunnel.ts";

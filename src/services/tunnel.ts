@@ -12,6 +12,7 @@ import {
   SERVICE_ACK_PROTOCOL,
   SERVICE_PROTOCOL,
 } from "./constants.ts";
+import { RepeatedWarning } from "./repeated_warning.ts";
 import { emptyTunnelStats, type TunnelStats, tunnelTotals } from "./stats.ts";
 
 const log = getLogger(["p2p", "tunnel"]);
@@ -356,6 +357,8 @@ export class TunnelListener {
   #conns = new Set<Deno.Conn>();
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
+  // Once per client connection: a flood of clients must not flood the log.
+  #openFailed = new RepeatedWarning(log, "Cannot open a tunnel to {peer} for {label}: {error}");
 
   /**
    * Creates a listener; it binds nothing until {@linkcode TunnelListener.start}.
@@ -383,6 +386,7 @@ export class TunnelListener {
   /** Closes the listener and every tunnelled connection. */
   async stop(): Promise<void> {
     this.#abort.abort();
+    this.#openFailed.stop();
     try {
       this.#listener?.close();
     } catch {
@@ -423,7 +427,7 @@ export class TunnelListener {
         stream = await openServiceStream(this.#node, target, this.#abort.signal);
       } catch (err) {
         this.#countFailure();
-        log.warning("Cannot open a tunnel to {peer} for {label}: {error}", {
+        this.#openFailed.warn({
           peer: target.peerId,
           label: this.#init.label,
           error: err instanceof Error ? err.message : String(err),

@@ -294,7 +294,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "--api-token s3cret: no or wrong bearer → 401 JSON, the right bearer → 200",
+  name: "--api-token s3cret: no or wrong bearer → 401 JSON, the right bearer → 200; / is public",
   ...NODE_TEST,
   async fn() {
     const node = await spawnNode(
@@ -302,7 +302,11 @@ Deno.test({
       { P2P_TOKEN: generateToken() },
     );
     try {
-      for (const path of ["/healthz", "/api/node", "/metrics", "/", "/api/nope"]) {
+      // The dashboard page holds no data and asks for the token itself: it is public.
+      const page = await fetch(`${node.api}/`);
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(await page.text(), new RegExp(node.start.peerId));
+      for (const path of ["/healthz", "/api/node", "/metrics", "/api/dashboard", "/api/nope"]) {
         assertJsonError(await call(node.api, path), 401, /bearer token/);
         for (
           const authorization of [

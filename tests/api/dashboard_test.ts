@@ -6,50 +6,15 @@
 // docs/dashboard.png, which the README shows.
 import { waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { chromiumOrWarn, launchChromium, watchProblems } from "../_helpers/chromium.ts";
 import { getOnce, NODE_TEST, startTestNetwork, type TestNetwork } from "./_fixtures.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const NAMES = ["alpha", "bravo", "charlie"];
 const OUTPUT = new URL("../../test-output/", import.meta.url);
 const DOCS_SCREENSHOT = new URL("../../docs/dashboard.png", import.meta.url);
 
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const chromiumPresent = hasChromium();
-if (!chromiumPresent) {
-  console.warn(`dashboard_test.ts: skipped, no Chromium at ${CHROMIUM}`);
-}
-
-/** Records what a user would notice as broken: console errors, page errors, failed requests. */
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("requestfailed", (req) => {
-    problems.push(`request failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`);
-  });
-  page.on("response", (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`);
-  });
-  return problems;
-}
+const chromiumPresent = chromiumOrWarn("dashboard_test.ts");
 
 const row = (name: string, online: boolean): string =>
   `[data-pool="federated"] [data-worker="${name}"][data-online="${online}"]`;
@@ -64,7 +29,7 @@ Deno.test({
     try {
       [net, browser] = await Promise.all([
         startTestNetwork(NAMES.map((name) => ({ name }))),
-        chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 15_000 }),
+        launchChromium(),
       ]);
       const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
       page.setDefaultTimeout(15_000);

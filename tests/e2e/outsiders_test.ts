@@ -256,7 +256,13 @@ Deno.test({
             assert.equal(r.stdout, "");
           }
           const api = privateMember.api;
-          for (const path of ["/api/ledger", "/api/node", "/healthz", "/metrics", "/"]) {
+          // The dashboard page itself is public: it holds no data and asks for the token.
+          const page = await fetch(`${api}/`);
+          assert.equal(page.status, 200);
+          assert.ok(!(await page.text()).includes(privateMember.start.peerId));
+          for (
+            const path of ["/api/ledger", "/api/node", "/healthz", "/metrics", "/api/dashboard"]
+          ) {
             for (const auth of [undefined, "Bearer wrong", "Basic api-secret-1", "Bearer"]) {
               const r = await fetch(
                 `${api}${path}`,

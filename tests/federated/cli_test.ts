@@ -61,6 +61,27 @@ Deno.test("p2p federated --connect-timeout 0: one error line naming it, exit 1",
   assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
 });
 
+Deno.test("p2p federated --idle-timeout 0 / abc / P2P_IDLE_TIMEOUT=-1: one error line naming it", async () => {
+  for (const value of ["0", "abc", "1.5"]) {
+    assertOneLineError(
+      await federated(["--listen", "127.0.0.1:0", "--idle-timeout", value]),
+      new RegExp(`^error: Cannot use --idle-timeout "${value}": not a positive integer$`),
+    );
+  }
+  const result = await runP2P(["federated", "--listen", "127.0.0.1:0", ...loopbackFlags()], {
+    env: { P2P_TOKEN: TOKEN, P2P_IDLE_TIMEOUT: "-1" },
+  });
+  assertOneLineError(result, /^error: Cannot use --idle-timeout "-1": not a positive integer$/);
+});
+
+Deno.test("p2p federated --max-connections above the stream budget: one error line naming it", async () => {
+  const result = await federated(["--listen", "127.0.0.1:0", "--max-connections", "5000"]);
+  assertOneLineError(
+    result,
+    /^error: Cannot use --max-connections "5000": above 4096, the tunnels one worker connection carries$/,
+  );
+});
+
 Deno.test({
   name: "p2p federated without a token: prints a new token in its start line, hints `p2p worker`",
   ...NODE_TEST,

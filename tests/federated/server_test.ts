@@ -241,7 +241,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "over maxConnections: extra connections are closed and counted as refused",
+  name: "over maxConnections: extra connections are closed when they speak, counted as refused",
   ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
@@ -253,6 +253,8 @@ Deno.test({
         for (let i = 0; i < 3; i++) {
           const conn = await connectTo(server.address);
           try {
+            // The tunnel would open on the first byte: the cap applies then.
+            await writeAll(conn, encoder.encode("GET / HTTP/1.1\r\nHost: test\r\n\r\n"));
             // Closed by the balancer without a byte: EOF (or a reset), never an answer.
             const got = await withTimeout(
               readAll(conn).then((b) => decoder.decode(b), () => ""),
