@@ -16,6 +16,7 @@ import {
 import assert from "node:assert/strict";
 import type { Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { genesisBlock, nextBlock, withValue } from "../../src/ledger/block.ts";
 import { encodeEnvelope } from "../../src/ledger/envelope.ts";
 import { createLibp2pNode, type P2PLibp2p } from "../../src/node/create_node.ts";
@@ -132,6 +133,8 @@ Deno.test({
           const topic = topicAt(token, Date.now() / 1000);
           attacker.services.pubsub.subscribe(topic);
           await attacker.dial(multiaddr(m1.addr));
+          // A hostile node sends to everyone (a p2p node sends strangers nothing).
+          attacker.services.membership.prove(m1.start.peerId, "challenge");
           await waitFor(
             () =>
               attacker.services.pubsub.getSubscribers(topic).some((p) =>
@@ -158,13 +161,24 @@ Deno.test({
           for (const [, data] of payloads) {
             await attacker.services.pubsub.publish(topic, data);
           }
+          // The first one is dropped before it is forwarded, and the attacker is cut off: the
+          // rest never arrive.
           const after = await waitFor(async () => {
             const d = await dropped();
-            return payloads.every(([reason]) => (d[reason] ?? 0) > (before[reason] ?? 0))
+            const total = (r: Record<string, number>) =>
+              Object.values(r).reduce((a, b) => a + b, 0);
+            return total(d) > total(before) &&
+                attacker.getConnections(peerIdFromString(m1.start.peerId)).length === 0
               ? d
               : false;
-          }, { message: "the member to count each forged message as dropped" });
+          }, { message: "the member to drop the first forged message and hang up" });
           report.push(`member dropped counters after forged messages: ${JSON.stringify(after)}`);
+          // Held off: a redial is closed at once by the member.
+          await attacker.dial(multiaddr(m1.addr)).catch(() => undefined);
+          await waitFor(
+            () => attacker.getConnections(peerIdFromString(m1.start.peerId)).length === 0,
+            { message: "the member to refuse the held-off attacker's redial" },
+          );
           for (const m of [m1, m2]) {
             assert.ok(
               !(await ledgerKeys(m)).includes("secret/forged"),
@@ -178,7 +192,9 @@ Deno.test({
       await t.step(
         "an outsider cannot open a service stream (reset, no bytes, target untouched)",
         async () => {
-          const attacker = inProcess[0]!;
+          // Another outsider (the first one is held off, so it cannot even connect).
+          const attacker = await inProcessNode(outsiderToken, false);
+          inProcess.push(attacker);
           const acceptedBefore = backend.accepted;
           for (const protocol of [SERVICE_PROTOCOL, SERVICE_ACK_PROTOCOL]) {
             const started = Date.now();
