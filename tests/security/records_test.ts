@@ -1,6 +1,9 @@
 // A member cannot take over another member's records, and a peer that never proved it holds
 // the token is never routed to or served, whatever a member writes about it.
 import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
+import { startBackend } from "../_helpers/tcp.ts";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import assert from "node:assert/strict";
 import type { Network } from "../../src/ledger/network.ts";
 import { goRfc3339Nano } from "../../src/services/records.ts";
@@ -210,6 +213,85 @@ Deno.test({
       await outsider?.stop();
       await fed.stop();
       await Promise.allSettled(backends.map((b) => b.close()));
+    }
+  },
+});
+
+Deno.test({
+  name: "security: addresses a member writes for another peer are never dialled",
+  ...NODE_TEST,
+  async fn() {
+    const fed = await startFedCluster(["alpha"]);
+    // A host:port the attacker wants balancers to hammer.
+    const victim = startBackend(async (conn) => void await conn.read(new Uint8Array(1)));
+    try {
+      const server = await fed.startServer();
+      await untilOnline(server, [`${WORKER_HOST}-alpha`]);
+      const member = await startLoopbackNetwork(fed.token, [fed.seedAddr]);
+      try {
+        // A peer nobody runs, "served" at the victim's address, in entries written by a member.
+        const ghost = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+        await member.ledger.put("services", "decoy", { PeerID: ghost, Name: "decoy" });
+        await member.ledger.put("federated", "decoy", {
+          Name: "decoy",
+          ID: "elsewhere-decoy",
+          TunnelAddress: "",
+          ServiceID: "",
+          LastSeen: goRfc3339Nano(new Date()),
+          Multiaddrs: [`/ip4/127.0.0.1/tcp/${victim.port}/p2p/${ghost}`],
+        });
+        await waitFor(() => server.view.workers().some((w) => w.name === "decoy"), {
+          message: "the decoy in the balancer's view",
+        });
+        // Balancers probe their workers every second: long enough for several rounds.
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        assert.equal(victim.accepted, 0, "the victim's address was dialled");
+        assert.deepEqual(await answersVia(server.address, 5), { alpha: 5 });
+      } finally {
+        await member.stop();
+      }
+    } finally {
+      await fed.stop();
+      await victim.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "security: 101 entries naming one worker cost one ping each second; it stays online",
+  ...NODE_TEST,
+  async fn() {
+    const fed = await startFedCluster(["alpha"]);
+    try {
+      const server = await fed.startServer();
+      await untilOnline(server, [`${WORKER_HOST}-alpha`]);
+      const member = await startLoopbackNetwork(fed.token, [fed.seedAddr]);
+      try {
+        // Unsigned entries, as a LocalAI node writes them, all served by alpha's service.
+        const storage = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [
+          `fake${i}`,
+          JSON.stringify({
+            Name: `fake${i}`,
+            ID: `elsewhere-fake${i}`,
+            TunnelAddress: "",
+            ServiceID: "alpha",
+            LastSeen: goRfc3339Nano(new Date()),
+          }),
+        ]));
+        for (const [key, json] of Object.entries(storage)) {
+          await member.ledger.put("federated", key, JSON.parse(json));
+        }
+        await waitFor(() => server.view.workers().length === 102, { message: "101 entries" });
+        // Every entry is the same peer: each is online with it, none starves the others.
+        await waitFor(() => server.view.online().length === 102, { message: "all online" });
+        const counts = await answersVia(server.address, REQUESTS);
+        assert.deepEqual(counts, { alpha: REQUESTS });
+        assert.equal(server.view.online().length, 102, "alpha never left the pool");
+      } finally {
+        await member.stop();
+      }
+    } finally {
+      await fed.stop();
     }
   },
 });
