@@ -358,31 +358,7 @@ export const USEFUL_PEER_TTL_MS = 10 * 60_000;
  */
 export const LATENCY_SAMPLES = 1024;
 
-/**
- * Label of the derivation of a topic's gossip name from the token.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { TOPIC_NAME_LABEL } from "@p2p/p2p/messaging";
- *
- * assert.equal(TOPIC_NAME_LABEL, "p2p/topic-name/1");
- * ```
- */
-export const TOPIC_NAME_LABEL = "p2p/topic-name/1";
 
-/**
- * Label of the derivation of a topic's seal key from the token.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { TOPIC_KEY_LABEL } from "@p2p/p2p/messaging";
- *
- * assert.equal(TOPIC_KEY_LABEL, "p2p/topic-key/1");
- * ```
- */
-export const TOPIC_KEY_LABEL = "p2p/topic-key/1";
 
 /**
  * How long `connect()` waits for the new connection to be identified (or closed by the peer's

@@ -47,6 +47,5 @@ export * from "./replay_cache.ts";
 export * from "./signature.ts";
 export * from "./stats.ts";
 export * from "./token_bucket.ts";
-export * from "./topic_keys.ts";
 export * from "./topics.ts";
 export * from "./trust.ts";

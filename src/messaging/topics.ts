@@ -18,7 +18,7 @@ import type { InboundGuard } from "./inbound_guard.ts";
 import { randomNonce } from "./_nonce.ts";
 import { signFrame } from "./signature.ts";
 import type { StatsRecorder } from "./stats.ts";
-import { topicName, topicSealKey } from "./topic_keys.ts";
+import { topicName, topicSealKey } from "../token/derive.ts";
 
 const log = getLogger(["p2p", "messaging", "topics"]);
 

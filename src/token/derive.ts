@@ -252,8 +252,59 @@ export function fingerprint(secret: string): string {
  * ```
  */
 export function memberSecret(token: NetworkToken, purpose: string): Uint8Array {
-  const mac = createHmac("sha256", `${token.room}\n${token.otp.crypto.key}`);
-  return new Uint8Array(mac.update(`p2p/member-secret/1\n${purpose}`, "utf8").digest());
+  return new Uint8Array(memberHmac(token, "p2p/member-secret/1", purpose));
+}
+
+/**
+ * The gossipsub topic an application topic travels on: `p2p-topic-` and the hex HMAC of the
+ * name keyed with the token's secrets. Outsiders cannot compute it, so they can neither find
+ * nor subscribe to the topic on purpose.
+ *
+ * @param token The network token.
+ * @param topic The application's topic name.
+ * @returns The gossip topic.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateTokenConfig, topicName } from "@p2p/p2p/token";
+ *
+ * const token = generateTokenConfig();
+ * assert.match(topicName(token, "news"), /^p2p-topic-[0-9a-f]{64}$/);
+ * assert.notEqual(topicName(token, "news"), topicName(generateTokenConfig(), "news"));
+ * ```
+ */
+export function topicName(token: NetworkToken, topic: string): string {
+  return `p2p-topic-${memberHmac(token, "p2p/topic-name/1", topic).toString("hex")}`;
+}
+
+/**
+ * The key that seals an application topic's messages (for {@linkcode seal}): 32 base64url
+ * characters (192 bits) of an HMAC keyed with the token's secrets, distinct per topic.
+ *
+ * @param token The network token.
+ * @param topic The application's topic name.
+ * @returns The seal key. This is a secret: never log it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateTokenConfig, seal, topicSealKey, unseal } from "@p2p/p2p/token";
+ *
+ * const key = topicSealKey(generateTokenConfig(), "news");
+ * const sealed = seal(key, new Uint8Array([1, 2]));
+ * assert.deepEqual(unseal(key, sealed), new Uint8Array([1, 2]));
+ * ```
+ */
+export function topicSealKey(token: NetworkToken, topic: string): string {
+  return memberHmac(token, "p2p/topic-key/1", topic).toString("base64url").slice(0, 32);
+}
+
+/** HMAC-SHA256 keyed with the token's two gossip secrets: only members can compute it. */
+function memberHmac(token: NetworkToken, label: string, data: string): Buffer {
+  return createHmac("sha256", `${token.room}\n${token.otp.crypto.key}`)
+    .update(`${label}\n${data}`, "utf8")
+    .digest();
 }
 
 /** What {@linkcode inspectToken} reports about a token at a given time. No raw key is included. */

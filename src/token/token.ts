@@ -7,9 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { randomInt } from "node:crypto";
-import process from "node:process";
 import { parse } from "yaml";
-import { endsLine, goYamlString } from "./_yaml_v2.ts";
 import { InvalidTokenError } from "./errors.ts";
 
 /** One rotating secret of a {@linkcode NetworkToken}: a TOTP key and its parameters. */
@@ -247,9 +245,18 @@ function checkToken(token: NetworkToken, action: "decode" | "encode"): void {
 function line(indent: number, key: string, value?: string | number): string {
   const head = `${" ".repeat(indent)}${key}:`;
   if (value === undefined) return `${head}\n`;
-  if (typeof value === "number") return `${head} ${value}\n`;
-  const scalar = goYamlString(value, indent + 2, head.length);
-  return endsLine(scalar) ? `${head}${scalar}` : `${head}${scalar}\n`;
+  return `${head} ${typeof value === "number" ? value : yamlString(value)}\n`;
+}
+
+/**
+ * A YAML scalar Go's yaml.v2 reads back as this string: plain for what secrets are made of
+ * (letters and digits, as yaml.v2 itself writes them), double-quoted (JSON escapes are YAML
+ * escapes) for anything that could read as another type or needs escaping.
+ */
+function yamlString(value: string): string {
+  const plain = /^[A-Za-z][A-Za-z0-9]*$/.test(value) &&
+    !/^(y|yes|n|no|true|false|on|off|null)$/i.test(value);
+  return plain ? value : JSON.stringify(value);
 }
 
 function otpLines(otp: OtpConfig): string[] {
@@ -284,16 +291,10 @@ function decodeBase64(text: string): string {
 }
 
 function parseYaml(text: string): unknown {
-  // yaml@2 reads process.env.LOG_TOKENS and LOG_STREAM on every token, which under Deno needs
-  // --allow-env. Hide the environment for this synchronous call so decoding stays pure.
-  const env = process.env;
-  process.env = {};
   try {
     return parse(text, { schema: "failsafe", logLevel: "error" });
   } catch (error) {
     throw invalid("not YAML", error);
-  } finally {
-    process.env = env;
   }
 }
 

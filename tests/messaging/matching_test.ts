@@ -5,7 +5,7 @@ import { matchCapabilities } from "../../src/messaging/capabilities.ts";
 import { type MemberRecord, parseMemberRecord } from "../../src/messaging/member_record.ts";
 import { matchesQuery, type PeerMatch, rankMatches } from "../../src/messaging/peer_query.ts";
 import { percentile, StatsRecorder } from "../../src/messaging/stats.ts";
-import { topicName, topicSealKey } from "../../src/messaging/topic_keys.ts";
+import { topicName, topicSealKey } from "../../src/token/derive.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 
 const ADVERTISED = {

@@ -16,9 +16,8 @@ import {
   type P2PNode,
   signFrame,
   type TopicMessage,
-  topicName,
-  topicSealKey,
 } from "../../src/messaging/mod.ts";
+import { topicName, topicSealKey } from "../../src/token/derive.ts";
 import { seal } from "../../src/token/seal.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 

@@ -320,49 +320,26 @@ Deno.test("encodeToken() rejects a token that would not decode", () => {
   assert.throws(() => encodeToken({ ...FIXED, maxMessageSize: 1.5 }), InvalidTokenError);
 });
 
-Deno.test("encodeToken() quotes strings where Go yaml.v2 does", () => {
+Deno.test("encodeToken() writes secrets plain, as yaml.v2 does, and quotes anything else", () => {
   const cases: Array<[string, string]> = [
     ["plain", "room: plain\n"],
-    ["1a2b", "room: 1a2b\n"],
-    ["it's", "room: it's\n"],
-    ["é", "room: é\n"],
+    ["abc123XYZ", "room: abc123XYZ\n"],
+    // What could read as another type, or needs escaping: a double-quoted (JSON) scalar.
+    ["1a2b", 'room: "1a2b"\n'],
     ["0123", 'room: "0123"\n'],
-    ["42", 'room: "42"\n'],
-    ["-12", 'room: "-12"\n'],
-    ["1.5", 'room: "1.5"\n'],
-    ["1e3", 'room: "1e3"\n'],
-    ["0x1F", 'room: "0x1F"\n'],
-    ["1_000", 'room: "1_000"\n'],
-    ["1:20", 'room: "1:20"\n'],
-    ["2001-12-14", 'room: "2001-12-14"\n'],
     ["true", 'room: "true"\n'],
     ["Yes", 'room: "Yes"\n'],
-    ["off", 'room: "off"\n'],
     ["null", 'room: "null"\n'],
-    ["~", 'room: "~"\n'],
-    [".inf", 'room: ".inf"\n'],
     ["", 'room: ""\n'],
-    ["a: b", "room: 'a: b'\n"],
-    ["#x", "room: '#x'\n"],
-    ["'q", "room: '''q'\n"],
-    [" lead", "room: ' lead'\n"],
-    ["- x", "room: '- x'\n"],
-    ["tab\there", 'room: "tab\\there"\n'],
-    ['say "hi"\t', 'room: "say \\"hi\\"\\t"\n'],
-    ["😀", 'room: "\\U0001F600"\n'],
-    ["x\ny", "room: |-\n  x\n  y\n"],
-    ["x\n", "room: |\n  x\n"],
-    ["x\n\n", "room: |+\n  x\n\n"],
-    ["\nx", "room: |2-\n\n  x\n"],
+    ["a: b", 'room: "a: b"\n'],
+    ["x\ny", 'room: "x\\ny"\n'],
+    ["😀", 'room: "😀"\n'],
   ];
   for (const [room, line] of cases) {
     const yaml = yamlOf(encodeToken({ ...FIXED, room }));
     const start = yaml.indexOf("room:");
     assert.equal(yaml.slice(start, yaml.indexOf("rendezvous:")), line, JSON.stringify(room));
   }
-  const crypto = { ...FIXED.otp.crypto, key: "x\ny" };
-  const yaml = yamlOf(encodeToken({ ...FIXED, otp: { ...FIXED.otp, crypto } }));
-  assert.ok(yaml.includes("  crypto:\n    interval: 9000\n    key: |-\n      x\n      y\n"));
 });
 
 Deno.test("decodeToken() reads back every string encodeToken() writes", () => {
