@@ -3,10 +3,11 @@
  *
  * @module
  */
-import "./src/node/deno_shims.ts";
+import { installDenoShims } from "./src/node/deno_shims.ts";
 import { runCli } from "./src/cli/main.ts";
 
 if (import.meta.main) {
+  installDenoShims();
   const code = await runCli(Deno.args);
   // Long-running commands return only after a clean stop; leave no stray handle behind.
   Deno.exit(code);

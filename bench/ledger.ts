@@ -8,9 +8,10 @@
  * All N nodes share one JS thread, so the event-loop lag is measured and printed with each
  * size: above a few hundred ms it, not the network, dominates the figure.
  */
-import "../src/node/deno_shims.ts";
-import type { Network } from "../src/ledger/network.ts";
-import { startNetwork } from "../src/ledger/network.ts";
+import { installDenoShims } from "../src/node/deno_shims.ts";
+installDenoShims();
+import type { Network } from "../src/network/network.ts";
+import { startNetwork } from "../src/network/network.ts";
 import { generateToken, generateTokenConfig } from "../src/token/token.ts";
 import { rssMiB, sleep } from "./lib/proc.ts";
 import { withTimeout } from "./lib/net.ts";

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import "../src/node/deno_shims.ts";
+import { installDenoShims } from "../src/node/deno_shims.ts";
+installDenoShims();
 import {
   FEDERATED_FULL,
   FEDERATED_QUICK,

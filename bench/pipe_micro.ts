@@ -10,7 +10,8 @@
  *
  * @module
  */
-import "../src/node/deno_shims.ts";
+import { installDenoShims } from "../src/node/deno_shims.ts";
+installDenoShims();
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { createLibp2p } from "libp2p";

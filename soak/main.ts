@@ -9,7 +9,8 @@
 // median of the last third of the samples within 10 % of the median of the middle third (fds:
 // or within 2), for each process. Exits 1 when one is not flat, a process died, or a
 // connection hung or was corrupted.
-import "../src/node/deno_shims.ts";
+import { installDenoShims } from "../src/node/deno_shims.ts";
+installDenoShims();
 import { parseArgs } from "node:util";
 import { createHash, randomBytes } from "node:crypto";
 import {

@@ -1,6 +1,6 @@
 import type { PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { VERSION } from "../node/version.ts";
 import { HttpError, json, readJson, type Router } from "./router.ts";
 

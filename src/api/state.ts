@@ -1,5 +1,5 @@
 import type { FederatedStats } from "../federated/server.ts";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import type { PoolViews } from "../services/pool_views.ts";
 
 /** What the API shows: the network, its pools, and what the running command adds. */

@@ -9,7 +9,7 @@ import { type ApiServer, serveApi } from "../api/server.ts";
 import type { Registry } from "prom-client";
 import type { ApiState } from "../api/state.ts";
 import { FederatedServer } from "../federated/server.ts";
-import { type Network, startNetwork } from "../ledger/network.ts";
+import { type Network, startNetwork } from "../network/network.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
 import type { PoolView } from "../services/pool.ts";
 import { PoolViews } from "../services/pool_views.ts";

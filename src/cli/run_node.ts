@@ -8,7 +8,7 @@ import { isLoopback } from "../api/host_guard.ts";
 import { ApiListenError, type ApiServer, parseHostPort, serveApi } from "../api/server.ts";
 import type { ApiState } from "../api/state.ts";
 import { PoolViews } from "../services/pool_views.ts";
-import { type Network, startNetwork } from "../ledger/network.ts";
+import { type Network, startNetwork } from "../network/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { loadOrCreateIdentity } from "../node/identity.ts";
 import { fingerprint } from "../token/derive.ts";

@@ -1,6 +1,6 @@
 import { getLogger } from "@logtape/logtape";
 import type { Stream } from "@libp2p/interface";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { bridge } from "../services/bridge.ts";
 import { PoolView, type WorkerView } from "../services/pool.ts";
 import { InvalidAddressError, parseTarget } from "../services/target.ts";

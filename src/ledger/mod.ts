@@ -32,6 +32,5 @@ export * from "./envelope.ts";
 export * from "./errors.ts";
 export * from "./hub.ts";
 export * from "./ledger.ts";
-export * from "./network.ts";
 export * from "./signed_entry.ts";
 export * from "./claims.ts";

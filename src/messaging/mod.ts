@@ -29,7 +29,7 @@
  * @module
  */
 
-import "../node/deno_shims.ts";
+
 export { backoffDelay, type BackoffInit } from "../node/backoff.ts";
 export * from "./capabilities.ts";
 export * from "./constants.ts";

@@ -15,7 +15,7 @@ import {
 } from "@libp2p/interface";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { type Network, startNetwork } from "../ledger/network.ts";
+import { type Network, startNetwork } from "../network/network.ts";
 import { decodeToken, type NetworkToken } from "../token/token.ts";
 import type { Capabilities } from "./capabilities.ts";
 import {

@@ -1,4 +1,4 @@
-import "./deno_shims.ts";
+import { installDenoShims } from "./deno_shims.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
 import type { Components } from "libp2p/components";
 import { tcp } from "@libp2p/tcp";
@@ -139,6 +139,7 @@ export type P2PLibp2p = Libp2p<NodeServices>;
  * ```
  */
 export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p> {
+  installDenoShims();
   const tuning: Tuning = { ...tuningFromEnv(), ...options.tuning };
   // Process-wide (a prototype patch): once on, every yamux stream of the process has it.
   if (tuning.yamux === "half") installYamuxWindowThreshold();

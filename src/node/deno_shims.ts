@@ -2,7 +2,9 @@
  * Makes js-libp2p behave under Deno as it does under Node, so a process exits by
  * itself once its node is stopped.
  *
- * Import this module before anything from libp2p: `main.ts` and the test helpers do.
+ * Nothing is patched on import: {@linkcode installDenoShims} runs when the first node is
+ * assembled (`createLibp2pNode`, so every network), once; a program that uses libp2p directly
+ * calls it itself.
  *
  * - Deno's `BroadcastChannel` has no `unref()`; mortice (the peer store lock) calls it
  *   and otherwise holds the process open forever.
@@ -41,18 +43,34 @@ function installBroadcastChannelUnref(): void {
   });
 }
 
-function installUnrefTimeoutSignal(): void {
-  if (typeof Deno === "undefined" || typeof Deno.unrefTimer !== "function") return;
-  AbortSignal.timeout = (ms: number): AbortSignal => {
-    const controller = new AbortController();
-    const id = setTimeout(
-      () => controller.abort(new DOMException("The operation timed out.", "TimeoutError")),
-      ms,
-    );
-    Deno.unrefTimer(id);
-    return controller.signal;
-  };
+function unrefTimeoutSignal(ms: number): AbortSignal {
+  const controller = new AbortController();
+  const id = setTimeout(
+    () => controller.abort(new DOMException("The operation timed out.", "TimeoutError")),
+    ms,
+  );
+  Deno.unrefTimer(id);
+  return controller.signal;
 }
 
-installBroadcastChannelUnref();
-installUnrefTimeoutSignal();
+function installUnrefTimeoutSignal(): void {
+  if (typeof Deno === "undefined" || typeof Deno.unrefTimer !== "function") return;
+  AbortSignal.timeout = unrefTimeoutSignal;
+}
+
+/**
+ * Installs the two patches above (a second call changes nothing). Globals are
+ * patched (`BroadcastChannel.prototype.unref`, `AbortSignal.timeout`), the same for every node.
+ *
+ * @example Usage
+ * ```ts
+ * import { installDenoShims } from "./deno_shims.ts";
+ *
+ * installDenoShims();
+ * installDenoShims(); // nothing more
+ * ```
+ */
+export function installDenoShims(): void {
+  installBroadcastChannelUnref();
+  installUnrefTimeoutSignal();
+}

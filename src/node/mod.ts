@@ -26,7 +26,6 @@
  * @module
  */
 
-import "./deno_shims.ts";
 export * from "./constants.ts";
 export * from "./create_node.ts";
 export * from "./deno_tcp.ts";

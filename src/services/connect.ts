@@ -1,5 +1,5 @@
 import { getLogger } from "@logtape/logtape";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { SERVICES_BUCKET } from "./constants.ts";
 import { asServiceRecord, type ServiceRecord } from "./records.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";

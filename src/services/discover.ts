@@ -1,5 +1,5 @@
 import { getLogger } from "@logtape/logtape";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { PoolView, type WorkerView } from "./pool.ts";
 import { TunnelListener } from "./tunnel.ts";
 import { announceUser } from "./users.ts";

@@ -1,6 +1,6 @@
 import type { Connection, Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { bridge } from "./bridge.ts";
 import {
   ACK_CONNECTED,

@@ -1,4 +1,4 @@
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import type { EffectiveEntry } from "../ledger/claims.ts";
 import { ONLINE_WINDOW_MS, SERVICES_BUCKET, STALENESS_CHECK_INTERVAL_MS } from "./constants.ts";
 import { asNodeData, asServiceRecord, type NodeData, parseGoTime } from "./records.ts";

@@ -1,4 +1,4 @@
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { PoolView } from "./pool.ts";
 
 /**

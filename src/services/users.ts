@@ -1,4 +1,4 @@
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { goTimeString } from "../ledger/block.ts";
 import { USERS_BUCKET } from "./constants.ts";
 import type { UserRecord } from "./records.ts";

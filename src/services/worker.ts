@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
-import type { Network } from "../ledger/network.ts";
+import type { Network } from "../network/network.ts";
 import { FEDERATED_POOL, WORKER_ANNOUNCE_INTERVAL_MS } from "./constants.ts";
 import { type ExposedService, exposeService } from "./expose.ts";
 import { goRfc3339Nano, lettersFrom, type NodeData, poolBucket } from "./records.ts";

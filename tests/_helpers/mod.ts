@@ -1,5 +1,6 @@
-// The shims come first, before anything from libp2p (see src/node/deno_shims.ts).
-import "../../src/node/deno_shims.ts";
+// The shims are installed before any test touches libp2p (see src/node/deno_shims.ts).
+import { installDenoShims } from "../../src/node/deno_shims.ts";
+installDenoShims();
 
 export * from "./wait.ts";
 export * from "./process.ts";

@@ -28,7 +28,7 @@ import {
 import { sealKeyAt } from "../../src/token/derive.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 import { gossipLimit } from "../../src/node/create_node.ts";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 
 for (const protocol of [SERVICE_PROTOCOL, SERVICE_ACK_PROTOCOL]) {
   Deno.test({

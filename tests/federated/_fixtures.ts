@@ -3,7 +3,7 @@
 // first: it loads the Deno shims before libp2p.
 import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
 import { createHash } from "node:crypto";
-import { type Network, startNetwork } from "../../src/ledger/network.ts";
+import { type Network, startNetwork } from "../../src/network/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { startWorker, type Worker } from "../../src/services/worker.ts";
 import { PoolViews } from "../../src/services/pool_views.ts";

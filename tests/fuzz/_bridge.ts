@@ -9,7 +9,8 @@
 // exactly the bytes the other sent, and neither bridge reports a reset; with an abort every
 // byte that arrives is a prefix of what was sent (nothing corrupted or reordered); and no
 // unhandled rejection ever (counted by the harness).
-import "../../src/node/deno_shims.ts";
+import { installDenoShims } from "../../src/node/deno_shims.ts";
+installDenoShims();
 import type { Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2pNode, type P2PLibp2p } from "../../src/node/create_node.ts";

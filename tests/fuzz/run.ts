@@ -3,7 +3,8 @@
 // real bytes through two libp2p nodes, for N / 100) or M minutes, prints progress and the
 // outcome histogram, and exits 1 on any failing case or unhandled rejection. `--seed S
 // --case I` replays one case (the failure messages print both).
-import "../../src/node/deno_shims.ts";
+import { installDenoShims } from "../../src/node/deno_shims.ts";
+installDenoShims();
 import { parseArgs } from "node:util";
 import { formatOutcomes, type FuzzReport, type FuzzTarget, runFuzz } from "./_harness.ts";
 import { randomSeed } from "./_rng.ts";

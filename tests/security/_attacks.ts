@@ -2,7 +2,7 @@
 // network's key and published under its own gossip signature, bypassing its own ledger.
 import { gzipSync } from "node:zlib";
 import { type Block, blockChecksum, goTimeString } from "../../src/ledger/block.ts";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import { sealKeyAt, topicAt } from "../../src/token/derive.ts";
 import { seal } from "../../src/token/seal.ts";
 

@@ -4,7 +4,7 @@ import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import { startCluster } from "../services/_fixtures.ts";
 import { craftBlock, publishCompressed, publishRawBlock } from "./_attacks.ts";
 

@@ -5,7 +5,7 @@ import { startBackend } from "../_helpers/tcp.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import assert from "node:assert/strict";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import { goRfc3339Nano } from "../../src/services/records.ts";
 import { exposeService } from "../../src/services/expose.ts";
 import { connectService } from "../../src/services/connect.ts";

@@ -8,7 +8,7 @@ import { announceUser } from "../../src/services/users.ts";
 import { USERS_BUCKET } from "../../src/services/constants.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import {
   type Backend,
   type Cluster,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { PoolTunnels } from "../../src/services/discover.ts";
 import { startWorker } from "../../src/services/worker.ts";
 import { WORKER_POOL } from "../../src/services/constants.ts";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import {
   type Backend,
   closeQuietly,

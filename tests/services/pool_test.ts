@@ -5,7 +5,7 @@ import { entrySigner } from "../../src/ledger/signed_entry.ts";
 import { PoolView } from "../../src/services/pool.ts";
 import { startWorker } from "../../src/services/worker.ts";
 import { SERVICES_BUCKET, WORKER_POOL } from "../../src/services/constants.ts";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import {
   type Backend,
   type Cluster,

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { connectService } from "../../src/services/connect.ts";
 import { exposeService } from "../../src/services/expose.ts";
 import { USERS_BUCKET } from "../../src/services/constants.ts";
-import type { Network } from "../../src/ledger/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import {
   type Backend,
   closeQuietly,

@@ -1,6 +1,8 @@
 // Starts two loopback libp2p nodes (TCP + noise + yamux), dials and pings, stops both,
 // prints "stopped" and returns. Run with --without-shims to see why the shims exist.
-if (!Deno.args.includes("--without-shims")) await import("../../../src/node/deno_shims.ts");
+if (!Deno.args.includes("--without-shims")) {
+  (await import("../../../src/node/deno_shims.ts")).installDenoShims();
+}
 const { createLibp2p } = await import("libp2p");
 const { tcp } = await import("@libp2p/tcp");
 const { noise } = await import("@libp2p/noise");
