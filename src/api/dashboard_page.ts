@@ -116,7 +116,7 @@ function renderFederated(stats, at) {
     return el("tr", { "data-federated-worker": w.name || w.id },
       el("td", {}, w.name || w.id), el("td", { class: "num" }, w.active), el("td", { class: "num" }, w.total),
       el("td", { class: "num" }, rate), el("td", { class: "num" }, w.failed),
-      el("td", { class: "num" }, bytes(w.bytesIn) + " / " + bytes(w.bytesOut)));
+      el("td", { class: "num" }, bytes(w.bytesSent) + " / " + bytes(w.bytesReceived)));
   });
   return [
     el("p", { class: "mono summary" }, "listening on " + stats.listen + " · " + stats.strategy + " · accepted " + stats.accepted +

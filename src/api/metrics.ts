@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { type TunnelStats, tunnelTotals } from "../services/stats.ts";
+import { TUNNEL_TOTALS, type TunnelStats } from "../services/stats.ts";
 import { json, type Router } from "./router.ts";
 import type { ApiState } from "./state.ts";
 
@@ -55,18 +55,18 @@ function liveGauge(
 }
 
 /**
- * This node's tunnel ends: services and connections (process-wide totals) plus the federated
- * balancer's connections, which it counts itself. Directions as in {@linkcode TunnelStats}:
- * the balancer's bytes from clients go into the network (`bytesOut`).
+ * This node's tunnel ends: services and connections plus the federated balancer's
+ * connections, which it counts itself. One convention everywhere: sent into the network,
+ * received from it.
  */
 function allTunnels(state: ApiState): TunnelStats {
-  const totals = { ...tunnelTotals };
+  const totals = { ...state.network.shared(TUNNEL_TOTALS) };
   for (const worker of state.federated?.().workers ?? []) {
     totals.active += worker.active;
     totals.total += worker.total;
     totals.failed += worker.failed;
-    totals.bytesOut += worker.bytesIn;
-    totals.bytesIn += worker.bytesOut;
+    totals.bytesSent += worker.bytesSent;
+    totals.bytesReceived += worker.bytesReceived;
   }
   return totals;
 }
@@ -142,7 +142,7 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
     ["direction"],
     () => {
       const totals = allTunnels(state);
-      return [[{ direction: "out" }, totals.bytesOut], [{ direction: "in" }, totals.bytesIn]];
+      return [[{ direction: "out" }, totals.bytesSent], [{ direction: "in" }, totals.bytesReceived]];
     },
   );
   liveCounter(

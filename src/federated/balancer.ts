@@ -15,10 +15,10 @@ export interface WorkerStats {
   total: number;
   /** Tunnels to it that could not be opened. */
   failed: number;
-  /** Bytes from clients to it. */
-  bytesIn: number;
-  /** Bytes from it to clients. */
-  bytesOut: number;
+  /** Bytes clients sent to it (into the network). */
+  bytesSent: number;
+  /** Bytes it sent back to clients (received from the network). */
+  bytesReceived: number;
   /** Failures since its last success (drives the backoff). */
   consecutiveFailures: number;
   /** Until when (ms since the epoch) it is skipped after failures; 0 when it is not. */
@@ -122,12 +122,12 @@ export class Balancer {
   /** Records the end of a connection through `id` and what it moved. */
   close(
     id: string,
-    bytes: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
+    bytes: { bytesSent: number; bytesReceived: number } = { bytesSent: 0, bytesReceived: 0 },
   ): void {
     const stat = this.#stat(id);
     stat.active = Math.max(0, stat.active - 1);
-    stat.bytesIn += bytes.bytesIn;
-    stat.bytesOut += bytes.bytesOut;
+    stat.bytesSent += bytes.bytesSent;
+    stat.bytesReceived += bytes.bytesReceived;
   }
 
   /** Records a failed attempt to open a tunnel to `id`; it backs off exponentially. */
@@ -192,8 +192,8 @@ export class Balancer {
         opening: 0,
         total: 0,
         failed: 0,
-        bytesIn: 0,
-        bytesOut: 0,
+        bytesSent: 0,
+        bytesReceived: 0,
         consecutiveFailures: 0,
         backoffUntil: 0,
       };

@@ -360,21 +360,21 @@ export class FederatedServer {
     prefetch: Prefetcher,
   ): Promise<void> {
     this.balancer.open(id);
-    let bytesIn = 0;
-    let bytesOut = 0;
+    let bytesSent = 0;
+    let bytesReceived = 0;
     try {
       if (opened.early !== undefined) {
         await writeQuietly(conn, opened.early);
-        bytesOut += opened.early.byteLength;
+        bytesReceived += opened.early.byteLength;
       }
       const result = await bridge(conn, opened.stream, {
         read: prefetch.read,
         onBytes: () => this.#slots.touch(conn),
       });
-      bytesIn += result.tcpToStream;
-      bytesOut += result.streamToTcp;
+      bytesSent += result.tcpToStream;
+      bytesReceived += result.streamToTcp;
     } finally {
-      this.balancer.close(id, { bytesIn, bytesOut });
+      this.balancer.close(id, { bytesSent, bytesReceived });
     }
   }
 

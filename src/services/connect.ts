@@ -87,7 +87,7 @@ export async function connectService(
     log,
     "Closed a connection: the peer serving {service} has not proved it holds the token",
   );
-  const listener = new TunnelListener(network.node, {
+  const listener = new TunnelListener(network, {
     hostname,
     port,
     label: `service ${init.service}`,

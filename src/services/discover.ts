@@ -125,7 +125,7 @@ export class PoolTunnels extends EventTarget {
       if (this.#tunnels.has(key) || worker.peerId === undefined) continue;
       const peerId = worker.peerId;
       const addresses = worker.addresses;
-      const listener = new TunnelListener(this.#network.node, {
+      const listener = new TunnelListener(this.#network, {
         hostname: this.#hostname,
         port: 0,
         label: `worker ${worker.id}`,

@@ -15,7 +15,7 @@ import {
 } from "./constants.ts";
 import type { ServiceRecord } from "./records.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
-import { emptyTunnelStats, type TunnelStats, tunnelTotals } from "./stats.ts";
+import { emptyTunnelStats, TUNNEL_TOTALS, type TunnelStats } from "./stats.ts";
 import { parseTarget } from "./target.ts";
 
 const log = getLogger(["p2p", "expose"]);
@@ -82,6 +82,7 @@ export interface ExposedService {
 export async function exposeService(network: Network, init: ExposeInit): Promise<ExposedService> {
   const target = parseTarget(init.target, "--target");
   const stats = emptyTunnelStats();
+  const tunnelTotals = network.shared(TUNNEL_TOTALS);
   const open = new Set<Stream>();
   const targetDown = new RepeatedWarning(
     log,
@@ -137,8 +138,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     try {
       await bridge(conn, stream, {
         onBytes: (direction, bytes) => {
-          // From the exposing side, bytes from the stream are inbound requests.
-          const field = direction === "streamToTcp" ? "bytesIn" : "bytesOut";
+          const field = direction === "streamToTcp" ? "bytesReceived" : "bytesSent";
           stats[field] += bytes;
           tunnelTotals[field] += bytes;
         },

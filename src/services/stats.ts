@@ -1,3 +1,5 @@
+import { type SharedKey, sharedKey } from "../network/components.ts";
+
 /** Counters of tunnelled connections, for the API and metrics. */
 export interface TunnelStats {
   /** Tunnelled connections open now. */
@@ -6,10 +8,10 @@ export interface TunnelStats {
   total: number;
   /** Connections that could not be tunnelled (no service, stream refused, target down). */
   failed: number;
-  /** Bytes from the local TCP side into the network. */
-  bytesOut: number;
-  /** Bytes from the network to the local TCP side. */
-  bytesIn: number;
+  /** Bytes this tunnel end sent into the network (from its local TCP side). */
+  bytesSent: number;
+  /** Bytes this tunnel end received from the network (for its local TCP side). */
+  bytesReceived: number;
 }
 
 /**
@@ -23,25 +25,13 @@ export interface TunnelStats {
  * import { emptyTunnelStats } from "@p2p/p2p/services";
  *
  * const stats = emptyTunnelStats();
- * assert.deepEqual(stats, { active: 0, total: 0, failed: 0, bytesOut: 0, bytesIn: 0 });
+ * assert.deepEqual(stats, { active: 0, total: 0, failed: 0, bytesSent: 0, bytesReceived: 0 });
  * assert.notEqual(emptyTunnelStats(), stats);
  * ```
  */
 export function emptyTunnelStats(): TunnelStats {
-  return { active: 0, total: 0, failed: 0, bytesOut: 0, bytesIn: 0 };
+  return { active: 0, total: 0, failed: 0, bytesSent: 0, bytesReceived: 0 };
 }
 
-/**
- * Process-wide totals over every tunnel, which metrics read.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { emptyTunnelStats, tunnelTotals } from "@p2p/p2p/services";
- *
- * assert.deepEqual(Object.keys(tunnelTotals), Object.keys(emptyTunnelStats()));
- * // Every open tunnel is counted in the total too.
- * assert.ok(tunnelTotals.active <= tunnelTotals.total);
- * ```
- */
-export const tunnelTotals: TunnelStats = emptyTunnelStats();
+/** The totals over every tunnel end of one network (services, connections), which metrics read. */
+export const TUNNEL_TOTALS: SharedKey<TunnelStats> = sharedKey("tunnel totals", emptyTunnelStats);

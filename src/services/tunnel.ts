@@ -13,7 +13,8 @@ import {
   SERVICE_PROTOCOL,
 } from "./constants.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
-import { emptyTunnelStats, type TunnelStats, tunnelTotals } from "./stats.ts";
+import { emptyTunnelStats, TUNNEL_TOTALS, type TunnelStats } from "./stats.ts";
+import type { Network } from "../network/network.ts";
 
 const log = getLogger(["p2p", "tunnel"]);
 
@@ -352,6 +353,7 @@ export class TunnelListener {
   /** Counters of this listener's connections. */
   readonly stats: TunnelStats = emptyTunnelStats();
   #node: P2PLibp2p;
+  #totals: TunnelStats;
   #init: TunnelListenerInit;
   #listener: Deno.Listener | undefined;
   #conns = new Set<Deno.Conn>();
@@ -363,11 +365,12 @@ export class TunnelListener {
   /**
    * Creates a listener; it binds nothing until {@linkcode TunnelListener.start}.
    *
-   * @param node The libp2p node.
+   * @param network The running network.
    * @param init Address and target resolver.
    */
-  constructor(node: P2PLibp2p, init: TunnelListenerInit) {
-    this.#node = node;
+  constructor(network: Network, init: TunnelListenerInit) {
+    this.#node = network.node;
+    this.#totals = network.shared(TUNNEL_TOTALS);
     this.#init = init;
   }
 
@@ -446,26 +449,26 @@ export class TunnelListener {
   }
 
   async #pipe(conn: Deno.Conn, stream: Stream): Promise<void> {
-    for (const stats of [this.stats, tunnelTotals]) {
+    for (const stats of [this.stats, this.#totals]) {
       stats.active++;
       stats.total++;
     }
     try {
       await bridge(conn, stream, {
         onBytes: (direction, bytes) => {
-          const field = direction === "tcpToStream" ? "bytesOut" : "bytesIn";
+          const field = direction === "tcpToStream" ? "bytesSent" : "bytesReceived";
           this.stats[field] += bytes;
-          tunnelTotals[field] += bytes;
+          this.#totals[field] += bytes;
         },
       });
     } finally {
       this.stats.active--;
-      tunnelTotals.active--;
+      this.#totals.active--;
     }
   }
 
   #countFailure(): void {
     this.stats.failed++;
-    tunnelTotals.failed++;
+    this.#totals.failed++;
   }
 }

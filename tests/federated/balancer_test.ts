@@ -295,23 +295,23 @@ Deno.test("stats() counts active, total, failed and bytes per worker, sorted by 
   b.open("b");
   b.open("b");
   b.open("a");
-  b.close("b", { bytesIn: 100, bytesOut: 2_000 });
-  b.close("a", { bytesIn: 7, bytesOut: 9 });
+  b.close("b", { bytesSent: 100, bytesReceived: 2_000 });
+  b.close("a", { bytesSent: 7, bytesReceived: 9 });
   b.close("a"); // one close too many never goes below zero
   b.fail("c");
   assert.deepEqual(
-    b.stats().map(({ id, active, total, failed, bytesIn, bytesOut }) => ({
+    b.stats().map(({ id, active, total, failed, bytesSent, bytesReceived }) => ({
       id,
       active,
       total,
       failed,
-      bytesIn,
-      bytesOut,
+      bytesSent,
+      bytesReceived,
     })),
     [
-      { id: "a", active: 0, total: 1, failed: 0, bytesIn: 7, bytesOut: 9 },
-      { id: "b", active: 1, total: 2, failed: 0, bytesIn: 100, bytesOut: 2_000 },
-      { id: "c", active: 0, total: 0, failed: 1, bytesIn: 0, bytesOut: 0 },
+      { id: "a", active: 0, total: 1, failed: 0, bytesSent: 7, bytesReceived: 9 },
+      { id: "b", active: 1, total: 2, failed: 0, bytesSent: 100, bytesReceived: 2_000 },
+      { id: "c", active: 0, total: 0, failed: 1, bytesSent: 0, bytesReceived: 0 },
     ],
   );
   // A snapshot: changing it does not change the balancer.

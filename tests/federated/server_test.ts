@@ -375,7 +375,7 @@ Deno.test({
         message: "both connections released",
         timeoutMs: 5_000,
       });
-      assert.ok(alpha.bytesIn >= size && alpha.bytesOut >= size, JSON.stringify(alpha));
+      assert.ok(alpha.bytesSent >= size && alpha.bytesReceived >= size, JSON.stringify(alpha));
     }, ["alpha"]);
   },
 });
