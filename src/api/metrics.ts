@@ -1,17 +1,8 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { registerProcessMetrics } from "./process_metrics.ts";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { TUNNEL_TOTALS, type TunnelStats } from "../services/stats.ts";
 import { json, type Router } from "./router.ts";
 import type { ApiState } from "./state.ts";
-
-/**
- * A dedicated registry for one process: libp2p's own `libp2p_*` series (passed to the node)
- * and ours (`p2p_*`). Dedicated because `@libp2p/prometheus-metrics` resets the global one.
- */
-export function createMetricsRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "p2p_" });
-  return registry;
-}
 
 /** A counter whose value is read from a live total at scrape time. */
 function liveCounter(
@@ -61,7 +52,7 @@ function liveGauge(
  */
 function allTunnels(state: ApiState): TunnelStats {
   const totals = { ...state.network.shared(TUNNEL_TOTALS) };
-  for (const worker of state.federated?.().workers ?? []) {
+  for (const worker of state.federated?.()?.workers ?? []) {
     totals.active += worker.active;
     totals.total += worker.total;
     totals.failed += worker.failed;
@@ -77,6 +68,7 @@ function allTunnels(state: ApiState): TunnelStats {
  */
 export function registerP2PMetrics(registry: Registry, state: ApiState): void {
   const { network } = state;
+  registerProcessMetrics(registry);
   liveGauge(
     registry,
     "p2p_peers",
@@ -142,7 +134,10 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
     ["direction"],
     () => {
       const totals = allTunnels(state);
-      return [[{ direction: "out" }, totals.bytesSent], [{ direction: "in" }, totals.bytesReceived]];
+      return [[{ direction: "out" }, totals.bytesSent], [
+        { direction: "in" },
+        totals.bytesReceived,
+      ]];
     },
   );
   liveCounter(

@@ -66,13 +66,15 @@ export function addP2PRoutes(router: Router, state: ApiState): Router {
     .add(
       "GET",
       "/api/federated",
-      () =>
-        state.federated === undefined
+      () => {
+        const stats = state.federated?.();
+        return stats === undefined
           ? json(
             { error: "Cannot show federated stats: this node does not run `p2p federated`" },
             404,
           )
-          : json(state.federated()),
+          : json(stats);
+      },
     )
     .add("GET", "/api/p2p", () =>
       json({

@@ -11,7 +11,7 @@ export interface ApiState {
   /** The running command, for the dashboard (`node`, `worker`, `federated`, …). */
   role: string;
   /** The balancer's counters, when this node runs `federated`. */
-  federated?: () => FederatedStats;
+  federated?: () => FederatedStats | undefined;
   /** Readiness checks: each returns why the node is not ready, or `undefined`. */
   readiness: (() => string | undefined)[];
 }

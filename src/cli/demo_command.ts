@@ -1,20 +1,11 @@
 import { Command } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { addDashboardRoutes } from "../api/dashboard_routes.ts";
-import type * as MetricsModule from "../api/metrics.ts";
-import { addNodeRoutes } from "../api/node_routes.ts";
-import { addP2PRoutes } from "../api/p2p_routes.ts";
-import { Router } from "../api/router.ts";
-import { type ApiServer, serveApi } from "../api/server.ts";
-import type { Registry } from "prom-client";
-import type { ApiState } from "../api/state.ts";
-import { FederatedServer } from "../federated/server.ts";
+import { startApi } from "../api/start_api.ts";
+import { startFederated } from "../federated/server.ts";
 import { type Network, startNetwork } from "../network/network.ts";
-import { FEDERATED_POOL } from "../services/constants.ts";
 import type { PoolView } from "../services/pool.ts";
-import { PoolViews } from "../services/pool_views.ts";
 import { startWorker } from "../services/worker.ts";
-import { generateTokenConfig } from "../token/token.ts";
+import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
 import { configureLogging } from "./logging.ts";
 import { untilTerminated } from "./run_node.ts";
@@ -41,54 +32,34 @@ export function demoCommandOf(context: CliContext): Command {
     .option("--log-level <level>", "log level", "info")
     .action(async (opts) => {
       configureLogging({ level: opts.logLevel, format: "text" });
-      const token = generateTokenConfig();
+      const token = generateToken();
       const loopback = { token, listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false } as const;
-      const stops: (() => Promise<void> | void)[] = [];
-      const stopAll = async (): Promise<void> => {
-        for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => {});
-      };
+      const networks: Network[] = [];
+      const backends: Deno.HttpServer[] = [];
       try {
-        // prom-client is loaded on demand (other commands without an API never load it).
-        const metrics: typeof MetricsModule = await import("../api/metrics.ts");
-        const registry = metrics.createMetricsRegistry();
-        const seed = await startNetwork({
-          ...loopback,
-          bootstrapPeers: [],
-          metricsRegistry: registry,
-        });
-        stops.push(() => seed.stop());
-        const bootstrapPeers = seed.node.getMultiaddrs().map(String);
-        const pools = new PoolViews(seed);
-        stops.push(() => pools.stop());
-        const server = new FederatedServer(seed, {
-          listen: opts.listen,
-          bucket: FEDERATED_POOL,
-          strategy: "round-robin",
-          view: pools.get(FEDERATED_POOL),
-        });
-        await server.start();
-        stops.push(() => server.stop());
+        const seed = await startNetwork({ ...loopback, bootstrapPeers: [], metrics: true });
+        networks.push(seed);
+        const server = await startFederated(seed, { listen: opts.listen, strategy: "round-robin" });
         for (const name of WORKER_NAMES) {
           const backend = startBackend(name);
-          stops.push(() => backend.shutdown());
-          const network: Network = await startNetwork({ ...loopback, bootstrapPeers });
-          stops.push(() => network.stop());
-          const worker = await startWorker(network, {
+          backends.push(backend);
+          const network = await startNetwork({ ...loopback, bootstrapPeers: seed.addresses() });
+          networks.push(network);
+          await startWorker(network, {
             target: `127.0.0.1:${backend.addr.port}`,
             name,
             hostname: "demo",
           });
-          stops.push(() => worker.stop());
         }
         // The banner invites a curl at once: print it when the workers can answer it.
         await untilOnline(server.view, WORKER_NAMES.length, 15_000);
-        const api = serveDemoApi(seed, pools, server, registry, opts.apiListen, metrics);
-        stops.push(() => api.shutdown());
+        const api = await startApi(seed, { listen: opts.apiListen, role: "federated (demo)" });
         context.io.stdout(demoBanner(server.address, api.address));
         log.info("Demo running; Ctrl-C stops it");
         await untilTerminated();
       } finally {
-        await stopAll();
+        for (const network of networks.reverse()) await network.stop().catch(() => {});
+        for (const backend of backends) await backend.shutdown().catch(() => {});
       }
     }) as unknown as Command;
 }
@@ -115,30 +86,6 @@ function untilOnline(view: PoolView, count: number, timeoutMs: number): Promise<
     view.addEventListener("change", check);
     check();
   });
-}
-
-function serveDemoApi(
-  seed: Network,
-  pools: PoolViews,
-  server: FederatedServer,
-  registry: Registry,
-  listen: string,
-  metrics: typeof MetricsModule,
-): ApiServer {
-  const state: ApiState = {
-    network: seed,
-    pools,
-    networkId: undefined,
-    role: "federated (demo)",
-    federated: () => server.stats(),
-    readiness: [() => (server.view.online().length === 0 ? "no worker online" : undefined)],
-  };
-  metrics.registerP2PMetrics(registry, state);
-  const router = addNodeRoutes(new Router(), seed);
-  addP2PRoutes(router, state);
-  addDashboardRoutes(router, state);
-  metrics.addMetricsRoute(router, registry);
-  return serveApi({ listen, handler: router.handle });
 }
 
 function demoBanner(balancer: string, api: string): string {

@@ -37,9 +37,9 @@ export function discoverCommandOf(context: CliContext): Command {
     .option("--exec <command>", "shell command run with the variable set; restarted on change")
     .action(async (flags) => {
       await runNodeCommand("discover", flags, context, {
-        run: async (network, _api, resolved) => {
+        run: async (network) => {
           const tunnels = new PoolTunnels(network, {
-            bucket: poolBucket(flags.pool, resolved.networkId),
+            bucket: poolBucket(flags.pool, network.networkId),
           });
           const supervisor = flags.exec === undefined
             ? undefined
@@ -48,7 +48,8 @@ export function discoverCommandOf(context: CliContext): Command {
           let timer: ReturnType<typeof setTimeout> | undefined;
           const apply = async (): Promise<void> => {
             const list = tunnels.addressList();
-            if (list === last) return;
+            // Nothing to report (or run) until a worker is online: no blank first line.
+            if (list === last || (last === undefined && list === "")) return;
             last = list;
             context.io.stdout(`${list}\n`);
             if (flags.output !== undefined) {
@@ -65,16 +66,15 @@ export function discoverCommandOf(context: CliContext): Command {
             clearTimeout(timer);
             timer = setTimeout(() => void apply(), DEBOUNCE_MS);
           });
-          await tunnels.start();
-          await apply();
-          return {
+          await network.add(tunnels);
+          await network.adopt({
             stop: async () => {
               clearTimeout(timer);
               await supervisor?.stop();
-              await tunnels.stop();
             },
-            info: { pool: tunnels.view.bucket },
-          };
+          });
+          await apply();
+          return { pool: tunnels.view.bucket };
         },
       });
     }) as unknown as Command;

@@ -1,8 +1,7 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import { DEFAULT_IDLE_TIMEOUT_S, STRATEGIES } from "../federated/constants.ts";
-import { FederatedServer } from "../federated/server.ts";
+import { startFederated } from "../federated/server.ts";
 import { FEDERATED_POOL, MAX_SERVICE_STREAMS } from "../services/constants.ts";
-import { poolBucket } from "../services/records.ts";
 import { parseTarget } from "../services/target.ts";
 import type { CliContext } from "./cli.ts";
 import { envFlag, firstEnv } from "./env.ts";
@@ -75,12 +74,10 @@ export function federatedCommandOf(context: CliContext): Command {
       const { maxConnections: _clientCap, ...nodeFlags } = flags;
       await runNodeCommand("federated", nodeFlags, context, {
         generateTokenIfMissing: true,
-        run: async (network, { state }, resolved) => {
-          const bucket = poolBucket(flags.pool, resolved.networkId);
-          const server = new FederatedServer(network, {
+        run: async (network) => {
+          const server = await startFederated(network, {
             listen,
-            bucket,
-            view: state.pools.get(bucket),
+            pool: flags.pool,
             strategy: flags.strategy,
             targetWorker,
             connectTimeoutMs,
@@ -89,15 +86,7 @@ export function federatedCommandOf(context: CliContext): Command {
             openOnAccept,
             ...(maxConnections === undefined ? {} : { maxConnections }),
           });
-          await server.start();
-          state.federated = () => server.stats();
-          state.readiness.push(() =>
-            server.view.online().length === 0 ? `no worker online in ${bucket}` : undefined
-          );
-          return {
-            stop: () => server.stop(),
-            info: { listen: server.address, pool: server.view.bucket },
-          };
+          return { listen: server.address, pool: server.view.bucket };
         },
       });
     }) as unknown as Command;

@@ -1,18 +1,12 @@
 import { getLogger } from "@logtape/logtape";
-import { addDashboardRoutes } from "../api/dashboard_routes.ts";
-import type * as MetricsModule from "../api/metrics.ts";
-import { addNodeRoutes } from "../api/node_routes.ts";
-import { addP2PRoutes } from "../api/p2p_routes.ts";
-import { Router } from "../api/router.ts";
 import { isLoopback } from "../api/host_guard.ts";
-import { ApiListenError, type ApiServer, parseHostPort, serveApi } from "../api/server.ts";
-import type { ApiState } from "../api/state.ts";
-import { PoolViews } from "../services/pool_views.ts";
+import { ApiListenError, parseHostPort } from "../api/server.ts";
+import { startApi } from "../api/start_api.ts";
 import { type Network, startNetwork } from "../network/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { loadOrCreateIdentity } from "../node/identity.ts";
 import { fingerprint } from "../token/derive.ts";
-import { decodeToken, generateToken } from "../token/token.ts";
+import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
 import { UsageError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
@@ -30,14 +24,13 @@ export interface NodeCommandParts {
   /** Called before the node starts (register stream handlers). */
   beforeStart?: (node: P2PLibp2p) => void | Promise<void>;
   /**
-   * Called once the network runs, with the API state to extend (federated stats, readiness)
-   * and the router (extra routes); returns its own stop function and extra start-line fields.
+   * Called once the network runs: adds the command's components to it (they stop with it)
+   * and returns extra start-line fields.
    */
   run?: (
     network: Network,
-    api: { state: ApiState; router: Router },
     flags: ResolvedNodeFlags,
-  ) => Promise<{ stop?: () => Promise<void>; info?: Record<string, unknown> } | void>;
+  ) => Promise<Record<string, unknown> | void>;
   /** Without a token: generate one (node, federated) instead of failing. */
   generateTokenIfMissing?: boolean;
 }
@@ -73,13 +66,13 @@ export async function runNodeCommand(
   configureLogging({ level: flags.logLevel, format: flags.logFormat });
   checkApiFlags(flags);
   let generated: string | undefined;
-  let token = flags.token;
+  let token = flags.tokenText;
   if (token === undefined) {
     if (!parts.generateTokenIfMissing) {
       throw new UsageError("Cannot start: no network token (--token or P2P_TOKEN)");
     }
     generated = generateToken();
-    token = decodeToken(generated);
+    token = generated;
     context.io.stderr(
       `No token given: generated a new network (token fingerprint ${
         fingerprint(generated)
@@ -89,61 +82,40 @@ export async function runNodeCommand(
   const privateKey = flags.identityPath === undefined
     ? undefined
     : await loadOrCreateIdentity(flags.identityPath);
-  // prom-client is loaded only by nodes that serve the API (its /metrics route).
-  const metrics: typeof MetricsModule | undefined = flags.apiListen === undefined
-    ? undefined
-    : await import("../api/metrics.ts");
-  const registry = metrics?.createMetricsRegistry();
   const network = await startNetwork({
     ...flags.node,
     token,
-    ...(registry === undefined ? {} : { metricsRegistry: registry }),
+    networkId: flags.networkId,
+    // prom-client is loaded only by nodes that serve the API (its /metrics route).
+    metrics: flags.apiListen !== undefined,
     ...(privateKey === undefined ? {} : { privateKey }),
     ...(parts.beforeStart === undefined ? {} : { beforeStart: parts.beforeStart }),
   }).catch((err) => {
     throw listenFailureOf(err) ?? err;
   });
-  const pools = new PoolViews(network);
-  const stops: (() => Promise<void>)[] = [
-    () => Promise.resolve(pools.stop()),
-    () => network.stop(),
-  ];
   try {
-    const state: ApiState = {
-      network,
-      pools,
-      networkId: flags.networkId,
+    const info = (await parts.run?.(network, flags)) ?? {};
+    const api = flags.apiListen === undefined ? undefined : await startApi(network, {
+      listen: flags.apiListen,
+      apiToken: flags.apiToken,
+      allowedHosts: flags.apiAllowedHosts,
       role,
-      readiness: [],
-    };
-    const router = addNodeRoutes(new Router(), network);
-    addP2PRoutes(router, state);
-    addDashboardRoutes(router, state);
-    if (metrics !== undefined && registry !== undefined) {
-      metrics.registerP2PMetrics(registry, state);
-      metrics.addMetricsRoute(router, registry);
-    }
-    const extra = (await parts.run?.(network, { state, router }, flags)) ?? {};
-    if (extra.stop) stops.unshift(extra.stop);
-    const api = startApi(flags, router);
-    if (api) stops.unshift(() => api.shutdown());
+    });
     context.io.stdout(`${
       JSON.stringify({
         peerId: network.peerId.toString(),
-        addresses: network.node.getMultiaddrs().map(String),
+        addresses: network.addresses(),
         ...(api ? { api: `http://${api.address}` } : {}),
-        ...extra.info,
+        ...info,
         ...(generated ? { token: generated } : {}),
       })
     }\n`);
     const why = await untilTerminated();
     log.info("Stopping ({why})", { why });
   } finally {
-    for (const stop of stops) {
-      await stop().catch((err) =>
-        log.warning("Error while stopping: {error}", { error: String(err) })
-      );
-    }
+    await network.stop().catch((err) =>
+      log.warning("Error while stopping: {error}", { error: String(err) })
+    );
   }
 }
 
@@ -156,14 +128,4 @@ function checkApiFlags(flags: ResolvedNodeFlags): void {
       `Cannot serve the API on "${flags.apiListen}": a non-loopback address requires --api-token`,
     );
   }
-}
-
-function startApi(flags: ResolvedNodeFlags, router: Router): ApiServer | undefined {
-  if (flags.apiListen === undefined) return undefined;
-  return serveApi({
-    listen: flags.apiListen,
-    apiToken: flags.apiToken,
-    allowedHosts: flags.apiAllowedHosts,
-    handler: router.handle,
-  });
 }

@@ -19,11 +19,8 @@ export function exposeCommandOf(context: CliContext): Command {
       parseTarget(flags.target, "--target");
       await runNodeCommand("expose", flags, context, {
         run: async (network) => {
-          const exposed = await exposeService(network, {
-            target: flags.target,
-            service: flags.service,
-          });
-          return { stop: () => exposed.stop(), info: { service: flags.service } };
+          await exposeService(network, { target: flags.target, service: flags.service });
+          return { service: flags.service };
         },
       });
     }) as unknown as Command;
@@ -45,10 +42,7 @@ export function connectCommandOf(context: CliContext): Command {
             listen: flags.listen,
             waitMs: waitS * 1000,
           });
-          return {
-            stop: () => connected.stop(),
-            info: { service: flags.service, listen: connected.address },
-          };
+          return { service: flags.service, listen: connected.address };
         },
       });
     }) as unknown as Command;
@@ -67,17 +61,13 @@ export function workerCommandOf(context: CliContext): Command {
     .action(async (flags) => {
       parseTarget(flags.target, "--target");
       await runNodeCommand("worker", flags, context, {
-        run: async (network, _api, resolved) => {
+        run: async (network) => {
           const worker = await startWorker(network, {
             target: flags.target,
             pool: flags.pool,
-            networkId: resolved.networkId,
             name: flags.name ?? firstEnv(context.env, ["P2P_WORKER_NAME"]),
           });
-          return {
-            stop: () => worker.stop(),
-            info: { worker: { name: worker.name, id: worker.id, bucket: worker.bucket } },
-          };
+          return { worker: { name: worker.name, id: worker.id, bucket: worker.bucket } };
         },
       });
     }) as unknown as Command;

@@ -27,8 +27,9 @@ export class Supervisor {
     this.#queue = this.#queue.then(async () => {
       await this.#terminate();
       if (this.#stopped) return;
-      this.#child = new Deno.Command("sh", {
-        args: ["-c", this.#command],
+      const child = new Deno.Command("sh", {
+        // stdout carries discover's data (the address lists): the command writes to stderr.
+        args: ["-c", `exec 1>&2\n${this.#command}`],
         env: { [this.#variable]: value },
         stdin: "null",
         stdout: "inherit",
@@ -36,11 +37,21 @@ export class Supervisor {
         // Its own process group, so a restart stops what the shell started too.
         detached: true,
       }).spawn();
+      this.#child = child;
+      void child.status.then((status) => {
+        if (this.#child !== child) return; // stopped by us
+        this.#child = undefined;
+        log.warning("{command} exited with code {code}{hint}", {
+          command: this.#command,
+          code: status.code,
+          hint: status.code === 127 ? " (command not found)" : "",
+        });
+      });
       log.info("Started {command} with {variable}={value} (pid {pid})", {
         command: this.#command,
         variable: this.#variable,
         value,
-        pid: this.#child.pid,
+        pid: child.pid,
       });
     });
     return this.#queue;

@@ -2,7 +2,11 @@ import { getLogger } from "@logtape/logtape";
 import type { Stream } from "@libp2p/interface";
 import type { Network } from "../network/network.ts";
 import { bridge } from "../services/bridge.ts";
-import { PoolView, type WorkerView } from "../services/pool.ts";
+import type { PoolView, WorkerView } from "../services/pool.ts";
+import { POOL_VIEWS } from "../services/pool_views.ts";
+import { FEDERATED_POOL } from "../services/constants.ts";
+import { poolBucket } from "../services/records.ts";
+import { type SharedKey, sharedKey } from "../network/components.ts";
 import { InvalidAddressError, parseTarget } from "../services/target.ts";
 import { openConfirmedStream } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
@@ -27,8 +31,8 @@ const log = getLogger(["p2p", "federated"]);
 export interface FederatedServerInit {
   /** `HOST:PORT` to listen on (`:8080` = every interface). */
   listen: string;
-  /** The pool bucket (`[networkId_]federated`). */
-  bucket: string;
+  /** The pool whose workers take the connections (its bucket gets the network ID prefix). @default {"federated"} */
+  pool?: string;
   /** @default {"least-connections"} */
   strategy?: Strategy;
   /** Pin every connection to this worker (its ID `<host>-<name>`, or its name). */
@@ -49,8 +53,6 @@ export interface FederatedServerInit {
   connectTimeoutMs?: number;
   /** Time open connections get to finish on stop, in seconds. @default {10} */
   drainTimeoutS?: number;
-  /** A shared, already started view of the pool (it is then not stopped with the server). */
-  view?: PoolView;
 }
 
 /** Counters of the balancer as a whole. */
@@ -95,8 +97,7 @@ export class FederatedServer {
   readonly balancer: Balancer;
   readonly view: PoolView;
   #network: Network;
-  #init: Required<Omit<FederatedServerInit, "targetWorker" | "view">>;
-  #ownsView: boolean;
+  #init: Required<Omit<FederatedServerInit, "targetWorker">> & { bucket: string };
   #target: string | undefined;
   #listener: Deno.Listener | undefined;
   #slots: ClientSlots;
@@ -112,6 +113,7 @@ export class FederatedServer {
     failed: 0,
   };
   #drained: (() => void) | undefined;
+  #stopping: Promise<void> | undefined;
   // Each can happen once per client connection: a flood of clients must not flood the log.
   #warnings = {
     refused: new RepeatedWarning(
@@ -127,9 +129,11 @@ export class FederatedServer {
   /** @param network The running network. @param init Listen address, pool and policy. */
   constructor(network: Network, init: FederatedServerInit) {
     this.#network = network;
+    const pool = init.pool ?? FEDERATED_POOL;
     this.#init = {
       listen: init.listen,
-      bucket: init.bucket,
+      pool,
+      bucket: poolBucket(pool, network.networkId),
       strategy: init.strategy ?? "least-connections",
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS,
       connectTimeoutMs: init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -150,10 +154,7 @@ export class FederatedServer {
     // always key workers by their real ID.
     this.#target = init.targetWorker;
     this.balancer = new Balancer({ strategy: this.#init.strategy });
-    this.#ownsView = init.view === undefined;
-    this.view = init.view ?? new PoolView(network, {
-      bucket: init.bucket,
-    });
+    this.view = network.shared(POOL_VIEWS).get(this.#init.bucket);
   }
 
   /** The bound `host:port`. */
@@ -187,7 +188,7 @@ export class FederatedServer {
     }
     await announceUser(this.#network);
     this.view.addEventListener("change", this.#onPoolChange);
-    if (this.#ownsView) this.view.start();
+    this.#network.shared(FEDERATED_SERVERS).add(this);
     this.#loop = this.#acceptLoop(this.#listener);
     log.info("Balancing {address} over pool {bucket} ({strategy})", {
       address: this.address,
@@ -200,7 +201,12 @@ export class FederatedServer {
    * Stops accepting, lets open connections finish for up to the drain timeout, then closes
    * what is left.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     try {
       this.#listener?.close();
     } catch {
@@ -226,7 +232,7 @@ export class FederatedServer {
     await Promise.allSettled([...this.#handlers]);
     for (const warning of Object.values(this.#warnings)) warning.stop();
     this.view.removeEventListener("change", this.#onPoolChange);
-    if (this.#ownsView) this.view.stop();
+    this.#network.shared(FEDERATED_SERVERS).delete(this);
   }
 
   /** The counters, with each known worker's online state. */
@@ -415,4 +421,25 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // already closed
   }
+}
+
+/** The federated balancers running on a network (the API shows their counters). */
+export const FEDERATED_SERVERS: SharedKey<Set<FederatedServer>> = sharedKey(
+  "federated servers",
+  () => new Set<FederatedServer>(),
+);
+
+/**
+ * Starts a federated load balancer on `network` (see {@linkcode FederatedServer}): it stops
+ * with the network, or with its own `stop()`.
+ *
+ * @param network The running network.
+ * @param init Where to listen, which pool, and the policy.
+ * @returns The started balancer.
+ */
+export async function startFederated(
+  network: Network,
+  init: FederatedServerInit,
+): Promise<FederatedServer> {
+  return await network.add(new FederatedServer(network, init));
 }

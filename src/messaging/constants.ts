@@ -358,8 +358,6 @@ export const USEFUL_PEER_TTL_MS = 10 * 60_000;
  */
 export const LATENCY_SAMPLES = 1024;
 
-
-
 /**
  * How long `connect()` waits for the new connection to be identified (or closed by the peer's
  * gate) before it reports success.

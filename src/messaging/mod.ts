@@ -29,7 +29,6 @@
  * @module
  */
 
-
 export { backoffDelay, type BackoffInit } from "../node/backoff.ts";
 export * from "./capabilities.ts";
 export * from "./constants.ts";

@@ -20,6 +20,7 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { BoundedSet, namesItsSender } from "./member_gossip.ts";
 import { watchLoneliness } from "./loneliness.ts";
 import type { NetworkOptions } from "./options.ts";
+import type { Registry } from "prom-client";
 
 const log = getLogger(["p2p", "node"]);
 
@@ -32,6 +33,7 @@ interface Parts {
   privateKey: PrivateKey;
   options: NetworkOptions;
   now: () => number;
+  metricsRegistry: Registry | undefined;
 }
 
 /**
@@ -74,6 +76,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
   readonly startedAt: number;
   /** The clock the node and ledger use. */
   readonly now: () => number;
+  /** The registry of `/metrics` when started with `metrics: true` (libp2p's series in it). */
+  readonly metricsRegistry: Registry | undefined;
   #privateKey: PrivateKey;
   #tokenText: string;
   #components: NetworkComponent[] = [];
@@ -93,6 +97,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     this.#privateKey = parts.privateKey;
     this.now = parts.now;
     this.startedAt = parts.now();
+    this.metricsRegistry = parts.metricsRegistry;
     const gone = new BoundedSet<string>(MAX_CLAIMS);
     this.claims = new EntryClaims({
       read: (bucket, key) => {
@@ -123,7 +128,14 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     const now = opts.now ?? Date.now;
     // Held here (not only inside libp2p) to sign this node's own ledger entries.
     const privateKey = opts.privateKey ?? await generateKeyPair("Ed25519");
-    const node = await createLibp2pNode({ ...opts, token, privateKey });
+    // Dedicated: @libp2p/prometheus-metrics resets prom-client's global registry.
+    const metricsRegistry = opts.metrics ? new (await import("prom-client")).Registry() : undefined;
+    const node = await createLibp2pNode({
+      ...opts,
+      token,
+      privateKey,
+      ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
+    });
     const hub = new LedgerHub({
       pubsub: node.services.pubsub,
       token,
@@ -135,7 +147,17 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
       now,
       ...(opts.syncIntervalMs === undefined ? {} : { syncIntervalMs: opts.syncIntervalMs }),
     });
-    const network = new Network({ node, ledger, hub, token, tokenText, privateKey, options: opts, now });
+    const network = new Network({
+      node,
+      ledger,
+      hub,
+      token,
+      tokenText,
+      privateKey,
+      options: opts,
+      now,
+      metricsRegistry,
+    });
     await opts.beforeStart?.(node);
     await node.start();
     hub.start();
@@ -143,7 +165,9 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     if (opts.healthcheck !== false) {
       network.#detach.push(startHeartbeat(ledger, node.peerId.toString(), now));
     }
-    if (opts.lonelyAfterMs !== 0) network.#detach.push(watchLoneliness(network, opts.lonelyAfterMs));
+    if (opts.lonelyAfterMs !== 0) {
+      network.#detach.push(watchLoneliness(network, opts.lonelyAfterMs));
+    }
     log.info("Node {peerId} started (token {token})", {
       peerId: node.peerId.toString(),
       token: network.tokenFingerprint,
@@ -215,6 +239,28 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     return component;
   }
 
+  /**
+   * Ties something already running to the network: its `stop()` becomes idempotent, runs
+   * when the network stops, and forgets it here when called first.
+   *
+   * @returns The same object.
+   */
+  async adopt<T extends { stop(): Promise<void> }>(running: T): Promise<T> {
+    const stop = running.stop.bind(running);
+    let stopping: Promise<void> | undefined;
+    const component: NetworkComponent = {
+      start: () => {},
+      stop: () => (stopping ??= stop()),
+    };
+    running.stop = () => {
+      const index = this.#components.indexOf(component);
+      if (index !== -1) this.#components.splice(index, 1);
+      return component.stop() as Promise<void>;
+    };
+    await this.add(component);
+    return running;
+  }
+
   /** Stops `component` now and forgets it (it is no longer stopped with the network). */
   async remove(component: NetworkComponent): Promise<void> {
     const index = this.#components.indexOf(component);
@@ -267,8 +313,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
   #forwardEvents(gone: BoundedSet<string>): void {
     const node = this.node;
     const on = <T>(target: EventTarget, type: string, handler: (detail: T) => void): void => {
-      const listener = ((event: CustomEvent<T>) =>
-        handler(event.detail)) as unknown as EventListener;
+      const listener =
+        ((event: CustomEvent<T>) => handler(event.detail)) as unknown as EventListener;
       target.addEventListener(type, listener);
       this.#detach.push(() => target.removeEventListener(type, listener));
     };

@@ -21,6 +21,11 @@ export interface NetworkOptions extends Omit<NodeOptions, "token"> {
    * token (usually: the peers hold another token). `0` turns the check off. @default {15000}
    */
   lonelyAfterMs?: number;
+  /**
+   * Collect libp2p's own `libp2p_*` metrics for the API's `/metrics` (libp2p takes its
+   * registry when the node is made, so it is chosen here). @default {false}
+   */
+  metrics?: boolean;
   /** Called with the node before it starts: register protocol handlers here. */
   beforeStart?: (node: P2PLibp2p) => void | Promise<void>;
 }

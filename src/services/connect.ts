@@ -38,7 +38,7 @@ export interface ConnectedService {
  *
  * @param network The running network.
  * @param init The service name and the local address.
- * @returns The bound local port; call `stop()` when done.
+ * @returns The bound local port; it stops with the network, or with its `stop()`.
  *
  * @example Usage
  * ```ts
@@ -110,11 +110,22 @@ export async function connectService(
     },
   });
   listener.start();
-  log.info("Service {service} available on {address}", {
-    service: init.service,
-    address: listener.address,
-  });
-  return {
+  if (lookup(network, init.service) !== undefined) {
+    log.info("Service {service} available on {address}", {
+      service: init.service,
+      address: listener.address,
+    });
+  } else {
+    log.info("Listening on {address} for service {service}, not known yet", {
+      service: init.service,
+      address: listener.address,
+    });
+    void waitForService(network, init.service, waitMs, AbortSignal.timeout(waitMs))
+      .then((record) => {
+        if (record !== undefined) log.info("Service {service} found", { service: init.service });
+      });
+  }
+  return await network.adopt({
     address: listener.address,
     stats: listener.stats,
     stop: () => {
@@ -122,7 +133,7 @@ export async function connectService(
       unproven.stop();
       return listener.stop();
     },
-  };
+  });
 }
 
 function lookup(network: Network, service: string): ServiceRecord | undefined {

@@ -1,6 +1,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
-import { PoolView, type WorkerView } from "./pool.ts";
+import type { PoolView, WorkerView } from "./pool.ts";
+import { POOL_VIEWS } from "./pool_views.ts";
 import { TunnelListener } from "./tunnel.ts";
 import { announceUser } from "./users.ts";
 
@@ -58,6 +59,7 @@ export interface WorkerTunnel {
 export class PoolTunnels extends EventTarget {
   /** The pool view whose online workers get a tunnel. */
   readonly view: PoolView;
+  #stopping: Promise<void> | undefined;
   #network: Network;
   #hostname: string;
   #tunnels = new Map<string, { listener: TunnelListener; worker: WorkerView }>();
@@ -73,23 +75,24 @@ export class PoolTunnels extends EventTarget {
     super();
     this.#network = network;
     this.#hostname = init.hostname ?? "127.0.0.1";
-    this.view = new PoolView(network, {
-      bucket: init.bucket,
-    });
+    this.view = network.shared(POOL_VIEWS).get(init.bucket);
   }
 
   /** Announces this node in `users` and follows the pool. */
   async start(): Promise<void> {
     await announceUser(this.#network);
     this.view.addEventListener("change", this.#onChange);
-    this.view.start();
     this.#onChange();
   }
 
-  /** Closes every tunnel. */
-  async stop(): Promise<void> {
+  /** Closes every tunnel (once: a second call waits for the first). */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     this.view.removeEventListener("change", this.#onChange);
-    this.view.stop();
     await this.#syncing;
     await Promise.all([...this.#tunnels.values()].map((t) => t.listener.stop()));
     this.#tunnels.clear();

@@ -52,7 +52,7 @@ export interface ExposedService {
  *
  * @param network The running network.
  * @param init The local target and the service name.
- * @returns The exposed service; call `stop()` when done.
+ * @returns The exposed service; it stops with the network, or with its `stop()`.
  *
  * @example Usage
  * ```ts
@@ -160,7 +160,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   await network.ledger.put(SERVICES_BUCKET, init.service, record);
   log.info("Exposing {target} as service {service}", { ...init });
 
-  return {
+  return await network.adopt({
     service: init.service,
     target: init.target,
     stats,
@@ -170,7 +170,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
       await network.node.unhandle([SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL]).catch(() => {});
       for (const stream of open) stream.abort(new Error("service stopped"));
     },
-  };
+  });
 }
 
 /** Whether `peer` is (or within a short wait becomes) present in the `users` bucket. */

@@ -83,7 +83,7 @@ export class PoolView extends EventTarget {
   #window: number;
   #tracked = new Map<string, Tracked>();
   #timer: ReturnType<typeof setInterval> | undefined;
-  #lastOnline = "";
+  #lastOnline = new Map<string, WorkerView>();
 
   /**
    * @param network The running network.
@@ -210,12 +210,33 @@ export class PoolView extends EventTarget {
     this.#network.node.services.liveness.watch(this, peers);
   }
 
+  /** Emits `change` when the online set changes, and the network's worker events. */
   #onChange = (): void => {
-    const online = this.online().map((w) => `${w.name}@${w.peerId}`).join(",");
-    if (online === this.#lastOnline) return;
+    const workers = this.workers();
+    const online = new Map(workers.filter((w) => w.online).map((w) => [keyOf(w), w]));
+    const before = this.#lastOnline;
+    if (online.size === before.size && [...online.keys()].every((k) => before.has(k))) return;
     this.#lastOnline = online;
+    const network = this.#network;
+    for (const [key, worker] of online) {
+      if (before.has(key)) continue;
+      network.safeDispatchEvent("worker:online", {
+        detail: { pool: this.bucket, worker: worker.name, peerId: worker.peerId ?? "" },
+      });
+    }
+    for (const [key, worker] of before) {
+      if (online.has(key)) continue;
+      const now = workers.find((w) => keyOf(w) === key);
+      network.safeDispatchEvent("worker:offline", {
+        detail: { pool: this.bucket, worker: worker.name, reason: now?.offlineReason ?? "gone" },
+      });
+    }
     this.dispatchEvent(new Event("change"));
   };
+}
+
+function keyOf(worker: WorkerView): string {
+  return `${worker.name}@${worker.peerId}`;
 }
 
 function safeParse(text: string): unknown {

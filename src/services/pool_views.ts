@@ -1,5 +1,6 @@
 import type { Network } from "../network/network.ts";
 import { PoolView } from "./pool.ts";
+import { type SharedKey, sharedKey } from "../network/components.ts";
 
 /**
  * One started {@linkcode PoolView} per pool bucket, shared by everything on a node (the
@@ -59,9 +60,15 @@ export class PoolViews {
     return [...this.#views.keys()].sort();
   }
 
-  /** Stops every view. */
+  /** Stops every view (with the network). */
   stop(): void {
     for (const view of this.#views.values()) view.stop();
     this.#views.clear();
   }
 }
+
+/**
+ * The pool views of a network, shared by everything that follows a pool on it (balancers,
+ * discovery, the API): `network.shared(POOL_VIEWS).get(bucket)`.
+ */
+export const POOL_VIEWS: SharedKey<PoolViews> = sharedKey("pool views", (n) => new PoolViews(n));

@@ -102,7 +102,7 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
   const hostname = init.hostname ?? Deno.hostname();
   const name = init.name ?? defaultWorkerName(hostname, init.target);
   const id = `${hostname}-${name}`;
-  const bucket = poolBucket(init.pool ?? FEDERATED_POOL, init.networkId);
+  const bucket = poolBucket(init.pool ?? FEDERATED_POOL, init.networkId ?? network.networkId);
   const service = await exposeService(network, { target: init.target, service: name });
   const announce = async (): Promise<void> => {
     const data: NodeData = await network.sign(bucket, name, {
@@ -120,7 +120,7 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
   await announce();
   const timer = setInterval(announce, init.announceIntervalMs ?? WORKER_ANNOUNCE_INTERVAL_MS);
   log.info("Worker {id} serves {target} in pool {bucket}", { id, target: init.target, bucket });
-  return {
+  return await network.adopt({
     name,
     id,
     bucket,
@@ -130,5 +130,5 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
       network.ledger.forget(bucket, name);
       await service.stop();
     },
-  };
+  });
 }

@@ -6,8 +6,12 @@ import { createHash } from "node:crypto";
 import { type Network, startNetwork } from "../../src/network/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { startWorker, type Worker } from "../../src/services/worker.ts";
-import { PoolViews } from "../../src/services/pool_views.ts";
-import { FederatedServer, type FederatedServerInit } from "../../src/federated/server.ts";
+
+import {
+  type FederatedServer,
+  type FederatedServerInit,
+  startFederated,
+} from "../../src/federated/server.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
 import {
   closeQuietly,
@@ -107,10 +111,8 @@ export async function startFedCluster(names: string[]): Promise<FedCluster> {
   const backends: Backend[] = [];
   const workers: NamedWorker[] = [];
   const servers: FederatedServer[] = [];
-  let pools: PoolViews | undefined;
   const stop = async (): Promise<void> => {
     await Promise.allSettled(servers.map((s) => s.stop()));
-    pools?.stop();
     await Promise.allSettled(workers.map((w) => w.worker.stop()));
     await Promise.allSettled(networks.map((n) => n.stop()));
     await Promise.allSettled(backends.map((b) => b.close()));
@@ -119,8 +121,6 @@ export async function startFedCluster(names: string[]): Promise<FedCluster> {
     const seed = await startLoopbackNetwork(token, []);
     networks.push(seed);
     const seedAddr = loopbackAddr(seed);
-    // One view per pool on the seed, shared by its balancers (as `p2p federated` does).
-    pools = new PoolViews(seed);
     const addWorker = async (name: string, target?: string): Promise<NamedWorker> => {
       let backend: Backend | undefined;
       if (target === undefined) {
@@ -149,16 +149,12 @@ export async function startFedCluster(names: string[]): Promise<FedCluster> {
       workers: [...workers],
       addWorker,
       async startServer(init = {}) {
-        const bucket = init.bucket ?? "federated";
-        const server = new FederatedServer(seed, {
+        const server = await startFederated(seed, {
           listen: "127.0.0.1:0",
-          bucket,
-          view: pools!.get(bucket),
           drainTimeoutS: 1,
           ...init,
         });
         servers.push(server);
-        await server.start();
         return server;
       },
       stop,

@@ -204,7 +204,7 @@ Deno.test({
   async fn() {
     await withCluster(async (cluster) => {
       // A pool nobody serves (the workers of the cluster are in "federated").
-      const server = await cluster.startServer({ bucket: "empty_federated" });
+      const server = await cluster.startServer({ pool: "empty_federated" });
       for (let i = 0; i < 3; i++) {
         const answer = await request(server.address);
         assert.equal(answer.raw, NO_WORKER_ANSWER);
