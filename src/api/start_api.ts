@@ -68,7 +68,10 @@ export async function startApi(network: Network, options: ApiOptions): Promise<R
     federated: () => servers.values().next().value?.stats(),
     readiness: [
       ...(options.readiness ?? []),
-      () => [...servers].some((s) => s.view.online().length === 0) ? "no worker online" : undefined,
+      () => {
+        const empty = [...servers].find((s) => s.view.online().length === 0);
+        return empty === undefined ? undefined : `no worker online in ${empty.view.bucket}`;
+      },
     ],
   };
   const registry = network.metricsRegistry ?? new Registry();
