@@ -241,19 +241,6 @@ export const MAX_RATE_LIMITED_PEERS = 10_000;
 export const MEMBERS_BUCKET = "p2p_members";
 
 /**
- * Bucket every edgevpn node writes its heartbeat to: its keys are the network's members.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { HEALTHCHECK_MEMBERS_BUCKET } from "@p2p/p2p/messaging";
- *
- * assert.equal(HEALTHCHECK_MEMBERS_BUCKET, "healthcheck");
- * ```
- */
-export const HEALTHCHECK_MEMBERS_BUCKET = "healthcheck";
-
-/**
  * How often the advertised member record is refreshed (its addresses and `updatedAt`).
  *
  * @example Usage
@@ -265,71 +252,6 @@ export const HEALTHCHECK_MEMBERS_BUCKET = "healthcheck";
  * ```
  */
 export const ADVERTISE_INTERVAL_MS = 30_000;
-
-/**
- * Default interval of heartbeat pings to connected members.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "@p2p/p2p/messaging";
- *
- * assert.equal(DEFAULT_HEARTBEAT_INTERVAL_MS, 5_000);
- * ```
- */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
-
-/**
- * Bound on one ping (heartbeat or `findPeers` probe).
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { PING_TIMEOUT_MS } from "@p2p/p2p/messaging";
- *
- * assert.equal(PING_TIMEOUT_MS, 2_000);
- * ```
- */
-export const PING_TIMEOUT_MS = 2_000;
-
-/**
- * Heartbeat pings in a row that may fail before the connection is closed as dead.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { MAX_MISSED_HEARTBEATS } from "@p2p/p2p/messaging";
- *
- * assert.equal(MAX_MISSED_HEARTBEATS, 3);
- * ```
- */
-export const MAX_MISSED_HEARTBEATS = 3;
-
-/**
- * First delay before redialing a lost bootstrap or useful peer; it doubles each failure.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { RECONNECT_BASE_DELAY_MS } from "@p2p/p2p/messaging";
- *
- * assert.equal(RECONNECT_BASE_DELAY_MS, 500);
- * ```
- */
-export const RECONNECT_BASE_DELAY_MS = 500;
-
-/**
- * Longest delay between two redials of a lost peer.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { RECONNECT_MAX_DELAY_MS } from "@p2p/p2p/messaging";
- *
- * assert.equal(RECONNECT_MAX_DELAY_MS, 30_000);
- * ```
- */
-export const RECONNECT_MAX_DELAY_MS = 30_000;
 
 /**
  * A peer counts as "recently useful" (worth redialing) for this long after it last answered a

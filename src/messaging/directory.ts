@@ -1,18 +1,18 @@
 /**
- * Finding peers: each member advertises a record (capabilities, pools, start time,
- * addresses) in a ledger bucket; `findPeers` selects the matching records and keeps the
- * members that answer a ping now, fastest first.
+ * Finding members by what they offer: each advertises a signed record (capabilities, pools,
+ * addresses) in the members bucket of the ledger; `findPeers` reads the records their own
+ * peers signed, keeps the members that match and answer, and ranks them by round trip.
+ *
+ * Members are the network's: peers that proved they hold the token. Round trips and redials
+ * are the network's liveness. This module only adds the records.
  *
  * @module
  */
 
-import type { Multiaddr } from "@multiformats/multiaddr";
-import type { PeerId, Startable } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
-import type { Ledger } from "../ledger/ledger.ts";
+import type { Network } from "../network/network.ts";
 import type { Capabilities } from "./capabilities.ts";
-import { ADVERTISE_INTERVAL_MS, HEALTHCHECK_MEMBERS_BUCKET } from "./constants.ts";
-import type { HealthMonitor } from "./health.ts";
+import { ADVERTISE_INTERVAL_MS, MEMBERS_BUCKET } from "./constants.ts";
 import { type MemberRecord, parseMemberRecord } from "./member_record.ts";
 import { matchesQuery, type PeerMatch, type PeerQuery, rankMatches } from "./peer_query.ts";
 
@@ -20,78 +20,46 @@ const log = getLogger(["p2p", "messaging", "directory"]);
 
 /** Options of `advertise`. */
 export interface AdvertiseOptions {
-  /** Pools this member serves, e.g. `["worker"]`. @default {[]} */
+  /** Pools the member serves, e.g. `["worker"]`. */
   pools?: string[];
 }
 
-/** The parts of a node the directory uses. */
-export interface MemberDirectoryComponents {
-  /** The node's ledger. */
-  ledger: Ledger;
-  /** The node's peer ID. */
-  peerId: PeerId;
-  /** The node's listen addresses. */
-  getMultiaddrs(): Multiaddr[];
-  /** Whether the node holds a connection to a peer. */
-  isConnected(peerId: string): boolean;
-  /** The health monitor: RTTs and pings. */
-  health: HealthMonitor;
-}
-
-/** Options of the {@linkcode memberDirectory} component. */
+/** Options of a {@linkcode MemberDirectory}. */
 export interface MemberDirectoryInit {
-  /** The ledger bucket of member records. */
-  bucket: string;
-  /** When this node started, in milliseconds since the epoch. */
-  startedAt: number;
-  /** Whether a peer is denied (never returned). */
+  /** Whether a peer is denied (it is then never returned). */
   isDenied: (peerId: string) => boolean;
-  /** How often the record is rewritten (addresses, `updatedAt`). @default {30000} */
+  /** Period of the record's refresh. @default {30000} */
   refreshIntervalMs?: number;
-  /** The clock, in milliseconds since the epoch. @default {Date.now} */
-  now?: () => number;
 }
 
-/** The running directory: see {@linkcode memberDirectory}. */
-export interface MemberDirectory extends Startable {
-  /** Writes (and keeps announced) this member's record. */
-  advertise(capabilities: Capabilities, options?: AdvertiseOptions): Promise<MemberRecord>;
-  /** Removes this member's record. */
-  withdraw(): Promise<void>;
-  /** The valid records in the bucket, this node's included. */
-  records(): MemberRecord[];
-  /** The network's members known from the ledger (heartbeats and records), not this node. */
-  members(): Set<string>;
-  /** The online members matching `query`, fastest first. */
-  findPeers(query?: PeerQuery): Promise<PeerMatch[]>;
+/** The members bucket of a network (with its `--network-id` prefix). */
+export function membersBucket(network: Network): string {
+  return network.networkId === undefined
+    ? MEMBERS_BUCKET
+    : `${network.networkId}_${MEMBERS_BUCKET}`;
 }
 
-class MemberDirectoryService implements MemberDirectory {
-  readonly [Symbol.toStringTag] = "@p2p/messaging-directory";
-  #c: MemberDirectoryComponents;
+/** This node's advertisement and the other members' records, on one network. */
+export class MemberDirectory {
+  #network: Network;
   #init: MemberDirectoryInit;
-  #self: string;
-  #now: () => number;
+  #bucket: string;
   #advertised: { capabilities: Capabilities; pools: string[] } | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #started = false;
-  #members: { block: unknown; ids: Set<string> } | undefined;
 
-  constructor(components: MemberDirectoryComponents, init: MemberDirectoryInit) {
-    this.#c = components;
+  /**
+   * @param network The running network.
+   * @param init The deny check and the refresh period.
+   */
+  constructor(network: Network, init: MemberDirectoryInit) {
+    this.#network = network;
     this.#init = init;
-    this.#self = components.peerId.toString();
-    this.#now = init.now ?? Date.now;
+    this.#bucket = membersBucket(network);
   }
 
-  isStarted(): boolean {
-    return this.#started;
-  }
-
+  /** Starts refreshing this node's record (once it advertised). */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#timer = setInterval(() => {
+    this.#timer ??= setInterval(() => {
       if (this.#advertised === undefined) return;
       this.#write().catch((error) => {
         log.warning("Cannot refresh the member record: {error}", { error: String(error) });
@@ -99,12 +67,13 @@ class MemberDirectoryService implements MemberDirectory {
     }, this.#init.refreshIntervalMs ?? ADVERTISE_INTERVAL_MS);
   }
 
+  /** Stops refreshing. */
   stop(): void {
-    this.#started = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
+  /** Writes (and keeps refreshing) this node's record. */
   async advertise(
     capabilities: Capabilities,
     options: AdvertiseOptions = {},
@@ -116,46 +85,40 @@ class MemberDirectoryService implements MemberDirectory {
     return await this.#write();
   }
 
+  /** Deletes this node's record. */
   async withdraw(): Promise<void> {
     if (this.#advertised === undefined) return;
     this.#advertised = undefined;
-    await this.#c.ledger.delete(this.#init.bucket, this.#self);
+    await this.#network.ledger.delete(this.#bucket, this.#network.peerId.toString());
   }
 
+  /** The records their own peers signed (a record written about someone else is ignored). */
   records(): MemberRecord[] {
     const records: MemberRecord[] = [];
-    for (const [key, value] of Object.entries(this.#c.ledger.bucket(this.#init.bucket))) {
-      const record = parseMemberRecord(key, value);
+    for (const [key, entry] of this.#network.claims.entries(this.#bucket)) {
+      if (entry.signer !== key) continue;
+      const record = parseMemberRecord(key, entry.value);
       if (record !== undefined) records.push(record);
     }
     return records;
   }
 
-  members(): Set<string> {
-    const block = this.#c.ledger.block;
-    if (this.#members?.block === block) return new Set(this.#members.ids);
-    const ids = new Set([
-      ...Object.keys(this.#c.ledger.bucket(HEALTHCHECK_MEMBERS_BUCKET)),
-      ...this.records().map((r) => r.peerId),
-    ]);
-    ids.delete(this.#self);
-    this.#members = { block, ids };
-    return new Set(ids);
-  }
-
+  /** Members that match `query` and answer, fastest first. */
   async findPeers(query: PeerQuery = {}): Promise<PeerMatch[]> {
-    const now = this.#now();
+    const now = this.#network.now();
+    const self = this.#network.peerId.toString();
     const candidates = this.records().filter((r) =>
-      r.peerId !== this.#self && !this.#init.isDenied(r.peerId) && matchesQuery(r, query, now)
+      r.peerId !== self && !this.#init.isDenied(r.peerId) &&
+      this.#network.membership.isMember(r.peerId) && matchesQuery(r, query, now)
     );
     const measured = await Promise.all(candidates.map(async (record) => {
-      const rttMs = await this.#c.health.measure(record.peerId, record.addresses);
+      const rttMs = await this.#network.liveness.measure(record.peerId, record.addresses);
       if (rttMs === undefined) return undefined;
       return {
         ...record,
         rttMs,
         uptimeS: Math.max(0, (now - record.startedAt) / 1000),
-        connected: this.#c.isConnected(record.peerId),
+        connected: this.#network.isConnected(record.peerId),
       };
     }));
     return rankMatches(measured.filter((m) => m !== undefined), query);
@@ -164,39 +127,20 @@ class MemberDirectoryService implements MemberDirectory {
   async #write(): Promise<MemberRecord> {
     const advertised = this.#advertised;
     if (advertised === undefined) throw new Error("nothing advertised");
+    const self = this.#network.peerId.toString();
     const record: MemberRecord = {
-      peerId: this.#self,
+      peerId: self,
       capabilities: advertised.capabilities,
       pools: advertised.pools,
-      startedAt: this.#init.startedAt,
-      addresses: this.#c.getMultiaddrs().map((ma) => {
-        const text = ma.toString();
-        return text.includes("/p2p/") ? text : `${text}/p2p/${this.#self}`;
-      }),
-      updatedAt: this.#now(),
+      startedAt: this.#network.startedAt,
+      addresses: this.#network.addresses().map((a) => a.includes("/p2p/") ? a : `${a}/p2p/${self}`),
+      updatedAt: this.#network.now(),
     };
-    await this.#c.ledger.put(this.#init.bucket, this.#self, record);
+    await this.#network.ledger.put(
+      this.#bucket,
+      self,
+      await this.#network.sign(this.#bucket, self, record),
+    );
     return record;
   }
-}
-
-/**
- * The member directory as a component (in the style of libp2p's `thing(init)` factories).
- * Used by `createNode`.
- *
- * @param init The bucket, start time, deny check and refresh interval.
- * @returns A factory taking the node's parts.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { memberDirectory } from "@p2p/p2p/messaging";
- * const factory = memberDirectory({ bucket: "p2p_members", startedAt: 0, isDenied: () => false });
- * assert.equal(typeof factory, "function");
- * ```
- */
-export function memberDirectory(
-  init: MemberDirectoryInit,
-): (components: MemberDirectoryComponents) => MemberDirectory {
-  return (components) => new MemberDirectoryService(components, init);
 }

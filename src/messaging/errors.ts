@@ -31,6 +31,7 @@ export type RejectionReason =
   | "replay"
   | "rate-limited"
   | "denied"
+  | "not-member"
   | "unknown-type"
   | "bad-seal";
 

@@ -17,6 +17,8 @@ import type { TrustPolicy } from "./trust.ts";
 export interface InboundGuardInit {
   /** The deny list and gate. */
   trust: TrustPolicy;
+  /** Whether a peer proved it holds the token (others are refused: `not-member`). */
+  isMember?: (peer: string) => boolean;
   /** Per-peer and global rate limits. */
   limiter: RateLimiter;
   /** Age window and nonces seen. */
@@ -84,8 +86,13 @@ export class InboundGuard {
    */
   admit(
     from: string,
-  ): { reason: "denied" } | { reason: "rate-limited"; retryAfterMs: number } | undefined {
+  ):
+    | { reason: "denied" | "not-member" }
+    | { reason: "rate-limited"; retryAfterMs: number }
+    | undefined {
     if (this.#init.trust.isDenied(from)) return this.#refuse("denied");
+    if (this.#init.isMember?.(from) === false) return this.#refuse("not-member");
+    if (this.#init.isMember?.(from) === false) return this.#refuse("not-member");
     const decision: RateDecision = this.#init.limiter.admit(from);
     if (!decision.allowed) {
       this.#init.stats.rejected("rate-limited");
@@ -123,7 +130,7 @@ export class InboundGuard {
     return reason;
   }
 
-  #refuse(reason: "denied"): { reason: "denied" } {
+  #refuse<R extends "denied" | "not-member">(reason: R): { reason: R } {
     this.#init.stats.rejected(reason);
     return { reason };
   }

@@ -29,13 +29,13 @@
  * @module
  */
 
-export { backoffDelay, type BackoffInit } from "../node/backoff.ts";
 export * from "./capabilities.ts";
 export * from "./constants.ts";
 export * from "./directory.ts";
 export * from "./errors.ts";
 export * from "./frame.ts";
-export * from "./health.ts";
+export * from "./messaging.ts";
+export * from "./options.ts";
 export * from "./inbound_guard.ts";
 export * from "./member_record.ts";
 export * from "./node.ts";

@@ -143,6 +143,8 @@ export interface MessageProtocolInit {
   onMessage?: (message: IncomingMessage) => void;
   /** Called when a peer sent a valid answer (it is worth reconnecting to). */
   onAnswer?: (peerId: string) => void;
+  /** Waits (bounded) until a peer that opened a stream proved membership. */
+  awaitMember?: (peer: string, connection: Connection) => Promise<boolean>;
 }
 
 /** The running protocol: see {@linkcode messageProtocol}. */
@@ -374,6 +376,8 @@ class MessageProtocolService implements MessageProtocol {
       maxBufferSize: maxMessageBytes + READ_BUFFER_SLACK_BYTES,
     });
     const channel: Channel = { stream, lp };
+    // A new peer's first message may arrive while its membership challenge runs.
+    await this.#init.awaitMember?.(from, connection);
     const refused = guard.admit(from);
     if (refused !== undefined) {
       const extra = refused.reason === "rate-limited" ? { retryAfterMs: refused.retryAfterMs } : {};

@@ -190,6 +190,11 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     return this.node.services.liveness;
   }
 
+  /** The node's key: it signs this node's records and messages. A secret: never send it. */
+  get privateKey(): PrivateKey {
+    return this.#privateKey;
+  }
+
   /** The token as text (what `p2p token` prints): a secret, never log it. */
   get tokenText(): string {
     return this.#tokenText;

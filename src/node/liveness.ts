@@ -13,6 +13,9 @@ import type { Ping } from "@libp2p/ping";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { BackoffMap } from "./backoff.ts";
+
+/** Round trips remembered at most (the oldest is forgotten first). */
+const MAX_RTT_ENTRIES = 4096;
 import {
   LIVENESS_DIAL_BACKOFF_BASE_MS,
   LIVENESS_DIAL_BACKOFF_MAX_MS,
@@ -58,6 +61,14 @@ interface PeerState {
   failedPings: number;
   probing: boolean;
   addresses: readonly string[];
+  /** Set once a dial had to be made: a later success counts as a reconnection. */
+  lost: boolean;
+}
+
+/** The last round trip measured to a peer. */
+interface Rtt {
+  ms: number;
+  at: number;
 }
 
 /**
@@ -108,6 +119,8 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
   #watchers = new Map<object, Map<string, readonly string[]>>();
   #peers = new Map<string, PeerState>();
   #dialBackoff: BackoffMap<string>;
+  #rtts = new Map<string, Rtt>();
+  #reconnects = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -176,7 +189,13 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
         state.addresses = addresses;
         continue;
       }
-      this.#peers.set(peer, { reachable: false, failedPings: 0, probing: false, addresses });
+      this.#peers.set(peer, {
+        reachable: false,
+        failedPings: 0,
+        probing: false,
+        addresses,
+        lost: false,
+      });
       this.#probe(peer);
     }
   }
@@ -184,6 +203,50 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
   /** Whether `peer` is watched and answers. */
   isReachable(peer: string): boolean {
     return this.#peers.get(peer)?.reachable ?? false;
+  }
+
+  /** The last round trip to `peer` (watched or measured), in ms. */
+  rttMs(peer: string): number | undefined {
+    return this.#rtts.get(peer)?.ms;
+  }
+
+  /** Watched peers this node lost and dialled back since start. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /**
+   * The round trip to `peer`: the last one when measured within two ping periods, else a ping
+   * now (dialling `addresses` first when not connected).
+   *
+   * @returns Milliseconds, or `undefined` when it does not answer.
+   */
+  async measure(peer: string, addresses: readonly string[] = []): Promise<number | undefined> {
+    const known = this.#rtts.get(peer);
+    if (
+      known !== undefined && this.isConnected(peer) &&
+      this.#init.now() - known.at <= 2 * this.#init.pingIntervalMs
+    ) {
+      return known.ms;
+    }
+    const id = peerIdFromString(peer);
+    const signal = AbortSignal.timeout(this.#init.pingTimeoutMs);
+    try {
+      if (!this.isConnected(peer)) {
+        await this.#learn(id, addresses);
+        await this.#components.connectionManager.openConnection(id, { signal });
+      }
+      return this.#record(peer, await this.#components.ping.ping(id, { signal }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  #record(peer: string, ms: number): number {
+    this.#rtts.delete(peer);
+    this.#rtts.set(peer, { ms, at: this.#init.now() });
+    if (this.#rtts.size > MAX_RTT_ENTRIES) this.#rtts.delete(this.#rtts.keys().next().value!);
+    return ms;
   }
 
   /** Whether this node has an open connection to `peer`. */
@@ -230,6 +293,8 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
         await this.#learn(id, state.addresses);
         await this.#components.connectionManager.openConnection(id, { signal });
         this.#dialBackoff.succeed(peer);
+        if (state.lost) this.#reconnects++;
+        state.lost = false;
       } catch (err) {
         this.#dialBackoff.fail(peer, this.#init.now());
         this.#log("cannot dial %s - %e", peer, err);
@@ -237,7 +302,7 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
       }
     }
     try {
-      await this.#components.ping.ping(id, { signal });
+      this.#record(peer, await this.#components.ping.ping(id, { signal }));
       return "ok";
     } catch (err) {
       this.#log("%s did not answer a ping - %e", peer, err);
@@ -268,7 +333,9 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
   #onDisconnect = (event: CustomEvent<PeerId>): void => {
     const peer = event.detail.toString();
     const state = this.#peers.get(peer);
-    if (state === undefined || !state.reachable) return;
+    if (state === undefined) return;
+    state.lost = true;
+    if (!state.reachable) return;
     state.reachable = false;
     this.safeDispatchEvent("change", { detail: peer });
   };

@@ -6,15 +6,15 @@ import type { P2PNode } from "../../src/messaging/mod.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 
 Deno.test({
-  name: "heartbeats keep an RTT per connected member",
+  name: "the network's liveness keeps an RTT per connected member",
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
     let a: P2PNode | undefined;
     let b: P2PNode | undefined;
     try {
-      a = await startSeed(token, { heartbeatIntervalMs: 150 });
-      b = await startJoined(token, a, { heartbeatIntervalMs: 150 });
+      a = await startSeed(token);
+      b = await startJoined(token, a);
       await waitMembers([a, b]);
       const peer = await waitFor(() => {
         const p = a!.stats().peers.find((s) => s.peerId === b!.peerId);
@@ -67,26 +67,28 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a member that stops answering heartbeats is disconnected",
+  name: "a member that stops answering pings is no longer reachable",
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
     let a: P2PNode | undefined;
     let b: P2PNode | undefined;
     try {
-      a = await startSeed(token, { heartbeatIntervalMs: 100, reconnect: false });
+      a = await startSeed(token, { reconnect: false });
       b = await startJoined(token, a, { reconnect: false });
       await waitMembers([a, b]);
       const bId = b.peerId;
-      const lost: string[] = [];
-      a.addEventListener("peer:disconnect", (e) => lost.push(e.detail.peerId));
+      const liveness = a.network.liveness;
+      await waitFor(() => liveness.isReachable(bId), { message: "b reachable from a" });
       // b still holds the connection but no longer answers pings.
       await b.network.node.unhandle(PING_PROTOCOL);
-      await waitFor(() => lost.includes(bId), {
+      await waitFor(() => !liveness.isReachable(bId), {
         timeoutMs: 8_000,
-        message: "a to drop the silent member",
+        message: "a to see the silent member as unreachable",
       });
-      assert.ok(!a.connectedPeers().includes(bId));
+      // It is not dropped for one failed ping: a silent connection is closed later, by its
+      // silence (silentConnectionCloser), not by a ping.
+      assert.ok(a.connectedPeers().includes(bId));
     } finally {
       await stopNodes([b, a]);
     }
@@ -104,7 +106,7 @@ Deno.test({
       const c = await startSeed(token, { reconnect: false });
       const d = await startSeed(token, { reconnect: false });
       nodes.push(a, c, d);
-      const b = await startJoined(token, a, { heartbeatIntervalMs: 60_000 });
+      const b = await startJoined(token, a);
       nodes.push(b);
       c.handle("work", () => "done");
       await b.connect(c.addresses()[0]!);
