@@ -8,6 +8,8 @@ const log = getLogger(["p2p", "api"]);
 /** The API's listen address was not usable. */
 export class ApiListenError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What is wrong, naming the address.
    * @param options The underlying error.
    */

@@ -4,7 +4,6 @@ import { ApiListenError, parseHostPort } from "../api/server.ts";
 import { startApi } from "../api/start_api.ts";
 import { type Network, startNetwork } from "../network/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
-import { loadOrCreateIdentity } from "../node/identity.ts";
 import { fingerprint } from "../token/derive.ts";
 import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
@@ -79,16 +78,13 @@ export async function runNodeCommand(
       }, printed as "token" on stdout).\nOther nodes join with: P2P_TOKEN=<token> p2p worker --target HOST:PORT\n`,
     );
   }
-  const privateKey = flags.identityPath === undefined
-    ? undefined
-    : await loadOrCreateIdentity(flags.identityPath);
   const network = await startNetwork({
     ...flags.node,
     token,
     networkId: flags.networkId,
     // prom-client is loaded only by nodes that serve the API (its /metrics route).
     metrics: flags.apiListen !== undefined,
-    ...(privateKey === undefined ? {} : { privateKey }),
+    identity: flags.identityPath,
     ...(parts.beforeStart === undefined ? {} : { beforeStart: parts.beforeStart }),
   }).catch((err) => {
     throw listenFailureOf(err) ?? err;

@@ -1,7 +1,7 @@
-import { FAILURE_BACKOFF_BASE_MS, FAILURE_BACKOFF_MAX_MS, type STRATEGIES } from "./constants.ts";
+import { FAILURE_BACKOFF_BASE_MS, FAILURE_BACKOFF_MAX_MS } from "./constants.ts";
 
 /** A load-balancing strategy. */
-export type Strategy = typeof STRATEGIES[number];
+export type Strategy = "least-connections" | "round-robin" | "random";
 
 /** Counters of one worker, as `GET /api/federated` shows them. */
 export interface WorkerStats {

@@ -1,5 +1,6 @@
+import type { Strategy } from "./balancer.ts";
 /** Load-balancing strategies of `p2p federated --strategy`. */
-export const STRATEGIES = ["least-connections", "round-robin", "random"] as const;
+export const STRATEGIES: readonly Strategy[] = ["least-connections", "round-robin", "random"];
 
 /** Default bound on opening a tunnel to one worker before trying the next. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;

@@ -6,7 +6,7 @@ import type { PoolView, WorkerView } from "../services/pool.ts";
 import { POOL_VIEWS } from "../services/pool_views.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
 import { poolBucket } from "../services/records.ts";
-import { type SharedKey, sharedKey } from "../network/components.ts";
+import { type NetworkComponent, type SharedKey, sharedKey } from "../network/components.ts";
 import { InvalidAddressError, parseTarget } from "../services/target.ts";
 import { openConfirmedStream } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
@@ -33,7 +33,7 @@ export interface FederatedServerInit {
   listen: string;
   /** The pool whose workers take the connections (its bucket gets the network ID prefix). @default {"federated"} */
   pool?: string;
-  /** @default {"least-connections"} */
+  /** How a worker is chosen for each connection. @default {"least-connections"} */
   strategy?: Strategy;
   /** Pin every connection to this worker (its ID `<host>-<name>`, or its name). */
   targetWorker?: string | undefined;
@@ -57,8 +57,11 @@ export interface FederatedServerInit {
 
 /** Counters of the balancer as a whole. */
 export interface FederatedStats {
+  /** The bound `host:port`. */
   listen: string;
+  /** How workers are chosen. */
   strategy: Strategy;
+  /** The worker every connection is pinned to, if any. */
   targetWorker: string | undefined;
   /** Client connections accepted. */
   accepted: number;
@@ -93,8 +96,13 @@ export interface FederatedStats {
  * byte (unless `openOnAccept`), so idle clients cannot use up the streams of a worker's
  * connection; idle connections are closed after `idleTimeoutS`.
  */
-export class FederatedServer {
+export class FederatedServer implements NetworkComponent {
+  /**
+   * The balancing policy and its per-worker counters.
+   * @ignore
+   */
   readonly balancer: Balancer;
+  /** The pool this balancer spreads connections over: its workers, online or not. */
   readonly view: PoolView;
   #network: Network;
   #init: Required<Omit<FederatedServerInit, "targetWorker">> & { bucket: string };
@@ -126,7 +134,12 @@ export class FederatedServer {
     accept: new RepeatedWarning(log, "Cannot accept a client connection: {error}"),
   };
 
-  /** @param network The running network. @param init Listen address, pool and policy. */
+  /**
+   * Creates a balancer; it listens once started (see {@linkcode startFederated}).
+   *
+   * @param network The running network.
+   * @param init Listen address, pool and policy.
+   */
   constructor(network: Network, init: FederatedServerInit) {
     this.#network = network;
     const pool = init.pool ?? FEDERATED_POOL;

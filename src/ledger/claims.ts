@@ -77,7 +77,11 @@ export class EntryClaims {
   #claims = new Map<string, Claim>();
   #signers = new Map<string, string | null>();
 
-  /** @param init How to read the ledger, the connection check and the clock. */
+  /**
+   * Creates the claims of one ledger.
+   *
+   * @param init How to read the ledger, the owners' state and the clock.
+   */
   constructor(init: EntryClaimsInit) {
     this.#init = init;
   }

@@ -70,6 +70,10 @@ export interface BroadcastResult {
 
 /** The messaging protocols of one network (see the module). */
 export class Messaging implements NetworkComponent {
+  /**
+   * The deny list and gate.
+   * @ignore
+   */
   readonly trust: TrustPolicy;
   /** Handlers of direct messages by type (a caller may share its map). */
   readonly handlers: Map<string, MessageHandler>;
@@ -85,6 +89,8 @@ export class Messaging implements NetworkComponent {
   #useful = new Map<string, number>();
 
   /**
+   * Creates the protocols of one network; add it with `network.add()`.
+   *
    * @param network The running network.
    * @param options Limits and trust.
    * @param hooks The handler map and trust policy to use, and who is told of every accepted
@@ -146,7 +152,7 @@ export class Messaging implements NetworkComponent {
       stats: this.#stats,
       maxMessageBytes,
       now,
-    })({ pubsub: network.node.services.pubsub, peerId: network.peerId });
+    })({ pubsub: network.node.services.pubsub, peerId: network.node.peerId });
     this.#directory = new MemberDirectory(network, { isDenied: (p) => this.trust.isDenied(p) });
   }
 

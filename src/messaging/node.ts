@@ -9,7 +9,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { privateKeyFromRaw } from "@libp2p/crypto/keys";
-import { type PrivateKey, TypedEventEmitter } from "@libp2p/interface";
+import type { PrivateKey } from "@libp2p/interface";
+import { TypedEvents } from "../network/typed_events.ts";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import type { Network } from "../network/network.ts";
 import { startNetwork } from "../network/network.ts";
@@ -66,7 +67,7 @@ export interface PeerDetails {
  * A p2p node for programs (see {@linkcode createNode}). Its peer ID is known at once; the
  * network starts with `start()`, or on the first call that needs it.
  */
-export class P2PNode extends TypedEventEmitter<P2PNodeEvents> implements AsyncDisposable {
+export class P2PNode extends TypedEvents<P2PNodeEvents> implements AsyncDisposable {
   readonly #options: P2PNodeOptions;
   readonly #privateKey: PrivateKey;
   readonly #handlers = new Map<string, MessageHandler>();
@@ -78,7 +79,11 @@ export class P2PNode extends TypedEventEmitter<P2PNodeEvents> implements AsyncDi
   #running: { network: Network; messaging: Messaging } | undefined;
   #stopped = false;
 
-  /** @param options The token, the network's options and messaging's. */
+  /**
+   * Creates a node, not started (see {@linkcode createNode}).
+   *
+   * @param options The token, the network's options and messaging's.
+   */
   constructor(options: P2PNodeOptions) {
     super();
     this.#options = options;

@@ -1,5 +1,3 @@
-import type { ProofKind } from "../node/membership.ts";
-
 /** The typed events of a {@linkcode Network}. */
 export interface NetworkEvents {
   /** A discovery mechanism (mDNS, the DHT rendezvous) found a peer. */
@@ -9,7 +7,7 @@ export interface NetworkEvents {
   /** The last connection to a peer closed. */
   "peer:disconnected": CustomEvent<{ peerId: string }>;
   /** A peer proved it holds the token: it is routed to and served from now on. */
-  "member:proven": CustomEvent<{ peerId: string; by: ProofKind }>;
+  "member:proven": CustomEvent<{ peerId: string; by: "challenge" | "gossip" }>;
   /** A worker of a pool this node follows can take connections. */
   "worker:online": CustomEvent<{ pool: string; worker: string; peerId: string }>;
   /** A worker of a pool this node follows cannot take connections any more. */

@@ -1,5 +1,4 @@
 import { getLogger } from "@logtape/logtape";
-import { TypedEventEmitter } from "@libp2p/interface";
 import type { PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -11,11 +10,13 @@ import { type PeerEntry, type Signed, signEntry } from "../ledger/signed_entry.t
 import { createLibp2pNode, gossipLimit, type P2PLibp2p } from "../node/create_node.ts";
 import type { Liveness } from "../node/liveness.ts";
 import type { Membership } from "../node/membership.ts";
+import { loadOrCreateIdentity } from "../node/identity.ts";
 import { fingerprint } from "../token/derive.ts";
 import { decodeToken, encodeToken, type NetworkToken } from "../token/token.ts";
 import type { NetworkComponent, SharedKey } from "./components.ts";
 import { ensureDefaultLogging } from "./default_logging.ts";
 import type { NetworkEvents } from "./events.ts";
+import { TypedEvents } from "./typed_events.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { BoundedSet, namesItsSender } from "./member_gossip.ts";
 import { watchLoneliness } from "./loneliness.ts";
@@ -57,12 +58,18 @@ interface Parts {
  * assert.equal(network.ledger.get("hello", "from"), network.peerId.toString());
  * ```
  */
-export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDisposable {
-  /** The started libp2p node. */
+export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposable {
+  /**
+   * The started libp2p node, for what p2p does not wrap.
+   * @ignore
+   */
   readonly node: P2PLibp2p;
   /** The replicated ledger of the token's network. */
   readonly ledger: Ledger;
-  /** The sealed gossip channel the ledger travels on. */
+  /**
+   * The sealed gossip channel the ledger travels on.
+   * @ignore
+   */
   readonly hub: LedgerHub;
   /** The network token. */
   readonly token: NetworkToken;
@@ -76,7 +83,10 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
   readonly startedAt: number;
   /** The clock the node and ledger use. */
   readonly now: () => number;
-  /** The registry of `/metrics` when started with `metrics: true` (libp2p's series in it). */
+  /**
+   * The registry of `/metrics` when started with `metrics: true` (libp2p's series in it).
+   * @ignore
+   */
   readonly metricsRegistry: Registry | undefined;
   #privateKey: PrivateKey;
   #tokenText: string;
@@ -127,7 +137,10 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     const tokenText = typeof opts.token === "string" ? opts.token.trim() : encodeToken(token);
     const now = opts.now ?? Date.now;
     // Held here (not only inside libp2p) to sign this node's own ledger entries.
-    const privateKey = opts.privateKey ?? await generateKeyPair("Ed25519");
+    const privateKey = opts.privateKey ??
+      (opts.identity === undefined
+        ? await generateKeyPair("Ed25519")
+        : await loadOrCreateIdentity(opts.identity));
     // Dedicated: @libp2p/prometheus-metrics resets prom-client's global registry.
     const metricsRegistry = opts.metrics ? new (await import("prom-client")).Registry() : undefined;
     const node = await createLibp2pNode({
@@ -176,21 +189,30 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
   }
 
   /** The node's peer ID. */
-  get peerId(): PeerId {
-    return this.node.peerId;
+  get peerId(): string {
+    return this.node.peerId.toString();
   }
 
-  /** Who has proved to hold the token: only those are routed to or served. */
+  /**
+   * Who has proved to hold the token: only those are routed to or served.
+   * @ignore
+   */
   get membership(): Membership {
     return this.node.services.membership;
   }
 
-  /** Whether the peers pools and services rely on answer (one state per peer). */
+  /**
+   * Whether the peers pools and services rely on answer (one state per peer).
+   * @ignore
+   */
   get liveness(): Liveness {
     return this.node.services.liveness;
   }
 
-  /** The node's key: it signs this node's records and messages. A secret: never send it. */
+  /**
+   * The node's key: it signs this node's records and messages. A secret: never send it.
+   * @ignore
+   */
   get privateKey(): PrivateKey {
     return this.#privateKey;
   }
@@ -210,6 +232,16 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
     return this.node.getMultiaddrs().map(String);
   }
 
+  /** Whether `peer` proved it holds the token (this node always has). */
+  isMember(peer: string): boolean {
+    return this.membership.isMember(peer);
+  }
+
+  /** The peers that proved they hold the token. */
+  members(): string[] {
+    return this.membership.members();
+  }
+
   /** Whether this node has an open connection to `peer`. */
   isConnected(peer: string): boolean {
     try {
@@ -226,6 +258,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> implements AsyncDi
    * @param key Its key.
    * @param value The entry; `PeerID` is set to this node's ID.
    * @returns The entry with its `Signature`, ready for `ledger.put`.
+   * @ignore
    */
   sign<T extends object>(bucket: string, key: string, value: T): Promise<Signed<T & PeerEntry>> {
     return signEntry(this.#privateKey, bucket, key, { ...value, PeerID: this.peerId.toString() });

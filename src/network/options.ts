@@ -10,6 +10,11 @@ import type { NetworkToken } from "../token/token.ts";
 export interface NetworkOptions extends Omit<NodeOptions, "token"> {
   /** The network token: its text (as `p2p token` prints it) or a decoded token. */
   token: string | NetworkToken;
+  /**
+   * A file holding the node's key: created once (mode 0600), then reused, so the peer ID
+   * survives restarts. Without it (and without `privateKey`), a fresh key per start.
+   */
+  identity?: string | undefined;
   /** Prefixes pool buckets (`<id>_federated`), as LocalAI's `--p2p-network-id`. */
   networkId?: string | undefined;
   /** Upper bound between full-block rebroadcasts. @default {10000} */
@@ -26,6 +31,9 @@ export interface NetworkOptions extends Omit<NodeOptions, "token"> {
    * registry when the node is made, so it is chosen here). @default {false}
    */
   metrics?: boolean;
-  /** Called with the node before it starts: register protocol handlers here. */
+  /**
+   * Called with the node before it starts: register protocol handlers here.
+   * @ignore
+   */
   beforeStart?: (node: P2PLibp2p) => void | Promise<void>;
 }

@@ -1,6 +1,8 @@
 import { installDenoShims } from "./deno_shims.ts";
-import { createLibp2p, type Libp2p } from "libp2p";
-import type { Components } from "libp2p/components";
+import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
+
+/** A peer discovery factory as libp2p takes it (its components type is not exported). */
+type DiscoveryFactory = NonNullable<Libp2pOptions["peerDiscovery"]>[number];
 import { tcp } from "@libp2p/tcp";
 import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
 import { installYamuxWindowThreshold } from "./yamux_window.ts";
@@ -68,7 +70,10 @@ export interface NodeOptions {
    * without it fail the handshake. Go peers cannot join such a network. @default {false}
    */
   private?: boolean;
-  /** The node's key; a fresh Ed25519 key when absent. */
+  /**
+   * The node's key; a fresh Ed25519 key when absent.
+   * @ignore
+   */
   privateKey?: PrivateKey;
   /** Cap on open connections. @default {300} */
   maxConnections?: number;
@@ -76,13 +81,20 @@ export interface NodeOptions {
   rendezvousIntervalMs?: number;
   /** The clock, in milliseconds since the epoch (tests inject skew). @default {Date.now} */
   now?: () => number;
-  /** Consulted before connections are opened or accepted (libp2p `connectionGater`). */
+  /**
+   * Consulted before connections are opened or accepted (libp2p `connectionGater`).
+   * @ignore
+   */
   connectionGater?: ConnectionGater;
-  /** A prom-client registry that receives libp2p's own `libp2p_*` metrics. */
+  /**
+   * A prom-client registry that receives libp2p's own `libp2p_*` metrics.
+   * @ignore
+   */
   metricsRegistry?: Registry;
   /**
    * Data-path choices (TCP transport, yamux window updates, noise cipher switch); each is
    * wire-compatible, the defaults are the fast ones. @default {tuningFromEnv()}
+   * @ignore
    */
   tuning?: Partial<Tuning>;
 }
@@ -147,7 +159,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const bootstrapPeers = options.bootstrapPeers ?? PUBLIC_BOOTSTRAP_PEERS;
   const useDht = options.dht ?? true;
   const prologue = options.private ? privateNetworkSecret(options.token, "noise") : undefined;
-  const peerDiscovery: ((components: Components) => PeerDiscovery)[] = [];
+  const peerDiscovery: DiscoveryFactory[] = [];
   if (options.mdns ?? true) {
     // Loaded on demand, like the metrics below: a node without them does not hold the code.
     const { mdns } = await import("@libp2p/mdns");
@@ -155,7 +167,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       mdns({
         serviceTag: `${options.token.mdns}.${MDNS_DOMAIN}`,
         interval: MDNS_INTERVAL_MS,
-      }) as (components: Components) => PeerDiscovery,
+      }) as DiscoveryFactory,
     );
   }
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;

@@ -86,6 +86,8 @@ export class PoolView extends EventTarget {
   #lastOnline = new Map<string, WorkerView>();
 
   /**
+   * Creates a view of one pool; it follows nothing until {@linkcode PoolView.start}.
+   *
    * @param network The running network.
    * @param init The bucket and timings.
    */

@@ -58,7 +58,7 @@ for (const protocol of [SERVICE_PROTOCOL, SERVICE_ACK_PROTOCOL]) {
         networks.push(client);
         await ledgersConverged(networks);
         // Not yet in `users`: the server holds the stream while it waits for the entry.
-        stream = await client.node.dialProtocol(server.peerId, protocol);
+        stream = await client.node.dialProtocol(server.node.peerId, protocol);
         stream.abort(new Error("the client gave up"));
         await announceUser(client);
         // The entry arrives; the server then dials the target for a stream that is gone.

@@ -174,7 +174,7 @@ Deno.test({
         networks.push(outsiders.at(-1)!);
       }
       await waitMeshed([seed, member]);
-      await waitFor(() => seed.node.getConnections(outsiders[0]!.peerId).length > 0, {
+      await waitFor(() => seed.node.getConnections(outsiders[0]!.node.peerId).length > 0, {
         message: "the unrelated outsider connected to the seed",
       });
 
@@ -190,7 +190,7 @@ Deno.test({
       // outsider's later blocks never arrive.
       await waitFor(
         () =>
-          seed.node.getConnections(sameRoomOutsider.peerId).length === 0 &&
+          seed.node.getConnections(sameRoomOutsider.node.peerId).length === 0 &&
           seed.node.services.peerGuard.stats.punished >= 1,
         { message: "the seed to drop the same-room outsider's block and hang up" },
       );
