@@ -37,7 +37,7 @@ export interface Block {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { InvalidBlockError, parseBlock } from "@p2p/p2p/ledger";
+ * import { InvalidBlockError, parseBlock } from "./block.ts";
  *
  * assert.throws(() => parseBlock({ Index: -1 }), InvalidBlockError);
  * ```
@@ -67,7 +67,7 @@ export class InvalidBlockError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { goTimeString } from "@p2p/p2p/ledger";
+ * import { goTimeString } from "./block.ts";
  *
  * assert.equal(
  *   goTimeString(new Date("2026-08-22T10:00:00.100Z")),
@@ -104,7 +104,7 @@ export function goTimeString(date: Date): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createHash } from "node:crypto";
- * import { blockChecksum } from "@p2p/p2p/ledger";
+ * import { blockChecksum } from "./block.ts";
  *
  * const block = { Index: 1, Timestamp: "t", Storage: { b: { k: '"v"' } }, PrevHash: "p" };
  * const expected = createHash("sha256").update('1tmap[b:map[k:"v"]]p').digest("hex");
@@ -126,7 +126,7 @@ export function blockChecksum(block: Omit<Block, "Hash">): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { blockChecksum, genesisBlock } from "@p2p/p2p/ledger";
+ * import { blockChecksum, genesisBlock } from "./block.ts";
  *
  * const genesis = genesisBlock(new Date("2026-08-22T10:00:00Z"));
  * assert.equal(genesis.Index, 0);
@@ -149,7 +149,7 @@ export function genesisBlock(now: Date): Block {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { genesisBlock, nextBlock, withValue } from "@p2p/p2p/ledger";
+ * import { genesisBlock, nextBlock, withValue } from "./block.ts";
  *
  * const now = new Date("2026-08-22T10:00:00Z");
  * const genesis = genesisBlock(now);
@@ -193,7 +193,7 @@ export const INDEX_MODULUS = Number.MAX_SAFE_INTEGER + 1;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { genesisBlock, nextBlock, shouldAdopt } from "@p2p/p2p/ledger";
+ * import { genesisBlock, nextBlock, shouldAdopt } from "./block.ts";
  *
  * const genesis = genesisBlock(new Date("2026-08-22T10:00:00Z"));
  * const next = nextBlock(genesis, {}, new Date("2026-08-22T10:00:01Z"));
@@ -231,7 +231,7 @@ export function shouldAdopt(current: Block, incoming: Block): boolean {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { withValue } from "@p2p/p2p/ledger";
+ * import { withValue } from "./block.ts";
  *
  * const before = { a: { x: "1" } };
  * const after = withValue(before, "a", "y", '"two"');
@@ -256,7 +256,7 @@ export function withValue(storage: Storage, bucket: string, key: string, json: s
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { withoutKey } from "@p2p/p2p/ledger";
+ * import { withoutKey } from "./block.ts";
  *
  * const before = { a: { x: "1" } };
  * assert.deepEqual(withoutKey(before, "a", "x"), { a: {} });
@@ -281,7 +281,7 @@ export function withoutKey(storage: Storage, bucket: string, key: string): Stora
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { withoutBucket } from "@p2p/p2p/ledger";
+ * import { withoutBucket } from "./block.ts";
  *
  * const before = { a: { x: "1" }, b: {} };
  * assert.deepEqual(withoutBucket(before, "a"), { b: {} });
@@ -305,7 +305,7 @@ export function withoutBucket(storage: Storage, bucket: string): Storage {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { InvalidBlockError, parseBlock } from "@p2p/p2p/ledger";
+ * import { InvalidBlockError, parseBlock } from "./block.ts";
  *
  * const block = parseBlock(JSON.parse(
  *   '{"Index":1,"Timestamp":"t","Storage":{"b":{"k":"1"}},"Hash":"h","PrevHash":"p"}',

@@ -54,7 +54,8 @@ interface Claim {
  * import assert from "node:assert/strict";
  * import { generateKeyPair } from "@libp2p/crypto/keys";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
- * import { EntryClaims, signEntry } from "@p2p/p2p/ledger";
+ * import { EntryClaims } from "./claims.ts";
+ * import { signEntry } from "./signed_entry.ts";
  *
  * const key = await generateKeyPair("Ed25519");
  * const owner = peerIdFromPrivateKey(key).toString();

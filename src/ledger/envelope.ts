@@ -69,7 +69,7 @@ const DETAILS: Record<GossipRejection, string> = {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { GossipMessageError } from "@p2p/p2p/ledger";
+ * import { GossipMessageError } from "./envelope.ts";
  *
  * const err = new GossipMessageError("wrong-key");
  * assert.equal(err.reason, "wrong-key");
@@ -106,7 +106,8 @@ export class GossipMessageError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeEnvelope, encodeEnvelope, genesisBlock } from "@p2p/p2p/ledger";
+ * import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+ * import { genesisBlock } from "./block.ts";
  *
  * const key = "0123456789abcdef0123456789abcdef";
  * const block = genesisBlock(new Date("2026-08-22T10:00:00Z"));
@@ -141,12 +142,8 @@ export function encodeEnvelope(block: Block, sealKey: string): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   decodeEnvelope,
- *   encodeEnvelope,
- *   genesisBlock,
- *   GossipMessageError,
- * } from "@p2p/p2p/ledger";
+ * import { decodeEnvelope, encodeEnvelope, GossipMessageError } from "./envelope.ts";
+ * import { genesisBlock } from "./block.ts";
  *
  * const oldKey = "0123456789abcdef0123456789abcdef";
  * const newKey = "fedcba9876543210fedcba9876543210";

@@ -66,8 +66,9 @@ export type RejectHandler = (reason: GossipRejection, from: string, via: string)
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { LedgerHub, LedgerWriteError, startNetwork } from "@p2p/p2p/ledger";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { LedgerHub } from "./hub.ts";
+ * import { LedgerWriteError, startNetwork } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const token = generateTokenConfig();
  * const network = await startNetwork({

@@ -85,7 +85,8 @@ function keyOf(bucket: string, key: string): Key {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { type Block, type BlockChannel, Ledger } from "@p2p/p2p/ledger";
+ * import { type Block } from "@p2p/p2p";
+ * import { type BlockChannel, Ledger } from "./ledger.ts";
  *
  * // An in-memory channel that keeps what the ledger publishes.
  * const published: Block[] = [];

@@ -6,8 +6,8 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { startNetwork } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),

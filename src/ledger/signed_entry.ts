@@ -39,7 +39,8 @@ export type Signed<T extends PeerEntry> = T & { Signature: string };
  * import assert from "node:assert/strict";
  * import { generateKeyPair } from "@libp2p/crypto/keys";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
- * import { entrySigner, signEntry } from "@p2p/p2p/ledger";
+ * import { entrySigner } from "@p2p/p2p";
+ * import { signEntry } from "./signed_entry.ts";
  *
  * const key = await generateKeyPair("Ed25519");
  * const PeerID = peerIdFromPrivateKey(key).toString();
@@ -73,7 +74,7 @@ export async function signEntry<T extends PeerEntry>(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { entrySigner } from "@p2p/p2p/ledger";
+ * import { entrySigner } from "@p2p/p2p";
  *
  * // What a LocalAI node writes: no signature, so no signer.
  * assert.equal(entrySigner("services", "web", { PeerID: "12D3KooW…", Name: "web" }), undefined);

@@ -25,7 +25,7 @@ export type Capabilities = Record<string, unknown>;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { matchCapabilities } from "@p2p/p2p/messaging";
+ * import { matchCapabilities } from "./capabilities.ts";
  *
  * const advertised = { models: ["llama3", "phi3"], gpu: true, region: "eu" };
  * assert.equal(matchCapabilities({ models: ["phi3"], gpu: true }, advertised), true);

@@ -41,7 +41,7 @@ export type RejectionReason =
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { MessagingError, RequestTimeoutError } from "@p2p/p2p/messaging";
+ * import { MessagingError, RequestTimeoutError } from "@p2p/p2p";
  *
  * const error = new RequestTimeoutError("12D3KooWPeer", "echo", 100);
  * assert.ok(error instanceof MessagingError);
@@ -66,7 +66,7 @@ export class MessagingError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { NodeNotRunningError } from "@p2p/p2p/messaging";
+ * import { NodeNotRunningError } from "@p2p/p2p";
  *
  * const error = new NodeNotRunningError("send message");
  * assert.equal(error.message, "Cannot send message: node is not running");
@@ -91,7 +91,7 @@ export class NodeNotRunningError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { PeerUnreachableError } from "@p2p/p2p/messaging";
+ * import { PeerUnreachableError } from "@p2p/p2p";
  *
  * const error = new PeerUnreachableError("12D3KooWPeer", "send message");
  * assert.equal(error.message, 'Cannot send message: peer "12D3KooWPeer" is not reachable');
@@ -122,7 +122,7 @@ export class PeerUnreachableError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { PeerDeniedError } from "@p2p/p2p/messaging";
+ * import { PeerDeniedError } from "@p2p/p2p";
  *
  * const error = new PeerDeniedError("12D3KooWPeer", "send message");
  * assert.equal(error.message, 'Cannot send message: peer "12D3KooWPeer" is denied');
@@ -151,7 +151,7 @@ export class PeerDeniedError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { MessageTooLargeError } from "@p2p/p2p/messaging";
+ * import { MessageTooLargeError } from "@p2p/p2p";
  *
  * const error = new MessageTooLargeError("upload", 2048, 1024);
  * assert.equal(
@@ -196,7 +196,7 @@ export class MessageTooLargeError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { UnknownMessageTypeError } from "@p2p/p2p/messaging";
+ * import { UnknownMessageTypeError } from "@p2p/p2p";
  *
  * const error = new UnknownMessageTypeError("12D3KooWPeer", "nope");
  * assert.equal(error.message, 'Cannot send message "nope": peer "12D3KooWPeer" has no handler for it');
@@ -228,7 +228,7 @@ export class UnknownMessageTypeError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { RemoteHandlerError } from "@p2p/p2p/messaging";
+ * import { RemoteHandlerError } from "@p2p/p2p";
  *
  * const error = new RemoteHandlerError("12D3KooWPeer", "divide", "division by zero");
  * assert.equal(
@@ -269,7 +269,7 @@ export class RemoteHandlerError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { RateLimitedError } from "@p2p/p2p/messaging";
+ * import { RateLimitedError } from "@p2p/p2p";
  *
  * const error = new RateLimitedError("12D3KooWPeer", "ping", 250);
  * assert.equal(error.message, 'Cannot send message "ping": peer "12D3KooWPeer" is rate limiting, retry in 250 ms');
@@ -308,7 +308,7 @@ export class RateLimitedError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { MessageRejectedError } from "@p2p/p2p/messaging";
+ * import { MessageRejectedError } from "@p2p/p2p";
  *
  * const error = new MessageRejectedError("12D3KooWPeer", "greet", "replay");
  * assert.equal(error.message, 'Cannot send message "greet": peer "12D3KooWPeer" rejected it (replay)');
@@ -344,7 +344,7 @@ export class MessageRejectedError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { RequestTimeoutError } from "@p2p/p2p/messaging";
+ * import { RequestTimeoutError } from "@p2p/p2p";
  *
  * const error = new RequestTimeoutError("12D3KooWPeer", "slow", 1000);
  * assert.equal(error.message, 'Cannot complete message "slow": peer "12D3KooWPeer" did not answer within 1000 ms');
@@ -381,7 +381,8 @@ export class RequestTimeoutError extends MessagingError {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeFrame, InvalidFrameError } from "@p2p/p2p/messaging";
+ * import { decodeFrame } from "./frame.ts";
+ * import { InvalidFrameError } from "./errors.ts";
  *
  * assert.throws(() => decodeFrame(new Uint8Array([9])), InvalidFrameError);
  * ```

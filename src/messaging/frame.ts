@@ -82,7 +82,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { encodePayload } from "@p2p/p2p/messaging";
+ * import { encodePayload } from "./frame.ts";
  *
  * assert.deepEqual(encodePayload({ a: 1 }), {
  *   encoding: "json",
@@ -113,7 +113,7 @@ export function encodePayload(value: unknown): { encoding: PayloadEncoding; body
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodePayload, encodePayload } from "@p2p/p2p/messaging";
+ * import { decodePayload, encodePayload } from "./frame.ts";
  *
  * const { encoding, body } = encodePayload(["x", 2]);
  * assert.deepEqual(decodePayload(encoding, body), ["x", 2]);
@@ -139,7 +139,7 @@ export function decodePayload(encoding: PayloadEncoding, body: Uint8Array): unkn
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { signingPayload } from "@p2p/p2p/messaging";
+ * import { signingPayload } from "./frame.ts";
  *
  * const fields = {
  *   kind: "send" as const,
@@ -179,7 +179,7 @@ export function signingPayload(fields: FrameFields): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeFrame, encodeFrame, type Frame } from "@p2p/p2p/messaging";
+ * import { decodeFrame, encodeFrame, type Frame } from "./frame.ts";
  *
  * const frame: Frame = {
  *   kind: "request",
@@ -226,7 +226,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeFrame, InvalidFrameError } from "@p2p/p2p/messaging";
+ * import { decodeFrame } from "./frame.ts";
+ * import { InvalidFrameError } from "./errors.ts";
  *
  * assert.throws(() => decodeFrame(new Uint8Array([1, 200])), InvalidFrameError);
  * ```

@@ -46,13 +46,11 @@ export interface FrameExpectation {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   InboundGuard,
- *   RateLimiter,
- *   ReplayCache,
- *   StatsRecorder,
- *   TrustPolicy,
- * } from "@p2p/p2p/messaging";
+ * import { InboundGuard } from "./inbound_guard.ts";
+ * import { RateLimiter } from "./rate_limiter.ts";
+ * import { ReplayCache } from "./replay_cache.ts";
+ * import { StatsRecorder } from "./stats.ts";
+ * import { TrustPolicy } from "./trust.ts";
  *
  * const stats = new StatsRecorder();
  * const guard = new InboundGuard({

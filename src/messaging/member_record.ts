@@ -33,7 +33,7 @@ export interface MemberRecord {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseMemberRecord } from "@p2p/p2p/messaging";
+ * import { parseMemberRecord } from "./member_record.ts";
  *
  * const record = {
  *   peerId: "12D3KooWPeer",

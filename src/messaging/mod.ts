@@ -9,8 +9,7 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createNode } from "@p2p/p2p/messaging";
- * import { generateToken } from "@p2p/p2p/token";
+ * import { createNode, generateToken } from "@p2p/p2p";
  *
  * const token = generateToken();
  * const loopback = { listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false, dht: false };

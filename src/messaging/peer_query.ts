@@ -43,7 +43,7 @@ export interface PeerMatch extends MemberRecord {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { matchesQuery } from "@p2p/p2p/messaging";
+ * import { matchesQuery } from "./peer_query.ts";
  *
  * const record = {
  *   peerId: "12D3KooWPeer",
@@ -82,7 +82,8 @@ export function matchesQuery(record: MemberRecord, query: PeerQuery, nowMs: numb
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { type PeerMatch, rankMatches } from "@p2p/p2p/messaging";
+ * import { type PeerMatch } from "@p2p/p2p";
+ * import { rankMatches } from "./peer_query.ts";
  *
  * const match = (peerId: string, rttMs: number): PeerMatch => ({
  *   peerId,

@@ -590,7 +590,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { messageProtocol } from "@p2p/p2p/messaging";
+ * import { messageProtocol } from "./protocol.ts";
  * assert.equal(typeof messageProtocol, "function");
  * ```
  */

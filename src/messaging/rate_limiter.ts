@@ -35,7 +35,7 @@ export type RateDecision =
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { RateLimiter } from "@p2p/p2p/messaging";
+ * import { RateLimiter } from "./rate_limiter.ts";
  *
  * let now = 0;
  * const limiter = new RateLimiter({

@@ -32,7 +32,7 @@ export interface ReplayCacheInit {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { ReplayCache } from "@p2p/p2p/messaging";
+ * import { ReplayCache } from "./replay_cache.ts";
  *
  * let now = 1_000_000;
  * const cache = new ReplayCache({ maxAgeMs: 30_000, now: () => now });

@@ -20,7 +20,7 @@ import { type Frame, type FrameFields, signingPayload } from "./frame.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { generateKeyPair } from "@libp2p/crypto/keys";
- * import { signFrame, verifyFrame } from "@p2p/p2p/messaging";
+ * import { signFrame, verifyFrame } from "./signature.ts";
  *
  * const key = await generateKeyPair("Ed25519");
  * const frame = await signFrame(key, {
@@ -63,7 +63,7 @@ export interface FrameVerification {
  * import assert from "node:assert/strict";
  * import { generateKeyPair } from "@libp2p/crypto/keys";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
- * import { signFrame, verifyFrame } from "@p2p/p2p/messaging";
+ * import { signFrame, verifyFrame } from "./signature.ts";
  *
  * const key = await generateKeyPair("Ed25519");
  * const frame = await signFrame(key, {

@@ -55,7 +55,7 @@ export interface TrafficStats {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { percentile } from "@p2p/p2p/messaging";
+ * import { percentile } from "./stats.ts";
  *
  * const values = Array.from({ length: 100 }, (_, i) => i + 1);
  * assert.equal(percentile(values, 50), 50);
@@ -80,7 +80,7 @@ function zero(): TrafficCounters {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { StatsRecorder } from "@p2p/p2p/messaging";
+ * import { StatsRecorder } from "./stats.ts";
  *
  * const stats = new StatsRecorder();
  * stats.sent("type", "echo", 120);

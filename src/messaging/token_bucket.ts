@@ -25,7 +25,7 @@ export interface TokenBucketInit extends RateLimit {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { TokenBucket } from "@p2p/p2p/messaging";
+ * import { TokenBucket } from "./token_bucket.ts";
  *
  * let now = 0;
  * const bucket = new TokenBucket({ burst: 2, perSecond: 1, now: () => now });

@@ -228,7 +228,7 @@ class TopicChannelService implements TopicChannel {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { topicChannel } from "@p2p/p2p/messaging";
+ * import { topicChannel } from "./topics.ts";
  * assert.equal(typeof topicChannel, "function");
  * ```
  */

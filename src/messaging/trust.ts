@@ -33,7 +33,7 @@ export interface TrustPolicyInit {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { TrustPolicy } from "@p2p/p2p/messaging";
+ * import { TrustPolicy } from "./trust.ts";
  *
  * const trust = new TrustPolicy({ gate: (peerId) => peerId !== "12D3KooWEvil" });
  * assert.equal(await trust.admits("12D3KooWGood", []), true);

@@ -62,7 +62,7 @@ class AutoDial implements Startable {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { autoDial } from "@p2p/p2p/node";
+ * import { autoDial } from "./auto_dial.ts";
  *
  * assert.equal(typeof autoDial(), "function");
  * ```

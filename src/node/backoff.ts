@@ -27,7 +27,7 @@ export interface BackoffInit {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { backoffDelay } from "@p2p/p2p/node";
+ * import { backoffDelay } from "./backoff.ts";
  *
  * const shape = { baseMs: 1_000, maxMs: 30_000, random: () => 1 };
  * assert.equal(backoffDelay(0, shape), 1_000);
@@ -59,7 +59,7 @@ interface Hold {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { BackoffMap } from "@p2p/p2p/node";
+ * import { BackoffMap } from "./backoff.ts";
  *
  * const holds = new BackoffMap<string>({ baseMs: 1_000, maxMs: 8_000, random: () => 1 });
  * assert.equal(holds.fail("peer", 0), 1_000);

@@ -6,7 +6,7 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { ByteBudget } from "@p2p/p2p/node";
+ * import { ByteBudget } from "./byte_budget.ts";
  *
  * const budget = new ByteBudget(100);
  * assert.equal(budget.tryReserve(60), true);

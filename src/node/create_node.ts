@@ -133,8 +133,8 @@ export type P2PLibp2p = Libp2p<NodeServices>;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "./create_node.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const node = await createLibp2pNode({
  *   token: generateTokenConfig(),
@@ -278,8 +278,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { GOSSIP_FRAMING_RESERVE_BYTES, gossipLimit } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { GOSSIP_FRAMING_RESERVE_BYTES } from "./constants.ts";
+ * import { gossipLimit } from "./create_node.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const token = generateTokenConfig(); // 20 MiB, as LocalAI's
  * assert.equal(gossipLimit(token), 20 * 1024 * 1024 - GOSSIP_FRAMING_RESERVE_BYTES);

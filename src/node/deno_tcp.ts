@@ -584,7 +584,7 @@ class DenoTcp implements Transport {
  * import { tcp } from "@libp2p/tcp";
  * import { noise } from "@libp2p/noise";
  * import { yamux } from "@libp2p/yamux";
- * import { denoTcp, ip6WildcardOnly } from "@p2p/p2p/node";
+ * import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
  *
  * const node = await createLibp2p({
  *   addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
@@ -615,7 +615,7 @@ export function denoTcp(
  * @example Usage
  * ```ts
  * import { tcp } from "@libp2p/tcp";
- * import { denoTcp, ip6WildcardOnly } from "@p2p/p2p/node";
+ * import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
  *
  * // `/ip6/::/tcp/N` listens through node:net (IPv6-only); everything else is Deno-native.
  * const transports = [denoTcp(), ip6WildcardOnly(tcp())];

@@ -7,7 +7,7 @@ import type { PrivateKey } from "@libp2p/interface";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { IdentityError, loadOrCreateIdentity } from "@p2p/p2p/node";
+ * import { IdentityError, loadOrCreateIdentity } from "./identity.ts";
  *
  * const path = await Deno.makeTempFile();
  * try {
@@ -44,7 +44,7 @@ export class IdentityError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadOrCreateIdentity } from "@p2p/p2p/node";
+ * import { loadOrCreateIdentity } from "./identity.ts";
  *
  * const path = await Deno.makeTempFile();
  * await Deno.remove(path);

@@ -81,8 +81,8 @@ interface Rtt {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "./create_node.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
  *   token: generateTokenConfig(),
@@ -350,7 +350,7 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { liveness } from "@p2p/p2p/node";
+ * import { liveness } from "./liveness.ts";
  *
  * assert.equal(typeof liveness({ pingIntervalMs: 500 }), "function");
  * ```

@@ -39,7 +39,7 @@ export interface ProofContext {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { newNonce, PROOF_BYTES } from "@p2p/p2p/node";
+ * import { newNonce, PROOF_BYTES } from "./member_proof.ts";
  *
  * assert.equal(newNonce().byteLength, PROOF_BYTES);
  * assert.notDeepEqual(newNonce(), newNonce());
@@ -61,7 +61,7 @@ export function newNonce(): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { memberProof, newNonce, verifyMemberProof } from "@p2p/p2p/node";
+ * import { memberProof, newNonce, verifyMemberProof } from "./member_proof.ts";
  *
  * const secret = new Uint8Array(32).fill(7);
  * const context = { initiator: "A", responder: "B", initiatorNonce: newNonce() };
@@ -96,7 +96,7 @@ export function memberProof(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { memberProof, newNonce, verifyMemberProof } from "@p2p/p2p/node";
+ * import { memberProof, newNonce, verifyMemberProof } from "./member_proof.ts";
  *
  * const context = { initiator: "A", responder: "B", initiatorNonce: newNonce() };
  * const proof = memberProof(new Uint8Array(32), "initiator", context);

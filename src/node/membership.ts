@@ -287,8 +287,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "./create_node.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const token = generateTokenConfig();
  * const options = { token, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrapPeers: [], mdns: false };

@@ -6,8 +6,8 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "./create_node.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const node = await createLibp2pNode({
  *   token: generateTokenConfig(),

@@ -33,7 +33,7 @@ import type { Membership } from "./membership.ts";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { PeerHolds } from "@p2p/p2p/node";
+ * import { PeerHolds } from "./peer_guard.ts";
  *
  * const holds = new PeerHolds();
  * holds.hold("12D3KooWjunk", 0);
@@ -239,7 +239,7 @@ function graced(connection: Connection, now: number): number {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { peerGuard, PeerHolds } from "@p2p/p2p/node";
+ * import { peerGuard, PeerHolds } from "./peer_guard.ts";
  *
  * const holds = new PeerHolds();
  * assert.equal(typeof peerGuard({ maxConnections: 300, holds, maxFrameBytes: 1 << 20 }), "function");

@@ -13,7 +13,8 @@ import { getNetConfig } from "@libp2p/utils";
  *
  * @example Usage
  * ```ts
- * import { denoTcp, pendingPerHost } from "@p2p/p2p/node";
+ * import { denoTcp } from "./deno_tcp.ts";
+ * import { pendingPerHost } from "./pending_per_host.ts";
  *
  * const transports = [pendingPerHost(denoTcp(), 8)];
  * ```

@@ -223,8 +223,8 @@ function peerIdOf(addr: string): string | undefined {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { rendezvous } from "@p2p/p2p/node";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { rendezvous } from "./rendezvous.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const factory = rendezvous({ token: generateTokenConfig(), dht: false });
  * assert.equal(typeof factory, "function");

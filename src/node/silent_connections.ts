@@ -115,7 +115,7 @@ class SilentConnectionCloser implements Startable {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { silentConnectionCloser } from "@p2p/p2p/node";
+ * import { silentConnectionCloser } from "./silent_connections.ts";
  *
  * assert.equal(typeof silentConnectionCloser(), "function");
  * ```

@@ -31,7 +31,7 @@ export interface Tuning {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_TUNING } from "@p2p/p2p/node";
+ * import { DEFAULT_TUNING } from "./tuning.ts";
  *
  * assert.equal(DEFAULT_TUNING.tcp, "deno");
  * assert.equal(DEFAULT_TUNING.yamux, "half");
@@ -86,7 +86,7 @@ export function parseTuning(spec: string | undefined): Tuning {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { tuningFromEnv } from "@p2p/p2p/node";
+ * import { tuningFromEnv } from "./tuning.ts";
  *
  * assert.ok(["deno", "node"].includes(tuningFromEnv().tcp));
  * ```

@@ -4,7 +4,7 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { VERSION } from "@p2p/p2p/node";
+ * import { VERSION } from "./version.ts";
  *
  * assert.match(VERSION, /^\d+\.\d+\.\d+(-[\w.]+)?$/);
  * ```
@@ -17,7 +17,7 @@ export const VERSION = "0.1.0";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { AGENT_VERSION, VERSION } from "@p2p/p2p/node";
+ * import { AGENT_VERSION, VERSION } from "./version.ts";
  *
  * assert.equal(AGENT_VERSION, `p2p/${VERSION}`);
  * ```

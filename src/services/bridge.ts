@@ -42,7 +42,7 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { readChunk } from "@p2p/p2p/services";
+ * import { readChunk } from "./bridge.ts";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -213,9 +213,11 @@ function pumpStreamToTcp(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { bridge, openServiceStream, SERVICE_PROTOCOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "../node/create_node.ts";
+ * import { bridge } from "./bridge.ts";
+ * import { openServiceStream } from "./tunnel.ts";
+ * import { SERVICE_PROTOCOL } from "./constants.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
  *   token: generateTokenConfig(),

@@ -43,9 +43,8 @@ export interface ConnectedService {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { connectService, exposeService } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { connectService, exposeService, startNetwork } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = { token: generateTokenConfig(), listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false };
  * const server = await startNetwork({ ...options, bootstrapPeers: [] });

@@ -31,9 +31,8 @@ export interface WorkerTunnel {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { PoolTunnels, startWorker, WORKER_POOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { PoolTunnels, startNetwork, startWorker, WORKER_POOL } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),

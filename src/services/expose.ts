@@ -57,9 +57,9 @@ export interface ExposedService {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { exposeService, SERVICES_BUCKET } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { entrySigner, exposeService, startNetwork } from "@p2p/p2p";
+ * import { SERVICES_BUCKET } from "../ledger/constants.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),
@@ -69,10 +69,9 @@ export interface ExposedService {
  * });
  * try {
  *   const web = await exposeService(network, { target: "127.0.0.1:8080", service: "web" });
- *   assert.deepEqual(network.ledger.get(SERVICES_BUCKET, "web"), {
- *     PeerID: network.peerId.toString(),
- *     Name: "web",
- *   });
+ *   // Signed by this node: readers honour it over anything written under the name.
+ *   const record = network.ledger.get(SERVICES_BUCKET, "web");
+ *   assert.equal(entrySigner(SERVICES_BUCKET, "web", record), network.peerId);
  *   await web.stop();
  * } finally {
  *   await network.stop();

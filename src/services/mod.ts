@@ -6,7 +6,8 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { defaultWorkerName, poolBucket } from "@p2p/p2p/services";
+ * import { defaultWorkerName } from "./worker.ts";
+ * import { poolBucket } from "./records.ts";
  *
  * assert.equal(poolBucket("worker", "team"), "team_worker");
  * assert.match(defaultWorkerName("host", "127.0.0.1:8080"), /^[a-zA-Z]{10}$/);

@@ -54,9 +54,10 @@ interface Tracked {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { PoolView, startWorker, WORKER_POOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { startNetwork } from "@p2p/p2p";
+ * import { PoolView } from "./pool.ts";
+ * import { startWorker, WORKER_POOL } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),

@@ -9,9 +9,10 @@ import { type SharedKey, sharedKey } from "../network/components.ts";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { PoolViews, WORKER_POOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { startNetwork } from "@p2p/p2p";
+ * import { PoolViews } from "./pool_views.ts";
+ * import { WORKER_POOL } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),

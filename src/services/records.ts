@@ -52,7 +52,8 @@ export interface NodeData {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { FEDERATED_POOL, poolBucket } from "@p2p/p2p/services";
+ * import { FEDERATED_POOL } from "@p2p/p2p";
+ * import { poolBucket } from "./records.ts";
  *
  * assert.equal(poolBucket(FEDERATED_POOL), "federated");
  * assert.equal(poolBucket(FEDERATED_POOL, "team"), "team_federated");
@@ -69,7 +70,7 @@ export function poolBucket(pool: string, networkId?: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { goRfc3339Nano } from "@p2p/p2p/services";
+ * import { goRfc3339Nano } from "./records.ts";
  *
  * assert.equal(goRfc3339Nano(new Date("2026-08-22T10:00:00.120Z")), "2026-08-22T10:00:00.12Z");
  * assert.equal(goRfc3339Nano(new Date("2026-08-22T10:00:00Z")), "2026-08-22T10:00:00Z");
@@ -89,7 +90,7 @@ export function goRfc3339Nano(date: Date): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseGoTime } from "@p2p/p2p/services";
+ * import { parseGoTime } from "./records.ts";
  *
  * assert.equal(parseGoTime("2026-08-22T12:00:00.123456789+02:00"), Date.UTC(2026, 7, 22, 10, 0, 0, 123));
  * assert.equal(parseGoTime("yesterday"), undefined);
@@ -116,7 +117,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { asServiceRecord } from "@p2p/p2p/services";
+ * import { asServiceRecord } from "./records.ts";
  *
  * const peer = "12D3KooWExamplePeer";
  * assert.deepEqual(asServiceRecord({ PeerID: peer, Name: "web" }), { PeerID: peer, Name: "web" });
@@ -138,7 +139,7 @@ export function asServiceRecord(value: unknown): ServiceRecord | undefined {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { asNodeData } from "@p2p/p2p/services";
+ * import { asNodeData } from "./records.ts";
  *
  * const data = asNodeData({ Name: "abc", ID: "box-abc", LastSeen: "2026-08-22T10:00:00Z" });
  * assert.deepEqual(data, {
@@ -183,7 +184,7 @@ const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { lettersFrom } from "@p2p/p2p/services";
+ * import { lettersFrom } from "./records.ts";
  *
  * assert.equal(lettersFrom(Uint8Array.of(0, 1, 26, 51)), "abAZabAZab");
  * assert.equal(lettersFrom(Uint8Array.of(0, 1, 26, 51), 3), "abA");

@@ -8,7 +8,7 @@ import { REPEATED_WARNING_INTERVAL_MS } from "./constants.ts";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { WarningWindow } from "@p2p/p2p/services";
+ * import { WarningWindow } from "./repeated_warning.ts";
  *
  * const window = new WarningWindow(1_000);
  * assert.equal(window.occur(0), "log");
@@ -66,7 +66,7 @@ export interface WarningSink {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { RepeatedWarning } from "@p2p/p2p/services";
+ * import { RepeatedWarning } from "./repeated_warning.ts";
  *
  * const lines: string[] = [];
  * const sink = { warning: (message: string) => void lines.push(message) };

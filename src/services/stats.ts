@@ -22,7 +22,7 @@ export interface TunnelStats {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyTunnelStats } from "@p2p/p2p/services";
+ * import { emptyTunnelStats } from "./stats.ts";
  *
  * const stats = emptyTunnelStats();
  * assert.deepEqual(stats, { active: 0, total: 0, failed: 0, bytesSent: 0, bytesReceived: 0 });

@@ -4,7 +4,7 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { InvalidAddressError, parseTarget } from "@p2p/p2p/services";
+ * import { InvalidAddressError, parseTarget } from "./target.ts";
  *
  * assert.throws(() => parseTarget("localhost", "--target"), InvalidAddressError);
  * assert.throws(() => parseTarget("127.0.0.1:70000", "--listen"), {
@@ -41,7 +41,7 @@ export interface HostPort {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseTarget } from "@p2p/p2p/services";
+ * import { parseTarget } from "./target.ts";
  *
  * assert.deepEqual(parseTarget("127.0.0.1:8080", "--target"), { hostname: "127.0.0.1", port: 8080 });
  * assert.deepEqual(parseTarget(":9000", "--listen"), { hostname: "0.0.0.0", port: 9000 });

@@ -55,9 +55,9 @@ async function learnAddresses(node: P2PLibp2p, target: TunnelTarget): Promise<Pe
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { dialTarget } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "../node/create_node.ts";
+ * import { dialTarget } from "./tunnel.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
  *   token: generateTokenConfig(),
@@ -94,14 +94,10 @@ export async function dialTarget(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import {
- *   ACK_TARGET_UNREACHABLE,
- *   openConfirmedStream,
- *   SERVICE_ACK_PROTOCOL,
- *   TargetUnavailableError,
- * } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "../node/create_node.ts";
+ * import { ACK_TARGET_UNREACHABLE, SERVICE_ACK_PROTOCOL } from "./constants.ts";
+ * import { openConfirmedStream, TargetUnavailableError } from "./tunnel.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
  *   token: generateTokenConfig(),
@@ -151,9 +147,10 @@ export class TargetUnavailableError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { openServiceStream, SERVICE_PROTOCOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "../node/create_node.ts";
+ * import { openServiceStream } from "./tunnel.ts";
+ * import { SERVICE_PROTOCOL } from "./constants.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
  *   token: generateTokenConfig(),
@@ -218,9 +215,10 @@ export interface ConfirmedStream {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { ACK_CONNECTED, openConfirmedStream, SERVICE_ACK_PROTOCOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { createLibp2pNode } from "../node/create_node.ts";
+ * import { ACK_CONNECTED, SERVICE_ACK_PROTOCOL } from "./constants.ts";
+ * import { openConfirmedStream } from "./tunnel.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
  *   token: generateTokenConfig(),
@@ -319,18 +317,17 @@ export interface TunnelListenerInit {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "@p2p/p2p/node";
- * import { TunnelListener } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { generateToken, startNetwork } from "@p2p/p2p";
+ * import { TunnelListener } from "./tunnel.ts";
  *
- * const node = await createLibp2pNode({
- *   token: generateTokenConfig(),
+ * await using network = await startNetwork({
+ *   token: generateToken(),
  *   listen: ["/ip4/127.0.0.1/tcp/0"],
  *   bootstrapPeers: [],
  *   mdns: false,
  * });
  * // A resolver that finds no target: each connection is closed and counted as failed.
- * const listener = new TunnelListener(node, {
+ * const listener = new TunnelListener(network, {
  *   hostname: "127.0.0.1",
  *   port: 0,
  *   label: "example",

@@ -13,9 +13,10 @@ import type { UserRecord } from "./records.ts";
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { announceUser, USERS_BUCKET } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { startNetwork } from "@p2p/p2p";
+ * import { announceUser } from "./users.ts";
+ * import { USERS_BUCKET } from "../ledger/constants.ts";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),

@@ -45,7 +45,7 @@ export interface Worker {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { defaultWorkerName } from "@p2p/p2p/services";
+ * import { defaultWorkerName } from "./worker.ts";
  *
  * const name = defaultWorkerName("gpu-box", "127.0.0.1:50052");
  * assert.match(name, /^[a-zA-Z]{10}$/);
@@ -71,9 +71,8 @@ export function defaultWorkerName(hostname: string, target: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startNetwork } from "@p2p/p2p/ledger";
- * import { startWorker, type Worker, WORKER_POOL } from "@p2p/p2p/services";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { startNetwork, startWorker, type Worker, WORKER_POOL } from "@p2p/p2p";
+ * import { generateTokenConfig } from "../token/token.ts";
  *
  * const network = await startNetwork({
  *   token: generateTokenConfig(),

@@ -38,7 +38,7 @@ export interface TimeWindow {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { totp } from "@p2p/p2p/token";
+ * import { totp } from "./derive.ts";
  *
  * const key = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
  * assert.equal(totp(key, 30, 43, 1700000000), "yaEkKNz1oTl4qZPF/AP2z4015Bo1jsPDPRtiba0J8tg");
@@ -66,7 +66,7 @@ export function totp(key: string, intervalS: number, length: number, atS: number
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { md5Hex } from "@p2p/p2p/token";
+ * import { md5Hex } from "./derive.ts";
  *
  * assert.equal(md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
  * ```
@@ -86,7 +86,7 @@ export function md5Hex(text: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { windowAt } from "@p2p/p2p/token";
+ * import { windowAt } from "./derive.ts";
  *
  * assert.deepEqual(windowAt(30, 1700000000.5), { start: 1699999980, end: 1700000010 });
  * ```
@@ -107,7 +107,8 @@ export function windowAt(intervalS: number, atS: number): TimeWindow {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, rendezvousAt } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { rendezvousAt } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * token.otp.dht.key = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
@@ -129,7 +130,7 @@ export function rendezvousAt(token: NetworkToken, atS: number): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { rendezvousCid } from "@p2p/p2p/token";
+ * import { rendezvousCid } from "./derive.ts";
  *
  * assert.equal(
  *   rendezvousCid("6055c688be7676df5d1c41b7f3ca4610"),
@@ -153,7 +154,8 @@ export function rendezvousCid(namespace: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, topicAt } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { topicAt } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * token.room = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
@@ -175,7 +177,8 @@ export function topicAt(token: NetworkToken, atS: number): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, publicTopicAt } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { publicTopicAt } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * token.room = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
@@ -197,7 +200,8 @@ export function publicTopicAt(token: NetworkToken, atS: number): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, sealKeyAt } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { sealKeyAt } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * token.otp.crypto.key = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
@@ -219,7 +223,7 @@ export function sealKeyAt(token: NetworkToken, atS: number): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { fingerprint } from "@p2p/p2p/token";
+ * import { fingerprint } from "./derive.ts";
  *
  * assert.equal(fingerprint("abc"), "ba7816bf");
  * ```
@@ -240,7 +244,8 @@ export function fingerprint(secret: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, memberSecret } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { memberSecret } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * assert.equal(memberSecret(token, "membership").byteLength, 32);
@@ -267,7 +272,8 @@ export function memberSecret(token: NetworkToken, purpose: string): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, topicName } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { topicName } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * assert.match(topicName(token, "news"), /^p2p-topic-[0-9a-f]{64}$/);
@@ -289,7 +295,9 @@ export function topicName(token: NetworkToken, topic: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, seal, topicSealKey, unseal } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { seal, unseal } from "./seal.ts";
+ * import { topicSealKey } from "./derive.ts";
  *
  * const key = topicSealKey(generateTokenConfig(), "news");
  * const sealed = seal(key, new Uint8Array([1, 2]));
@@ -355,7 +363,9 @@ export interface TokenInspection {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, inspectToken, rendezvousAt } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
+ * import { inspectToken } from "@p2p/p2p";
+ * import { rendezvousAt } from "./derive.ts";
  *
  * const token = generateTokenConfig();
  * const inspection = inspectToken(token, 1700000000);

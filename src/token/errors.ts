@@ -11,7 +11,7 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeToken, InvalidTokenError } from "@p2p/p2p/token";
+ * import { decodeToken, InvalidTokenError } from "@p2p/p2p";
  *
  * assert.throws(() => decodeToken("!!!"), InvalidTokenError);
  * assert.throws(() => decodeToken("!!!"), { message: "Cannot decode token: not base64" });
@@ -37,7 +37,8 @@ export class InvalidTokenError extends Error {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { UnsealError, unseal } from "@p2p/p2p/token";
+ * import { UnsealError } from "./errors.ts";
+ * import { unseal } from "./seal.ts";
  *
  * assert.throws(() => unseal("0123456789abcdef0123456789abcdef", "zz"), UnsealError);
  * ```

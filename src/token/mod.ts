@@ -6,7 +6,9 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeToken, generateToken, seal, sealKeyAt, unseal } from "@p2p/p2p/token";
+ * import { decodeToken, generateToken } from "@p2p/p2p";
+ * import { seal, unseal } from "./seal.ts";
+ * import { sealKeyAt } from "./derive.ts";
  *
  * const token = decodeToken(generateToken());
  * const key = sealKeyAt(token, 1700000000);

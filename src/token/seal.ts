@@ -24,7 +24,7 @@ const TAG_BYTES = 16;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { seal, unseal } from "@p2p/p2p/token";
+ * import { seal, unseal } from "./seal.ts";
  *
  * const key = "657ea17ddf27021e7ee396a721eb6b32";
  * const sealed = seal(key, new TextEncoder().encode("hello"));
@@ -51,7 +51,8 @@ export function seal(key: string, plaintext: Uint8Array): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { seal, UnsealError, unseal } from "@p2p/p2p/token";
+ * import { seal, unseal } from "./seal.ts";
+ * import { UnsealError } from "./errors.ts";
  *
  * const sealed = seal("657ea17ddf27021e7ee396a721eb6b32", new Uint8Array([1, 2, 3]));
  * assert.deepEqual(unseal("657ea17ddf27021e7ee396a721eb6b32", sealed), new Uint8Array([1, 2, 3]));

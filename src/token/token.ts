@@ -56,7 +56,7 @@ export interface GenerateTokenOptions {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, TOKEN_KEY_LENGTH } from "@p2p/p2p/token";
+ * import { generateTokenConfig, TOKEN_KEY_LENGTH } from "./token.ts";
  *
  * assert.equal(generateTokenConfig().room.length, TOKEN_KEY_LENGTH);
  * ```
@@ -69,7 +69,7 @@ export const TOKEN_KEY_LENGTH: number = 43;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig, TOKEN_MAX_MESSAGE_SIZE } from "@p2p/p2p/token";
+ * import { generateTokenConfig, TOKEN_MAX_MESSAGE_SIZE } from "./token.ts";
  *
  * assert.equal(generateTokenConfig().maxMessageSize, TOKEN_MAX_MESSAGE_SIZE);
  * ```
@@ -90,7 +90,7 @@ const MAX_TOTP_LENGTH = 44;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateTokenConfig } from "@p2p/p2p/token";
+ * import { generateTokenConfig } from "./token.ts";
  *
  * const token = generateTokenConfig({ dhtInterval: 60 });
  * assert.equal(token.otp.dht.interval, 60);
@@ -124,7 +124,7 @@ export function generateTokenConfig(options: GenerateTokenOptions = {}): Network
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeToken, generateToken } from "@p2p/p2p/token";
+ * import { decodeToken, generateToken } from "@p2p/p2p";
  *
  * const token = decodeToken(generateToken());
  * assert.equal(token.otp.dht.interval, 30);
@@ -145,7 +145,8 @@ export function generateToken(options: GenerateTokenOptions = {}): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeToken, encodeToken, generateTokenConfig } from "@p2p/p2p/token";
+ * import { decodeToken, encodeToken } from "@p2p/p2p";
+ * import { generateTokenConfig } from "./token.ts";
  *
  * const token = generateTokenConfig();
  * assert.deepEqual(decodeToken(encodeToken(token)), token);
@@ -182,7 +183,7 @@ export function encodeToken(token: NetworkToken): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeToken, generateToken, InvalidTokenError } from "@p2p/p2p/token";
+ * import { decodeToken, generateToken, InvalidTokenError } from "@p2p/p2p";
  *
  * const token = decodeToken(`${generateToken({ otpInterval: 60 })}\n`);
  * assert.equal(token.otp.crypto.interval, 60);
