@@ -56,11 +56,7 @@ export { entrySigner } from "./src/ledger/signed_entry.ts";
 export type { EffectiveEntry, EntryClaims } from "./src/ledger/claims.ts";
 
 // Services, workers and pools.
-export {
-  type ExposedService,
-  type ExposeInit,
-  exposeService,
-} from "./src/services/expose.ts";
+export { type ExposedService, type ExposeInit, exposeService } from "./src/services/expose.ts";
 export { type ConnectedService, type ConnectInit, connectService } from "./src/services/connect.ts";
 export { startWorker, type Worker, type WorkerInit } from "./src/services/worker.ts";
 export { PoolTunnels, type PoolTunnelsInit, type WorkerTunnel } from "./src/services/discover.ts";

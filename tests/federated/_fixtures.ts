@@ -431,3 +431,28 @@ export function patternSha256(bytes: number, seed?: number): string {
   }
   return hash.digest("hex");
 }
+
+/** Runs `fn` with a cluster of workers named `names`, stopped afterwards whatever happens. */
+export async function withFedCluster(
+  fn: (cluster: FedCluster) => Promise<void>,
+  names: string[] = ["alpha", "beta", "gamma"],
+): Promise<void> {
+  const cluster = await startFedCluster(names);
+  try {
+    await fn(cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** How many times each name occurs. */
+export function tallyNames(names: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
+/** Closes every held connection (quietly). */
+export function closeAllHeld(held: (HeldConnection | undefined)[]): void {
+  for (const h of held) if (h !== undefined) closeQuietly(h.conn);
+}

@@ -1,0 +1,99 @@
+// Smoke test of `deno task bench`: runs `bench/main.ts --quick tunnel` as a subprocess and
+// checks the shape of its output. No timing assertions: the figures are only checked to be
+// positive numbers.
+import assert from "node:assert/strict";
+
+const BENCH = new URL("../../bench/main.ts", import.meta.url).pathname;
+
+/** Keys the tunnel part must fill with a positive number. */
+const TUNNEL_KEYS = [
+  "tunnel_bulk_mbps",
+  "proxy_bulk_mbps",
+  "direct_bulk_mbps",
+  "tunnel_bulk_ratio",
+  "tunnel_rtt_p50_ms",
+  "proxy_rtt_p50_ms",
+  "tunnel_rtt_ratio",
+  "tunnel_conn_per_s",
+  "idle_rss_mib",
+  "bulk_rss_mib",
+  "relay_bulk_mbps",
+  "relay_rtt_p50_ms",
+  "floor_bulk_ratio",
+  "floor_rtt_ratio",
+  "chacha_seal_ms_per_mib",
+  "crypto_bound_mbps",
+  "crypto_bound_ratio",
+  "deno_empty_rss_mib",
+  "modules_rss_mib",
+];
+
+/** Keys every run prints (`na` for parts not run). */
+const ALL_KEYS = [
+  ...TUNNEL_KEYS,
+  "federated_conn_per_s",
+  "proxy_rr_conn_per_s",
+  "federated_conn_ratio",
+  "relay_rr_conn_per_s",
+  "floor_conn_ratio",
+  "federated_errors",
+  "ledger_5_ms",
+  "ledger_20_ms",
+  "ledger_50_ms",
+  "proxy_kind",
+];
+
+function parseKeyValues(line: string): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (const part of line.trim().split(/\s+/)) {
+    const eq = part.indexOf("=");
+    assert.ok(eq > 0, `not a key=value pair: ${part}`);
+    pairs.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  return pairs;
+}
+
+Deno.test({
+  name: "bench --quick tunnel prints key=value figures and writes its JSON",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "p2p-bench-smoke-" });
+    try {
+      const out = `${dir}/result.json`;
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", BENCH, "--quick", "tunnel", "--out", out],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        // The bench stops its own processes; this bounds the bench itself.
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+      const stdout = new TextDecoder().decode(run.stdout);
+      const stderr = new TextDecoder().decode(run.stderr);
+      assert.equal(run.code, 0, `bench failed (code ${run.code}):\n${stdout}\n${stderr}`);
+
+      const lines = stdout.trimEnd().split("\n");
+      const pairs = parseKeyValues(lines.at(-1) ?? "");
+      for (const key of ALL_KEYS) assert.ok(pairs.has(key), `missing key ${key}`);
+      for (const key of TUNNEL_KEYS) {
+        const value = Number(pairs.get(key));
+        assert.ok(Number.isFinite(value) && value > 0, `${key}=${pairs.get(key)}`);
+      }
+      assert.match(pairs.get("proxy_kind") ?? "", /^(haproxy|nginx|deno)$/);
+
+      const json = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(json.meta.quick, true);
+      assert.deepEqual(json.meta.failures, []);
+      const printed = Number(pairs.get("tunnel_bulk_mbps"));
+      assert.ok(Math.abs(json.summary.tunnel_bulk_mbps - printed) < 0.01);
+      assert.ok(json.tunnel.paths.tunnel.rtt.count > 0);
+      assert.ok(json.tunnel.paths.relay.rtt.count > 0);
+      // The module graph is loaded on top of the runtime, so it cannot weigh less.
+      assert.ok(json.summary.modules_rss_mib > json.summary.deno_empty_rss_mib);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,344 @@
+// The data-path choices (src/node/tuning.ts) stay wire-compatible with stock libp2p: the Deno
+// TCP transport against @libp2p/tcp, the Deno-tuned noise cipher switch against the stock
+// one, the go-yamux window-update rule against stock yamux (across processes: it is a
+// process-wide patch), plus the peer store merge cache and the service protocol memory.
+import {
+  loopbackFlags,
+  NODE_TEST,
+  spawnNode,
+  stopAll,
+  waitFor,
+  withTimeout,
+} from "../../_helpers/mod.ts";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { Stream } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { createLibp2pNode, type P2PLibp2p } from "../../../src/node/create_node.ts";
+import { parseTuning, type Tuning } from "../../../src/node/tuning.ts";
+import { generateToken, generateTokenConfig } from "../../../src/token/token.ts";
+import { SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL } from "../../../src/services/constants.ts";
+import { openConfirmedStream } from "../../../src/services/tunnel.ts";
+import { serviceProtocolsFor } from "../../../src/services/protocol_memory.ts";
+
+const MiB = 1024 * 1024;
+const PIPE = "/p2p-test/pipe/1.0.0";
+
+async function startNode(tuning: Partial<Tuning>, token = generateTokenConfig()) {
+  const node = await createLibp2pNode({
+    token,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    bootstrapPeers: [],
+    mdns: false,
+    dht: false,
+    tuning,
+  });
+  return node;
+}
+
+function loopback(node: P2PLibp2p): string {
+  const addr = node.getMultiaddrs().map(String).find((a) => a.startsWith("/ip4/127.0.0.1/"));
+  assert.ok(addr !== undefined, "a loopback address");
+  return addr;
+}
+
+/** Deterministic bytes: chunk `i` of a transfer. */
+function chunk(i: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let j = 0; j < size; j += 4096) out[j] = (i * 31 + j) & 0xff;
+  out[size - 1] = i & 0xff;
+  return out;
+}
+
+/** Serves PIPE on `node`: hashes what arrives and, after the remote half-close, answers it. */
+async function serveHasher(node: P2PLibp2p): Promise<void> {
+  await node.handle(PIPE, (stream: Stream) => {
+    const hash = createHash("sha256");
+    let bytes = 0;
+    stream.addEventListener("message", (event) => {
+      for (const part of event.data instanceof Uint8Array ? [event.data] : event.data) {
+        hash.update(part);
+        bytes += part.byteLength;
+      }
+    });
+    stream.addEventListener("remoteCloseWrite", () => {
+      stream.send(new TextEncoder().encode(`${bytes} ${hash.digest("hex")}`));
+      void stream.close();
+    });
+  });
+}
+
+/** Sends `total` bytes (odd-sized chunks, with backpressure), half-closes, reads the answer. */
+async function pipeThrough(from: P2PLibp2p, to: P2PLibp2p, total: number): Promise<void> {
+  const stream = await from.dialProtocol(multiaddr(loopback(to)), PIPE);
+  const answer = new Promise<string>((resolve, reject) => {
+    let text = "";
+    stream.addEventListener("message", (event) => {
+      text += new TextDecoder().decode(event.data.subarray());
+    });
+    stream.addEventListener("end", () => resolve(text));
+    stream.addEventListener("close", (event) => {
+      if (event.error !== undefined) reject(event.error);
+    });
+  });
+  const hash = createHash("sha256");
+  let sent = 0;
+  for (let i = 0; sent < total; i++) {
+    // Sizes around the noise (65519) and yamux (12-byte header) boundaries, and tiny ones.
+    const size = Math.min(total - sent, [65507, 65536, 1, 131026, 300, 200_000][i % 6]!);
+    const buf = chunk(i, size);
+    hash.update(buf);
+    sent += size;
+    if (!stream.send(buf)) {
+      await new Promise<void>((r) => stream.addEventListener("drain", () => r(), { once: true }));
+    }
+  }
+  await stream.close();
+  const text = await withTimeout(answer, 30_000, "the hasher's answer");
+  assert.equal(text, `${total} ${hash.digest("hex")}`);
+}
+
+Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input ignored", () => {
+  assert.deepEqual(parseTuning(undefined), {
+    tcp: "deno",
+    yamux: "half",
+    noise: "deno",
+    peerStore: "cached",
+  });
+  assert.deepEqual(parseTuning("tcp:node, yamux:stock,noise:stock,peerStore:stock"), {
+    tcp: "node",
+    yamux: "stock",
+    noise: "stock",
+    peerStore: "stock",
+  });
+  assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
+    tcp: "deno",
+    yamux: "half",
+    noise: "node",
+    peerStore: "cached",
+  });
+});
+
+for (
+  const [a, b] of [
+    [{ tcp: "deno", noise: "deno" }, { tcp: "node", noise: "stock" }],
+    [{ tcp: "node", noise: "stock" }, { tcp: "deno", noise: "deno" }],
+    [{ tcp: "deno", noise: "node" }, { tcp: "deno", noise: "stock" }],
+  ] as const
+) {
+  Deno.test({
+    name: `data path: tcp:${a.tcp}/noise:${a.noise} → tcp:${b.tcp}/noise:${b.noise} carries ` +
+      `24 MiB byte-exact, both ways, with half-close`,
+    ...NODE_TEST,
+    async fn() {
+      const nodes = [await startNode(a), await startNode(b)] as const;
+      try {
+        await Promise.all(nodes.map((n) => n.start()));
+        await Promise.all(nodes.map(serveHasher));
+        await pipeThrough(nodes[0], nodes[1], 24 * MiB);
+        await pipeThrough(nodes[1], nodes[0], 24 * MiB);
+        // Many short streams at once over the one connection (small frames, FIN, window).
+        await Promise.all(
+          Array.from({ length: 64 }, (_, i) => pipeThrough(nodes[i % 2]!, nodes[1 - i % 2]!, 777)),
+        );
+      } finally {
+        await Promise.all(nodes.map((n) => n.stop()));
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "data path: a Deno TCP listener counts an inbound connection's remote address as IPv4",
+  ...NODE_TEST,
+  async fn() {
+    const nodes = [await startNode({ tcp: "deno" }), await startNode({ tcp: "node" })] as const;
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+      await nodes[1].dial(multiaddr(loopback(nodes[0])));
+      const inbound = await waitFor(() => nodes[0].getConnections(nodes[1].peerId)[0], {
+        timeoutMs: 5_000,
+        message: "the inbound connection",
+      });
+      assert.match(inbound.remoteAddr.toString(), /^\/ip4\/127\.0\.0\.1\/tcp\/\d+/);
+      assert.equal(inbound.direction, "inbound");
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "data path: the peer store records a stream's protocol once, then skips no-op merges",
+  ...NODE_TEST,
+  async fn() {
+    const nodes = [await startNode({}), await startNode({})] as const;
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+      await serveHasher(nodes[1]);
+      await pipeThrough(nodes[0], nodes[1], 1000);
+      const peer = await nodes[0].peerStore.get(nodes[1].peerId);
+      assert.ok(peer.protocols.includes(PIPE), "the protocol is recorded");
+      // A later no-op merge answers from the cache; a real change still goes through.
+      const same = await nodes[0].peerStore.merge(nodes[1].peerId, { protocols: [PIPE] });
+      assert.ok(same.protocols.includes(PIPE));
+      await nodes[0].peerStore.merge(nodes[1].peerId, { protocols: ["/p2p-test/other/1"] });
+      const after = await nodes[0].peerStore.get(nodes[1].peerId);
+      assert.ok(after.protocols.includes("/p2p-test/other/1"));
+      assert.ok(after.protocols.includes(PIPE));
+      // A patch that drops the protocol is seen (peer:update): the next merge restores it.
+      await nodes[0].peerStore.patch(nodes[1].peerId, { protocols: [] });
+      await nodes[0].peerStore.merge(nodes[1].peerId, { protocols: [PIPE] });
+      assert.ok((await nodes[0].peerStore.get(nodes[1].peerId)).protocols.includes(PIPE));
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "data path: a peer that only speaks /edgevpn/service/0.1 is offered only that next time",
+  ...NODE_TEST,
+  async fn() {
+    const nodes = [await startNode({}), await startNode({})] as const;
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+      // A Go-like serving peer: the edgevpn protocol only, no confirmation byte.
+      await nodes[1].handle(SERVICE_PROTOCOL, (stream: Stream) => {
+        stream.send(new TextEncoder().encode("hi"));
+        void stream.close();
+      });
+      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      assert.deepEqual(serviceProtocolsFor(nodes[0], nodes[1].peerId), [
+        SERVICE_ACK_PROTOCOL,
+        SERVICE_PROTOCOL,
+      ]);
+      for (let i = 0; i < 2; i++) {
+        const { stream, early } = await openConfirmedStream(nodes[0], target);
+        assert.equal(stream.protocol, SERVICE_PROTOCOL);
+        assert.equal(early, undefined);
+        stream.abort(new Error("done"));
+        assert.deepEqual(serviceProtocolsFor(nodes[0], nodes[1].peerId), [SERVICE_PROTOCOL]);
+      }
+      // Forgotten when the peer disconnects: it may come back as another build.
+      await nodes[0].hangUp(nodes[1].peerId);
+      await waitFor(
+        () => serviceProtocolsFor(nodes[0], nodes[1].peerId).length === 2 || undefined,
+        { timeoutMs: 5_000, message: "the protocol memory to clear" },
+      );
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+/** A TCP echo backend; resolves its port. */
+function echoBackend(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  void (async () => {
+    for await (const conn of listener) {
+      void (async () => {
+        const buf = new Uint8Array(65536);
+        try {
+          while (true) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            for (let o = 0; o < n;) o += await conn.write(buf.subarray(o, n));
+          }
+          await conn.closeWrite();
+        } catch {
+          // client gone
+        } finally {
+          try {
+            conn.close();
+          } catch {
+            // closed
+          }
+        }
+      })();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close: () => listener.close(),
+  };
+}
+
+/** Writes `total` bytes through `port` and checks the echo byte for byte (sha256). */
+async function echoThrough(port: number, total: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const sent = createHash("sha256");
+    const got = createHash("sha256");
+    let received = 0;
+    const reader = (async () => {
+      const buf = new Uint8Array(65536);
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        got.update(buf.subarray(0, n));
+        received += n;
+      }
+    })();
+    let written = 0;
+    for (let i = 0; written < total; i++) {
+      const size = Math.min(total - written, 50_000 + (i % 7) * 10_000);
+      const buf = chunk(i, size);
+      sent.update(buf);
+      for (let w = 0; w < size;) w += await conn.write(buf.subarray(w));
+      written += size;
+    }
+    await conn.closeWrite();
+    await withTimeout(reader, 60_000, "the echo");
+    assert.equal(received, total);
+    assert.equal(got.digest("hex"), sent.digest("hex"));
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed
+    }
+  }
+}
+
+const STOCK = "tcp:node,yamux:stock,noise:stock,peerStore:stock";
+
+for (const [exposeTuning, connectTuning] of [[STOCK, ""], ["", STOCK]] as const) {
+  Deno.test({
+    name: `data path: p2p expose (${exposeTuning || "tuned"}) ↔ p2p connect (${
+      connectTuning || "tuned"
+    }): 16 MiB echoed byte-exact, and 20 short connections`,
+    ...NODE_TEST,
+    async fn() {
+      const backend = echoBackend();
+      const token = generateToken();
+      let expose: Awaited<ReturnType<typeof spawnNode>> | undefined;
+      let connect: Awaited<ReturnType<typeof spawnNode>> | undefined;
+      try {
+        expose = await spawnNode([
+          "expose",
+          "--target",
+          `127.0.0.1:${backend.port}`,
+          "--service",
+          "echo",
+          ...loopbackFlags(),
+        ], { P2P_TOKEN: token, P2P_TUNING: exposeTuning });
+        connect = await spawnNode([
+          "connect",
+          "--service",
+          "echo",
+          "--listen",
+          "127.0.0.1:0",
+          ...loopbackFlags([expose.addr]),
+        ], { P2P_TOKEN: token, P2P_TUNING: connectTuning });
+        const listen = String(connect.start.listen);
+        const port = Number(listen.slice(listen.lastIndexOf(":") + 1));
+        await echoThrough(port, 16 * MiB);
+        await Promise.all(Array.from({ length: 20 }, () => echoThrough(port, 3000)));
+      } finally {
+        await stopAll([connect, expose]);
+        backend.close();
+      }
+    },
+  });
+}

@@ -1,0 +1,95 @@
+// Issue 14 point 12: the dashboard of a node started with an API token (here from
+// --api-token-file), in Chromium. Without the token the page shows a login form and nothing
+// of the node; a wrong token says so; the right one opens the dashboard, is sent as a bearer
+// with every fetch, and lasts for the tab (a reload stays in, a new tab asks again).
+import {
+  loopbackFlags,
+  NODE_TEST,
+  type RunningNode,
+  spawnNode,
+  stopAll,
+} from "../../_helpers/mod.ts";
+import assert from "node:assert/strict";
+import type { Browser, Page } from "playwright-core";
+import { chromiumOrWarn, launchChromium } from "../../_helpers/chromium.ts";
+import { generateToken } from "../../../src/token/token.ts";
+
+const chromiumPresent = chromiumOrWarn("dashboard_login_test.ts");
+const API_TOKEN = "correct-horse-battery-staple";
+
+/** Waits for the login form and checks nothing of the node is on the page. */
+async function assertLocked(page: Page, node: RunningNode): Promise<void> {
+  await page.waitForSelector("#login:not([hidden])");
+  assert.equal(await page.isHidden("main"), true);
+  assert.equal(await page.innerText("#node-id"), "locked");
+  assert.doesNotMatch(await page.content(), new RegExp(node.start.peerId));
+}
+
+Deno.test({
+  name: "dashboard with an API token in Chromium: login form, wrong token message, bearer fetches",
+  ignore: !chromiumPresent,
+  ...NODE_TEST,
+  async fn() {
+    let browser: Browser | undefined;
+    let node: RunningNode | undefined;
+    const dir = await Deno.makeTempDir();
+    try {
+      const tokenFile = `${dir}/api-token`;
+      await Deno.writeTextFile(tokenFile, `${API_TOKEN}\n`, { mode: 0o600 });
+      [node, browser] = await Promise.all([
+        spawnNode(["node", ...loopbackFlags(), "--api-token-file", tokenFile], {
+          P2P_TOKEN: generateToken(),
+        }),
+        launchChromium(),
+      ]);
+      const page = await browser.newPage();
+      page.setDefaultTimeout(15_000);
+      const dashboardFetches: (string | undefined)[] = [];
+      page.on("request", (request) => {
+        if (request.url().endsWith("/api/dashboard")) {
+          dashboardFetches.push(request.headers()["authorization"]);
+        }
+      });
+
+      const response = await page.goto(`${node.api}/`);
+      assert.equal(response?.status(), 200);
+      await assertLocked(page, node);
+      assert.deepEqual(dashboardFetches, [undefined]);
+
+      // A wrong token: a clear message, still nothing shown, nothing kept.
+      await page.fill("#login-token", "wrong-token");
+      await page.click("#login button");
+      await page.waitForSelector("#login-message.error");
+      assert.match(await page.innerText("#login-message"), /^Wrong token/);
+      await assertLocked(page, node);
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+      // The right token opens the dashboard.
+      await page.fill("#login-token", API_TOKEN);
+      await page.click("#login button");
+      await page.waitForSelector(`#node-id:text-is("${node.start.peerId}")`);
+      assert.equal(await page.isHidden("#login"), true);
+      assert.equal(await page.isVisible("main"), true);
+      // Polling goes on with the bearer on every fetch.
+      const seen = dashboardFetches.length;
+      await page.waitForSelector('#status:text-matches("^live")');
+      await page.waitForRequest((r) => r.url().endsWith("/api/dashboard"));
+      const after = dashboardFetches.slice(2);
+      assert.ok(dashboardFetches.length > seen);
+      assert.ok(after.length >= 2, JSON.stringify(dashboardFetches));
+      assert.ok(after.every((a) => a === `Bearer ${API_TOKEN}`), JSON.stringify(after));
+
+      // The token lasts for the tab: a reload stays in; a fresh tab asks again.
+      await page.reload();
+      await page.waitForSelector(`#node-id:text-is("${node.start.peerId}")`);
+      assert.equal(await page.isHidden("#login"), true);
+      const fresh = await browser.newPage();
+      await fresh.goto(`${node.api}/`);
+      await assertLocked(fresh, node);
+    } finally {
+      await browser?.close().catch(() => {});
+      await stopAll([node]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
