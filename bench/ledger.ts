@@ -140,7 +140,7 @@ function readiness(seed: Network, others: Network[]): LedgerReadiness {
   const topic = seed.hub.topics[0];
   const pubsub = seed.node.services.pubsub;
   const subs = new Set(topic === undefined ? [] : pubsub.getSubscribers(topic).map(String));
-  const connectedToSeed = others.filter((n) => n.node.getConnections(seed.peerId).length > 0)
+  const connectedToSeed = others.filter((n) => n.isConnected(seed.peerId))
     .length;
   const seedSeesSubscribed = others.filter((n) => subs.has(n.peerId.toString())).length;
   const seeSeedSubscribed = others.filter((n) =>
@@ -242,13 +242,13 @@ async function benchSize(
       );
       nets.push(...batch);
       await waitUntil(
-        () => batch.every((net) => net.node.getConnections(seed.peerId).length > 0),
+        () => batch.every((net) => net.isConnected(seed.peerId)),
         Math.min(BATCH_TIMEOUT_MS, Math.max(0, t0 + CONNECT_TIMEOUT_MS - performance.now())),
       );
     }
     const others = nets.slice(1);
     await waitUntil(
-      () => others.every((net) => net.node.getConnections(seed.peerId).length > 0),
+      () => others.every((net) => net.isConnected(seed.peerId)),
       Math.max(0, t0 + CONNECT_TIMEOUT_MS - performance.now()),
     );
     const connectedMs = performance.now() - t0;

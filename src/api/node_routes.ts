@@ -15,6 +15,7 @@ export function addNodeRoutes(router: Router, network: Network): Router {
         addresses: node.getMultiaddrs().map(String),
         version: VERSION,
         uptimeS: Math.round((network.now() - network.startedAt) / 1000),
+        members: network.members().length,
         ledger: ledger.stats,
       }))
     .add("GET", "/api/peers", () => json(peersOf(network)))

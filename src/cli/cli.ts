@@ -10,6 +10,7 @@ import { peersCommandOf, pingCommandOf } from "./peers_command.ts";
 import { connectCommandOf, exposeCommandOf, workerCommandOf } from "./services_commands.ts";
 import { nodeCommandOf } from "./node_command.ts";
 import { tokenCommand } from "./token_command.ts";
+import { waitCommandOf } from "./wait_command.ts";
 
 /** What the CLI needs from the outside world; tests inject their own. */
 export interface CliContext {
@@ -38,6 +39,7 @@ export function buildCli(context: CliContext): Command {
   program.addCommand(ledgerCommandOf(context));
   program.addCommand(peersCommandOf(context));
   program.addCommand(pingCommandOf(context));
+  program.addCommand(waitCommandOf(context));
   program.addCommand(exposeCommandOf(context));
   program.addCommand(connectCommandOf(context));
   program.addCommand(workerCommandOf(context));

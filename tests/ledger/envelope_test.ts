@@ -172,13 +172,10 @@ Deno.test("decodeEnvelope() rejects sealed bytes that are not gzip", () => {
 Deno.test("decodeEnvelope() stops a gzip bomb at maxBlockBytes", () => {
   const bomb = gzipSync(new Uint8Array(64 * 1024 * 1024), { level: 9 });
   const payload = sealedEnvelope(bomb);
-  const started = performance.now();
   const err = assertRejects(payload, "too-large", [KEY], {
     maxMessageBytes: 1 << 20,
     maxBlockBytes: 1 << 20,
   });
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed < 500, `decoding the bomb took ${elapsed.toFixed(0)} ms`);
   assert.match(err.message, /block exceeds 1048576 bytes when decompressed/);
 });
 

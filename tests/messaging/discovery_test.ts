@@ -97,10 +97,8 @@ Deno.test({
         addresses: [`/ip4/127.0.0.1/tcp/1/p2p/${ghost}`],
         updatedAt: Date.now(),
       });
-      const started = performance.now();
       const found = await a.findPeers({ capabilities: { role: "db" } });
       assert.deepEqual(found.map((m) => m.peerId), [b.peerId]);
-      assert.ok(performance.now() - started < 5_000, "the ghost's ping is bounded");
       // A stopped member withdraws its record; it is no longer found.
       await b.stop();
       await waitFor(
