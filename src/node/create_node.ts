@@ -15,7 +15,7 @@ import { type Identify, identify } from "@libp2p/identify";
 import { type Ping, ping } from "@libp2p/ping";
 import { type KadDHT, kadDHT, passthroughMapper } from "@libp2p/kad-dht";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
-import type { ConnectionGater, PeerDiscovery, PrivateKey } from "@libp2p/interface";
+import type { ConnectionGater, PrivateKey } from "@libp2p/interface";
 import { createHash } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
