@@ -63,6 +63,7 @@ export { PoolTunnels, type PoolTunnelsInit, type WorkerTunnel } from "./src/serv
 export type { PoolView, WorkerView } from "./src/services/pool.ts";
 export type { NodeData } from "./src/services/records.ts";
 export type { TunnelStats } from "./src/services/stats.ts";
+export { InvalidAddressError } from "./src/services/target.ts";
 export { FEDERATED_POOL, WORKER_POOL } from "./src/services/constants.ts";
 
 // The federated load balancer.

@@ -1,3 +1,4 @@
+import { listenFailure, parseTarget } from "../services/target.ts";
 import { getLogger } from "@logtape/logtape";
 import { type AllowedHost, isLoopback, normalizeHostname, withHostGuard } from "./host_guard.ts";
 import { HttpServer } from "./http_server.ts";
@@ -38,16 +39,6 @@ export interface ApiServer {
   shutdown(): Promise<void>;
 }
 
-/** Splits `HOST:PORT`; an empty host is 127.0.0.1 (the API is loopback by default). */
-export function parseHostPort(text: string, flag: string): { hostname: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[3]);
-  if (match === null || port > 65535) {
-    throw new ApiListenError(`Cannot use ${flag} "${text}": expected HOST:PORT`);
-  }
-  return { hostname: match[1] ?? (match[2] || "127.0.0.1"), port };
-}
-
 /**
  * Serves `handler` over HTTP. Binding a non-loopback address requires an API token, and with
  * a token every request but the dashboard page must carry `Authorization: Bearer <token>`.
@@ -57,7 +48,7 @@ export function parseHostPort(text: string, flag: string): { hostname: string; p
  * @throws {ApiListenError} The address is malformed, not loopback without a token, or taken.
  */
 export function serveApi(options: ServeApiOptions): ApiServer {
-  const { hostname, port } = parseHostPort(options.listen, "--api-listen");
+  const { hostname, port } = apiAddress(options.listen);
   if (!isLoopback(hostname) && !options.apiToken) {
     throw new ApiListenError(
       `Cannot serve the API on "${options.listen}": a non-loopback address requires --api-token`,
@@ -75,13 +66,21 @@ export function serveApi(options: ServeApiOptions): ApiServer {
     server = new HttpServer({ hostname, port, handler });
   } catch (err) {
     throw new ApiListenError(
-      `Cannot serve the API on "${options.listen}": ${err instanceof Error ? err.message : err}`,
+      `Cannot serve the API on --api-listen "${options.listen}": ${listenFailure(err)}`,
       { cause: err },
     );
   }
   const address = `${formatHost(server.addr.hostname)}:${server.addr.port}`;
   log.info("API listening on http://{address}", { address });
   return { address, shutdown: () => server.shutdown() };
+}
+
+function apiAddress(text: string): { hostname: string; port: number } {
+  try {
+    return parseTarget(text, "--api-listen", "127.0.0.1");
+  } catch (err) {
+    throw new ApiListenError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
 }
 
 /** The names the API is reached by when bound to `hostname`: every local address for a wildcard. */

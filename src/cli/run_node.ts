@@ -1,6 +1,7 @@
 import { getLogger } from "@logtape/logtape";
 import { isLoopback } from "../api/host_guard.ts";
-import { ApiListenError, parseHostPort } from "../api/server.ts";
+import { ApiListenError } from "../api/server.ts";
+import { parseTarget } from "../services/target.ts";
 import { startApi } from "../api/start_api.ts";
 import { type Network, startNetwork } from "../network/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
@@ -118,7 +119,7 @@ export async function runNodeCommand(
 /** Fails before anything starts when the API address cannot be used. */
 function checkApiFlags(flags: ResolvedNodeFlags): void {
   if (flags.apiListen === undefined) return;
-  const { hostname } = parseHostPort(flags.apiListen, "--api-listen");
+  const { hostname } = parseTarget(flags.apiListen, "--api-listen", "127.0.0.1");
   if (!isLoopback(hostname) && !flags.apiToken) {
     throw new ApiListenError(
       `Cannot serve the API on "${flags.apiListen}": a non-loopback address requires --api-token`,

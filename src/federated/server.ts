@@ -7,7 +7,7 @@ import { POOL_VIEWS } from "../services/pool_views.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
 import { poolBucket } from "../services/records.ts";
 import { type NetworkComponent, type SharedKey, sharedKey } from "../network/components.ts";
-import { InvalidAddressError, parseTarget } from "../services/target.ts";
+import { listenTcp } from "../services/target.ts";
 import { openConfirmedStream } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
 import { ACCEPT_RETRY_MS } from "../services/constants.ts";
@@ -180,25 +180,9 @@ export class FederatedServer implements NetworkComponent {
    * Binds the listener, announces this node in `users` and follows the pool.
    *
    * @throws {InvalidAddressError} The listen address is malformed or cannot be bound.
-   * @throws {Deno.errors.AddrInUse} The port is taken.
    */
   async start(): Promise<void> {
-    const { hostname, port } = parseTarget(this.#init.listen, "--listen");
-    try {
-      this.#listener = Deno.listen({ hostname, port });
-    } catch (err) {
-      // Name the input: the OS error alone ("Address already in use (os error 98)") does not.
-      if (err instanceof Deno.errors.AddrInUse) {
-        throw new Deno.errors.AddrInUse(
-          `Cannot listen on --listen "${this.#init.listen}": the address is already in use`,
-        );
-      }
-      throw new InvalidAddressError(
-        `Cannot listen on --listen "${this.#init.listen}": ${
-          err instanceof Error ? err.message : String(err)
-        }`,
-      );
-    }
+    this.#listener = listenTcp(this.#init.listen, "--listen", "0.0.0.0");
     await announceUser(this.#network);
     this.view.addEventListener("change", this.#onPoolChange);
     this.#network.shared(FEDERATED_SERVERS).add(this);

@@ -4,7 +4,6 @@ import { SERVICES_BUCKET } from "./constants.ts";
 import { asServiceRecord, type ServiceRecord } from "./records.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import type { TunnelStats } from "./stats.ts";
-import { parseTarget } from "./target.ts";
 import { dialTarget, TunnelListener } from "./tunnel.ts";
 import { announceUser } from "./users.ts";
 
@@ -75,9 +74,7 @@ export async function connectService(
   network: Network,
   init: ConnectInit,
 ): Promise<ConnectedService> {
-  const { hostname, port } = parseTarget(init.listen ?? "127.0.0.1:0", "--listen", "127.0.0.1");
   const waitMs = init.waitMs ?? 10_000;
-  await announceUser(network);
   const notFound = new RepeatedWarning(
     log,
     "Closed a connection: service {service} did not appear within {seconds} s",
@@ -87,8 +84,7 @@ export async function connectService(
     "Closed a connection: the peer serving {service} has not proved it holds the token",
   );
   const listener = new TunnelListener(network, {
-    hostname,
-    port,
+    listen: init.listen ?? "127.0.0.1:0",
     label: `service ${init.service}`,
     resolve: async (signal) => {
       const record = await waitForService(network, init.service, waitMs, signal);
@@ -108,7 +104,13 @@ export async function connectService(
       return { peerId: record.PeerID };
     },
   });
-  listener.start();
+  listener.start(); // first: a bad or taken --listen fails before anything is announced
+  try {
+    await announceUser(network);
+  } catch (err) {
+    await listener.stop();
+    throw err;
+  }
   if (lookup(network, init.service) !== undefined) {
     log.info("Service {service} available on {address}", {
       service: init.service,

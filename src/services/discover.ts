@@ -128,8 +128,8 @@ export class PoolTunnels extends EventTarget {
       const peerId = worker.peerId;
       const addresses = worker.addresses;
       const listener = new TunnelListener(this.#network, {
-        hostname: this.#hostname,
-        port: 0,
+        listen: `${this.#hostname.includes(":") ? `[${this.#hostname}]` : this.#hostname}:0`,
+        flag: "--host",
         label: `worker ${worker.id}`,
         resolve: () => Promise.resolve({ peerId, multiaddrs: addresses }),
       });

@@ -13,6 +13,7 @@ import {
   SERVICE_PROTOCOL,
 } from "./constants.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
+import { listenTcp } from "./target.ts";
 import { emptyTunnelStats, TUNNEL_TOTALS, type TunnelStats } from "./stats.ts";
 import type { Network } from "../network/network.ts";
 
@@ -297,10 +298,10 @@ function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array>
 
 /** Options of a {@linkcode TunnelListener}. */
 export interface TunnelListenerInit {
-  /** `HOST:PORT` to listen on; port 0 picks a free one. */
-  hostname: string;
-  /** The port to listen on; 0 picks a free one. */
-  port: number;
+  /** `HOST:PORT` to listen on (`:PORT` is 127.0.0.1); port 0 picks a free one. */
+  listen: string;
+  /** The flag that gave `listen`, named by errors. @default {"--listen"} */
+  flag?: string;
   /**
    * Finds where a new connection goes; `undefined` closes the connection (the reason is
    * logged by the resolver). Called once per accepted connection.
@@ -328,8 +329,7 @@ export interface TunnelListenerInit {
  * });
  * // A resolver that finds no target: each connection is closed and counted as failed.
  * const listener = new TunnelListener(network, {
- *   hostname: "127.0.0.1",
- *   port: 0,
+ *   listen: "127.0.0.1:0",
  *   label: "example",
  *   resolve: () => Promise.resolve(undefined),
  * });
@@ -377,9 +377,13 @@ export class TunnelListener {
     return addr === undefined ? "" : `${addr.hostname}:${addr.port}`;
   }
 
-  /** Binds the listener and starts accepting. */
+  /**
+   * Binds the listener and starts accepting.
+   *
+   * @throws {InvalidAddressError} The address is malformed or cannot be bound (naming the flag).
+   */
   start(): void {
-    this.#listener = Deno.listen({ hostname: this.#init.hostname, port: this.#init.port });
+    this.#listener = listenTcp(this.#init.listen, this.#init.flag ?? "--listen", "127.0.0.1");
     this.#loop = this.#acceptLoop(this.#listener);
   }
 

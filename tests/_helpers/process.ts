@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Output of a finished `p2p` run. */
@@ -130,4 +131,25 @@ async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]):
     into.push(...parts);
   }
   if (rest !== "") into.push(rest);
+}
+
+/**
+ * Asserts a command that failed on bad input: exit 1, nothing on stdout, exactly one `error:`
+ * line matching `pattern` and no stack trace. Unless `afterStart`, stderr holds nothing else
+ * (it failed before any node started and logged).
+ */
+export function assertCliError(
+  result: RunResult,
+  pattern: RegExp,
+  { afterStart = false }: { afterStart?: boolean } = {},
+): void {
+  const context = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+  assert.equal(result.code, 1, context);
+  assert.equal(result.stdout, "", context);
+  const lines = result.stderr.split("\n").filter((l) => l.trim() !== "");
+  const errors = lines.filter((l) => l.startsWith("error: "));
+  assert.equal(errors.length, 1, context);
+  assert.match(errors[0]!, pattern, context);
+  assert.ok(!lines.some((l) => /^\s+at /.test(l)), `a stack trace was printed\n${context}`);
+  if (!afterStart) assert.equal(lines.length, 1, context);
 }

@@ -1,28 +1,14 @@
 import {
+  assertCliError,
   getJson,
   loopbackFlags,
   NODE_TEST,
   runP2P,
-  type RunResult,
   spawnNode,
   stopAll,
 } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
-
-function errorLines(result: RunResult): string[] {
-  return result.stderr.split("\n").filter((l) => l.trim() !== "");
-}
-
-/** Asserts a failed run: exit 1, nothing on stdout, exactly one `error:` line on stderr. */
-function assertOneLineError(result: RunResult, pattern: RegExp): void {
-  assert.equal(result.code, 1, result.stderr);
-  assert.equal(result.stdout, "");
-  const lines = errorLines(result);
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0]!, /^error: /);
-  assert.match(lines[0]!, pattern);
-}
 
 Deno.test({
   name: "p2p node: bad flags exit 1 with one error line naming the input, before starting",
@@ -46,7 +32,7 @@ Deno.test({
     for (const [i, [args, pattern]] of cases.entries()) {
       const result = results[i]!;
       assert.doesNotMatch(result.stderr, /started|listening/i, `nothing starts: ${args}`);
-      assertOneLineError(result, pattern);
+      assertCliError(result, pattern);
     }
   },
 });
@@ -67,11 +53,11 @@ Deno.test({
       for (const result of [inUse, noTransport]) {
         assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
       }
-      assertOneLineError(
+      assertCliError(
         inUse,
         new RegExp(`Cannot listen on .*"${busy}": .*(EADDRINUSE|AddrInUse)`),
       );
-      assertOneLineError(
+      assertCliError(
         noTransport,
         /Cannot listen on .*"\/ip4\/127\.0\.0\.1\/udp\/9": No transport/,
       );
@@ -107,7 +93,7 @@ Deno.test({
       assert.equal(JSON.parse(slash.stdout).key, "a/b c");
       assert.equal(await getJson(node.api, "/api/ledger/other/a%2Fb%20c"), 1);
       for (const result of dots) {
-        assertOneLineError(result, /Cannot use "\.\.?" as a bucket or key/);
+        assertCliError(result, /Cannot use "\.\.?" as a bucket or key/);
       }
       assert.equal(get.code, 0, get.stderr);
       assert.deepEqual(JSON.parse(get.stdout), { hello: "world" });
@@ -128,8 +114,8 @@ Deno.test({
         runP2P(["ledger", "get", "demo", "greeting", ...api]),
         runP2P(["ledger", "get", "nosuchbucket", ...api]),
       ]);
-      assertOneLineError(missing, /404.*Cannot find key "greeting" in bucket "demo"/);
-      assertOneLineError(missingBucket, /404.*Cannot find bucket "nosuchbucket"/);
+      assertCliError(missing, /404.*Cannot find key "greeting" in bucket "demo"/);
+      assertCliError(missingBucket, /404.*Cannot find bucket "nosuchbucket"/);
     } finally {
       await stopAll([node]);
     }
@@ -142,9 +128,9 @@ Deno.test("p2p ledger: an unreachable or missing API exits 1 with one error line
     runP2P(["ledger", "list"], { env: { P2P_API: "" } }),
     runP2P(["ledger", "list", "--api", "not a url"]),
   ]);
-  assertOneLineError(unreachable, /Cannot reach the API at "http:\/\/127\.0\.0\.1:1"/);
-  assertOneLineError(noApi, /--api/);
-  assertOneLineError(notUrl, /"not a url"/);
+  assertCliError(unreachable, /Cannot reach the API at "http:\/\/127\.0\.0\.1:1"/);
+  assertCliError(noApi, /--api/);
+  assertCliError(notUrl, /"not a url"/);
 });
 
 Deno.test({

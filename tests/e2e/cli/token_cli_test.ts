@@ -1,4 +1,4 @@
-import { runP2P } from "../../_helpers/mod.ts";
+import { assertCliError, runP2P } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
 import { Buffer } from "node:buffer";
@@ -33,19 +33,6 @@ function md5OfTotp(key: string, intervalS: number, length: number, atS: number):
 
 function sha256Prefix(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 8);
-}
-
-/** Asserts a failed run: exit 1, nothing on stdout, exactly one `error:` line on stderr. */
-function assertOneLineError(
-  result: { code: number; stdout: string; stderr: string },
-  pattern: RegExp,
-): void {
-  assert.equal(result.code, 1, result.stderr);
-  assert.equal(result.stdout, "");
-  const lines = result.stderr.split("\n").filter((l) => l.trim() !== "");
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0]!, /^error: /);
-  assert.match(lines[0]!, pattern);
 }
 
 Deno.test("p2p token prints only a token, on one line, that decodes", async () => {
@@ -167,12 +154,12 @@ Deno.test("p2p token: bad input exits 1 with one error line", async () => {
     runP2P(["token", "inspect", good, "--at", "yesterday"]),
     runP2P(["token", "inspect"], { env: NO_TOKEN_ENV }),
   ]);
-  assertOneLineError(badToken, /token/i);
-  assertOneLineError(notBase64, /token/i);
-  assertOneLineError(badInterval, /--dht-interval "often"/);
-  assertOneLineError(zeroInterval, /--dht-interval "0"/);
-  assertOneLineError(badAt, /--at "yesterday"/);
-  assertOneLineError(noToken, /no token/);
+  assertCliError(badToken, /token/i);
+  assertCliError(notBase64, /token/i);
+  assertCliError(badInterval, /--dht-interval "often"/);
+  assertCliError(zeroInterval, /--dht-interval "0"/);
+  assertCliError(badAt, /--at "yesterday"/);
+  assertCliError(noToken, /no token/);
 });
 
 Deno.test("p2p --version prints the version and --help lists the commands", async () => {

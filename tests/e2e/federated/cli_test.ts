@@ -1,22 +1,17 @@
 // `p2p federated` on the command line: bad input fails with one `error:` line and exit 1;
 // without a token it starts a new network and says how workers join.
-import { loopbackFlags, NODE_TEST, runP2P, type RunResult, spawnNode } from "../../_helpers/mod.ts";
+import {
+  assertCliError,
+  loopbackFlags,
+  NODE_TEST,
+  runP2P,
+  type RunResult,
+  spawnNode,
+} from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { decodeToken, encodeToken, generateTokenConfig } from "../../../src/token/token.ts";
 
 const TOKEN = encodeToken(generateTokenConfig());
-
-/** Exit 1, nothing on stdout, exactly one `error:` line on stderr matching `pattern`, no stack. */
-function assertOneLineError(result: RunResult, pattern: RegExp): void {
-  const context = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-  assert.equal(result.code, 1, context);
-  assert.equal(result.stdout, "", context);
-  const lines = result.stderr.split("\n").filter((l) => l.trim() !== "");
-  const errors = lines.filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, context);
-  assert.match(errors[0]!, pattern);
-  assert.ok(!lines.some((l) => /^\s+at /.test(l)), `a stack trace was printed\n${context}`);
-}
 
 function federated(args: string[]): Promise<RunResult> {
   return runP2P(["federated", ...args, ...loopbackFlags()], { env: { P2P_TOKEN: TOKEN } });
@@ -24,7 +19,7 @@ function federated(args: string[]): Promise<RunResult> {
 
 Deno.test("p2p federated --listen nonsense: one error line naming it, exit 1, before any node starts", async () => {
   const result = await federated(["--listen", "nonsense"]);
-  assertOneLineError(result, /^error: Cannot use --listen "nonsense": expected HOST:PORT$/);
+  assertCliError(result, /^error: Cannot use --listen "nonsense": expected HOST:PORT$/);
   // It failed before the node started: the error is all there is.
   assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
 });
@@ -34,9 +29,10 @@ Deno.test("p2p federated --listen on a port in use: one error line naming the ad
   try {
     const address = `127.0.0.1:${(taken.addr as Deno.NetAddr).port}`;
     const result = await federated(["--listen", address]);
-    assertOneLineError(
+    assertCliError(
       result,
       new RegExp(`^error: Cannot listen on --listen "${address}": the address is already in use$`),
+      { afterStart: true },
     );
   } finally {
     taken.close();
@@ -45,7 +41,7 @@ Deno.test("p2p federated --listen on a port in use: one error line naming the ad
 
 Deno.test("p2p federated --strategy fastest: one error line listing the strategies, exit 1", async () => {
   const result = await federated(["--listen", "127.0.0.1:0", "--strategy", "fastest"]);
-  assertOneLineError(
+  assertCliError(
     result,
     /^error: .*'fastest' is invalid\. Allowed choices are least-connections, round-robin, random\.$/,
   );
@@ -54,7 +50,7 @@ Deno.test("p2p federated --strategy fastest: one error line listing the strategi
 
 Deno.test("p2p federated --connect-timeout 0: one error line naming it, exit 1", async () => {
   const result = await federated(["--listen", "127.0.0.1:0", "--connect-timeout", "0"]);
-  assertOneLineError(
+  assertCliError(
     result,
     /^error: Cannot use --connect-timeout "0": not a positive integer$/,
   );
@@ -63,7 +59,7 @@ Deno.test("p2p federated --connect-timeout 0: one error line naming it, exit 1",
 
 Deno.test("p2p federated --idle-timeout 0 / abc / P2P_IDLE_TIMEOUT=-1: one error line naming it", async () => {
   for (const value of ["0", "abc", "1.5"]) {
-    assertOneLineError(
+    assertCliError(
       await federated(["--listen", "127.0.0.1:0", "--idle-timeout", value]),
       new RegExp(`^error: Cannot use --idle-timeout "${value}": not a positive integer$`),
     );
@@ -71,12 +67,12 @@ Deno.test("p2p federated --idle-timeout 0 / abc / P2P_IDLE_TIMEOUT=-1: one error
   const result = await runP2P(["federated", "--listen", "127.0.0.1:0", ...loopbackFlags()], {
     env: { P2P_TOKEN: TOKEN, P2P_IDLE_TIMEOUT: "-1" },
   });
-  assertOneLineError(result, /^error: Cannot use --idle-timeout "-1": not a positive integer$/);
+  assertCliError(result, /^error: Cannot use --idle-timeout "-1": not a positive integer$/);
 });
 
 Deno.test("p2p federated --max-connections above the stream budget: one error line naming it", async () => {
   const result = await federated(["--listen", "127.0.0.1:0", "--max-connections", "5000"]);
-  assertOneLineError(
+  assertCliError(
     result,
     /^error: Cannot use --max-connections "5000": above 4096, the tunnels one worker connection carries$/,
   );

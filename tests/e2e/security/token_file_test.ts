@@ -4,25 +4,15 @@
 // that is missing, empty, a directory or not a token stops the command with one error line
 // naming it.
 import {
+  assertCliError,
   loopbackFlags,
   NODE_TEST,
   runP2P,
-  type RunResult,
   spawnNode,
   stopAll,
 } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
-
-/** Exit 1, nothing on stdout, one `error:` line on stderr matching `pattern`. */
-function assertOneLineError(result: RunResult, pattern: RegExp): void {
-  const context = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-  assert.equal(result.code, 1, context);
-  assert.equal(result.stdout, "", context);
-  const lines = result.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, context);
-  assert.match(lines[0]!, pattern, context);
-}
 
 /** The command line of every node-running command, without the token. */
 const COMMANDS: string[][] = [
@@ -89,32 +79,32 @@ Deno.test({
       const run = (args: string[], env: Record<string, string> = {}) =>
         runP2P([...args, ...loopbackFlags()], { env, timeoutMs: 15_000 });
       for (const command of COMMANDS) {
-        assertOneLineError(
+        assertCliError(
           await run([...command, "--token-file", missing]),
           new RegExp(`^error: Cannot read --token-file "${missing}": no such file$`),
         );
       }
-      assertOneLineError(
+      assertCliError(
         await run(["node", "--token-file", empty]),
         new RegExp(`^error: Cannot use --token-file "${empty}": the file is empty$`),
       );
-      assertOneLineError(
+      assertCliError(
         await run(["node", "--token-file", dir]),
         new RegExp(`^error: Cannot read --token-file "${dir}": it is a directory$`),
       );
-      assertOneLineError(
+      assertCliError(
         await run(["node", "--token-file", garbage]),
         new RegExp(`^error: Cannot decode token: .* \\(from --token-file "${garbage}"\\)$`),
       );
-      assertOneLineError(
+      assertCliError(
         await run(["worker", "--target", "127.0.0.1:9"], { P2P_TOKEN_FILE: missing }),
         new RegExp(`^error: Cannot read P2P_TOKEN_FILE "${missing}": no such file$`),
       );
-      assertOneLineError(
+      assertCliError(
         await run(["node", "--token", generateToken(), "--token-file", garbage]),
         /^error: Cannot use both --token and --token-file$/,
       );
-      assertOneLineError(
+      assertCliError(
         await run(["node", "--token", generateToken(), "--api-token-file", missing]),
         new RegExp(`^error: Cannot read --api-token-file "${missing}": no such file$`),
       );
@@ -122,7 +112,7 @@ Deno.test({
         ["ledger", "list", "--api", "http://127.0.0.1:9", "--api-token-file", empty],
         { timeoutMs: 15_000 },
       );
-      assertOneLineError(
+      assertCliError(
         client,
         new RegExp(`^error: Cannot use --api-token-file "${empty}": the file is empty$`),
       );
