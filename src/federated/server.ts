@@ -321,13 +321,14 @@ export class FederatedServer {
     for (const [attempt, id] of candidates.entries()) {
       const worker = byId.get(id)!;
       this.balancer.attempt(id);
+      const started = performance.now();
       const opened = await this.#open(worker);
       if (opened === undefined) {
         this.balancer.fail(id);
         continue;
       }
       if (attempt > 0) this.#counters.failovers++;
-      await this.#pipe(conn, id, opened, prefetch);
+      await this.#pipe(conn, id, opened, prefetch, performance.now() - started);
       return;
     }
     this.#counters.failed++;
@@ -358,8 +359,9 @@ export class FederatedServer {
     id: string,
     opened: { stream: Stream; early: Uint8Array | undefined },
     prefetch: Prefetcher,
+    connectMs: number,
   ): Promise<void> {
-    this.balancer.open(id);
+    this.balancer.open(id, connectMs);
     let bytesIn = 0;
     let bytesOut = 0;
     try {
