@@ -8,6 +8,8 @@ import { Router } from "../api/router.ts";
 import { type ApiServer, serveApi } from "../api/server.ts";
 import type { Registry } from "prom-client";
 import type { ApiState } from "../api/state.ts";
+import { readCounters } from "../api/counters.ts";
+import { MetricsHistory } from "../api/history.ts";
 import { FederatedServer } from "../federated/server.ts";
 import { type Network, startNetwork } from "../ledger/network.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
@@ -131,6 +133,7 @@ function serveDemoApi(
     networkId: undefined,
     role: "federated (demo)",
     federated: () => server.stats(),
+    history: new MetricsHistory(),
     readiness: [() => (server.view.online().length === 0 ? "no worker online" : undefined)],
   };
   metrics.registerP2PMetrics(registry, state);
@@ -138,7 +141,15 @@ function serveDemoApi(
   addP2PRoutes(router, state);
   addDashboardRoutes(router, state);
   metrics.addMetricsRoute(router, registry);
-  return serveApi({ listen, handler: router.handle });
+  const api = serveApi({ listen, handler: router.handle });
+  state.history.start(() => readCounters(state));
+  return {
+    address: api.address,
+    shutdown: () => {
+      state.history.stop();
+      return api.shutdown();
+    },
+  };
 }
 
 function demoBanner(balancer: string, api: string): string {

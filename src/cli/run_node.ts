@@ -7,6 +7,8 @@ import { Router } from "../api/router.ts";
 import { isLoopback } from "../api/host_guard.ts";
 import { ApiListenError, type ApiServer, parseHostPort, serveApi } from "../api/server.ts";
 import type { ApiState } from "../api/state.ts";
+import { readCounters } from "../api/counters.ts";
+import { MetricsHistory } from "../api/history.ts";
 import { PoolViews } from "../services/pool_views.ts";
 import { type Network, startNetwork } from "../ledger/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
@@ -114,6 +116,7 @@ export async function runNodeCommand(
       pools,
       networkId: flags.networkId,
       role,
+      history: new MetricsHistory(),
       readiness: [],
     };
     const router = addNodeRoutes(new Router(), network);
@@ -126,7 +129,12 @@ export async function runNodeCommand(
     const extra = (await parts.run?.(network, { state, router }, flags)) ?? {};
     if (extra.stop) stops.unshift(extra.stop);
     const api = startApi(flags, router);
-    if (api) stops.unshift(() => api.shutdown());
+    if (api) {
+      // Sampled only when someone can read it, from the same counters /metrics reads.
+      state.history.start(() => readCounters(state));
+      stops.unshift(() => Promise.resolve(state.history.stop()));
+      stops.unshift(() => api.shutdown());
+    }
     context.io.stdout(`${
       JSON.stringify({
         peerId: network.peerId.toString(),
