@@ -62,6 +62,8 @@ export function layoutGraph(input: { nodes: LayoutNodeInput[]; groups: string[] 
   const FONT = 12;
   // A generous average glyph width of system-ui at 12 px: boxes are estimated from it.
   const CHAR_WIDTH = 7;
+  // Group names are bold capitals, letter-spaced: wider.
+  const GROUP_CHAR_WIDTH = 9;
   const MAX_CHARS = 16;
   const SELF_RADIUS = 20;
   const n = input.nodes.length;
@@ -197,7 +199,7 @@ export function layoutGraph(input: { nodes: LayoutNodeInput[]; groups: string[] 
     };
     const middle = between.reduce((best, a) => distance(a) < distance(best) ? a : best);
     const name = truncate(group.name) + " · " + count;
-    const nameWidth = name.length * CHAR_WIDTH;
+    const nameWidth = name.length * GROUP_CHAR_WIDTH;
     // Radial labels fill the outside: group names go beyond them. Horizontal labels spread
     // sideways: group names go inside the ring, where only the edges are.
     const nameRadius = radial

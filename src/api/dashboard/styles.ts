@@ -62,7 +62,8 @@ table { width:100%; border-collapse:collapse; }
 caption { text-align:left; color:var(--dim); font-size:12px; padding-bottom:4px; }
 th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--dim); font-weight:500; font-size:12px; text-transform:uppercase; }
-td.mono, .mono { font-family:ui-monospace, monospace; font-size:12px; word-break:break-all; }
+td.mono, .mono { font-family:ui-monospace, monospace; font-size:12px; overflow-wrap:anywhere; }
+td.mono { min-width:10ch; }
 p.summary { word-break:normal; }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600;
   white-space:nowrap; }

@@ -29,7 +29,8 @@ function labelQuad(layout: GraphLayout, node: GraphLayout["nodes"][number]): Qua
 }
 
 function groupQuad(layout: GraphLayout, group: GraphLayout["groups"][number]): Quad {
-  const w = (Math.min(group.name.length, 16) + 3 + String(group.count).length) * 7;
+  // Bold letter-spaced capitals: 9 units a character.
+  const w = (Math.min(group.name.length, 16) + 3 + String(group.count).length) * 9;
   const left = group.labelAnchor === "start"
     ? group.labelX
     : group.labelAnchor === "end"
