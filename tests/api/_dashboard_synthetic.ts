@@ -16,7 +16,18 @@ export const XSS_WORKER = `<img src=x onerror="window.__xss='worker'">`;
 export const XSS_BUCKET = `"><svg onload="window.__xss='bucket'">`;
 export const XSS_MEMBER = `<script>window.__xss='member'</script>`;
 
-export const peerId = (name: string): string => `12D3KooW${name.padEnd(44, "x").slice(0, 44)}`;
+const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/** A peer ID-shaped name: readable start, a base58 tail that differs per name (as real ones do). */
+export function peerId(name: string): string {
+  let hash = 2166136261;
+  let tail = "";
+  for (let i = 0; tail.length < 44 - Math.min(name.length, 20); i++) {
+    hash = Math.imul(hash ^ name.charCodeAt(i % name.length), 16777619) >>> 0;
+    tail += BASE58[hash % 58];
+  }
+  return `12D3KooW${name.slice(0, 20)}${tail}`;
+}
 export const RELAY = peerId("relay");
 export const RELAYED = peerId("natted");
 export const LIMITED = peerId("limited");

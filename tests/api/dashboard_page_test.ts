@@ -26,6 +26,8 @@ declare const document: any, getComputedStyle: any, DOMPoint: any, innerWidth: n
 
 const chromiumPresent = chromiumOrWarn("dashboard_page_test.ts");
 const OUTPUT = new URL("../../test-output/", import.meta.url);
+// With P2P_UPDATE_SCREENSHOT=1, the 50-node picture (dark theme) for the README.
+const DOCS_NETWORK = new URL("../../docs/dashboard-50-nodes.png", import.meta.url);
 
 async function open(
   browser: Browser,
@@ -197,6 +199,11 @@ Deno.test({
         path: new URL("dashboard-50-nodes.png", OUTPUT).pathname,
         fullPage: true,
       });
+      if (Deno.env.get("P2P_UPDATE_SCREENSHOT") === "1") {
+        const dark = await open(browser, node, { colorScheme: "dark" });
+        await dark.page.locator("#network").screenshot({ path: DOCS_NETWORK.pathname });
+        console.log(`wrote ${DOCS_NETWORK.pathname}`);
+      }
       assert.deepEqual(problems, []);
     } finally {
       await browser?.close().catch(() => {});

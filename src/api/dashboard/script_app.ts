@@ -3,7 +3,7 @@
  * poll loop, the token login, and the dispatch to each view. Each view renders on its own, so
  * a failure in one (logged) leaves the others and the tables up to date.
  */
-export const APP_SCRIPT = String.raw`
+export const APP_SCRIPT: string = String.raw`
 const SVG_NS = "http://www.w3.org/2000/svg";
 const HORIZON_MS = 15 * 60 * 1000;
 const POLL_MS = 1000;

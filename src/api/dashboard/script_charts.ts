@@ -5,7 +5,7 @@
  * workers going offline or online) marked on the time axis. Charts of one kind share their
  * scale across workers, so that their heights compare.
  */
-export const CHARTS_SCRIPT = String.raw`
+export const CHARTS_SCRIPT: string = String.raw`
 const PALETTE = 8;
 
 function eventText(e, names) {
@@ -125,7 +125,7 @@ function renderOverview(history, names, workerClass) {
     ],
   });
   throughput.setAttribute("data-chart", "overview-throughput");
-  const latencyMax = niceCeiling(seriesMax(totals.connectP99Ms));
+  const latencyMax = niceCeiling(robustMax([totals.connectP99Ms]));
   const latency = chart({
     at, yMax: latencyMax, events, names, height: 60, label: "Connect latency p50 and p99, all workers",
     series: [
@@ -199,7 +199,8 @@ function renderCharts({ dashboard, history }) {
   const scales = {
     rate: niceCeiling(max("connectionsPerS")),
     bytes: niceCeiling(Math.max(max("bytesToWorkerPerS"), max("bytesFromWorkerPerS"))),
-    latency: niceCeiling(max("connectP99Ms")),
+    // p99 spikes (a cold start) are clipped, not allowed to flatten the rest.
+    latency: niceCeiling(robustMax(history.workers.map((w) => w.series.connectP99Ms))),
   };
   const onlineById = new Map(dashboard.pools.flatMap((p) => p.workers).map((w) => [w.id, w.online]));
   charts.replaceChildren(...history.workers.map((w) =>

@@ -3,7 +3,7 @@
  * `layoutGraph` where; this draws it as SVG. Redrawn only when the model changes, so a
  * tooltip being read is not replaced every second.
  */
-export const GRAPH_SCRIPT = String.raw`
+export const GRAPH_SCRIPT: string = String.raw`
 let drawnGraph = "";
 
 function edgeLine(a, b, trimA, trimB) {

@@ -3,7 +3,7 @@
  * connections, peers (with their path: direct, relayed via X, limited), ledger and this node.
  * Tables have captions and column headers, so a screen reader can walk them.
  */
-export const TABLES_SCRIPT = String.raw`
+export const TABLES_SCRIPT: string = String.raw`
 function table(caption, headers, rows) {
   return el("div", { class: "table-wrap" }, el("table", {},
     el("caption", { class: "visually-hidden" }, caption),
@@ -101,8 +101,8 @@ function renderTables({ dashboard, peers, node }) {
   document.getElementById("node-body").replaceChildren(...renderNode(node, dashboard.node));
 }
 
-function tile(id, label, value, sub, spark) {
-  return el("li", { class: "tile", id: "tile-" + id },
+function tile(id, label, value, sub, spark, title) {
+  return el("li", { class: "tile", id: "tile-" + id, title },
     el("div", { class: "label" }, label),
     el("div", { class: "value" }, value),
     el("div", { class: "sub" }, sub),
@@ -123,8 +123,8 @@ function renderTiles({ dashboard, peers, node, history }) {
     tile("rate", load.balancer ? "Client connections" : "Tunnels", formatRate(lastValue(load.rate)), "open now " + (lastValue(load.open) ?? 0),
       sparkline(history.at, [load.rate], ["c-s0"], true)),
     tile("throughput", "Throughput", formatBytesRate((lastValue(load.bytesA) ?? 0) + (lastValue(load.bytesB) ?? 0)),
-      load.labelA + " " + formatBytesRate(lastValue(load.bytesA)) + " · " + load.labelB + " " + formatBytesRate(lastValue(load.bytesB)),
-      sparkline(history.at, [load.bytesA, load.bytesB], ["c-s2", "c-s1"], false)),
+      "↑ " + formatBytesRate(lastValue(load.bytesA)) + " · ↓ " + formatBytesRate(lastValue(load.bytesB)),
+      sparkline(history.at, [load.bytesA, load.bytesB], ["c-s2", "c-s1"], false), "↑ " + load.labelA + ", ↓ " + load.labelB),
     tile("latency", "Connect latency", "p50 " + formatMs(lastValue(t.connectP50Ms)), "p99 " + formatMs(lastValue(t.connectP99Ms)) +
       " · last " + Math.round(history.latencyWindowMs / 1000) + " s"),
     node.reachability !== undefined

@@ -2,7 +2,7 @@
  * The dashboard's CSS: light and dark themes from the system (`prefers-color-scheme`), a grid
  * that folds to one column at phone width, and the SVG classes of the graph and charts.
  */
-export const DASHBOARD_CSS = `
+export const DASHBOARD_CSS: string = `
 :root { color-scheme: light dark;
   --bg:#f4f6f8; --card:#ffffff; --line:#e1e5ea; --text:#17202a; --dim:#5c6774; --faint:#eef1f4;
   --accent:#2563eb; --ok:#15803d; --off:#dc2626; --warn:#c2410c; --relay:#7c3aed;
@@ -52,7 +52,7 @@ section h3 { margin:10px 0 6px; font-size:13px; }
   grid-column:1 / -1; margin:0; padding:0; list-style:none; }
 .tile { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px 14px;
   min-width:0; }
-.tile .label { color:var(--dim); font-size:12px; }
+.tile .label { color:var(--dim); font-size:12px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 .tile .value { font-size:22px; font-weight:600; font-variant-numeric:tabular-nums; white-space:nowrap;
   overflow:hidden; text-overflow:ellipsis; }
 .tile .sub { color:var(--dim); font-size:12px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
@@ -63,7 +63,7 @@ caption { text-align:left; color:var(--dim); font-size:12px; padding-bottom:4px;
 th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--dim); font-weight:500; font-size:12px; text-transform:uppercase; }
 td.mono, .mono { font-family:ui-monospace, monospace; font-size:12px; overflow-wrap:anywhere; }
-td.mono { min-width:10ch; }
+td.mono { min-width:18ch; }
 p.summary { word-break:normal; }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600;
   white-space:nowrap; }
@@ -74,7 +74,7 @@ p.summary { word-break:normal; }
 .badge.direct { background:var(--faint); color:var(--dim); }
 .empty { color:var(--dim); font-style:italic; }
 .num { text-align:right; font-variant-numeric:tabular-nums; }
-#graph svg { display:block; width:100%; height:auto; max-height:min(78vh, 560px); margin:0 auto; }
+#graph svg { display:block; width:100%; height:auto; max-height:min(78vh, 470px); margin:0 auto; }
 #graph.big svg { min-width:640px; }
 #graph { overflow-x:auto; }
 .legend { display:flex; flex-wrap:wrap; gap:6px 14px; margin:8px 0 0; padding:0; list-style:none;
@@ -106,7 +106,7 @@ p.summary { word-break:normal; }
 .chart-row { margin-top:6px; }
 .chart-row .what { display:flex; justify-content:space-between; gap:8px; color:var(--dim); font-size:11px; }
 .chart-row svg { display:block; width:100%; height:46px; overflow:visible; }
-.chart-big svg { height:170px; }
+.chart-big svg { height:190px; }
 .c-line { fill:none; stroke-width:1.6; vector-effect:non-scaling-stroke; stroke-linejoin:round; }
 .c-area { opacity:.16; stroke:none; }
 .c-area.c-stack { opacity:1; }

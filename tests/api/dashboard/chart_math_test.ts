@@ -7,6 +7,7 @@ import {
   formatRate,
   lastValue,
   niceCeiling,
+  robustMax,
   seriesMax,
   seriesPath,
   stackSeries,
@@ -55,6 +56,16 @@ Deno.test("sumSeries and stackSeries: aligned, null only where every series is",
   assert.equal(seriesMax([null, 3, 7, null]), 7);
   assert.equal(lastValue([1, 2, null]), 2);
   assert.equal(lastValue([null]), null);
+});
+
+Deno.test("robustMax: one cold-start spike does not set the ceiling of 15 minutes", () => {
+  const steady = Array.from({ length: 900 }, (_, i) => (i % 10 === 0 ? null : 2 + (i % 3)));
+  steady[0] = 210; // the first tunnels of a fresh node
+  assert.equal(robustMax([steady]), 4);
+  assert.equal(seriesMax(steady), 210);
+  // Few values: the maximum; none: 0.
+  assert.equal(robustMax([[1, 50, null]]), 50);
+  assert.equal(robustMax([[null], []]), 0);
 });
 
 Deno.test("formats: rates, bytes per second, milliseconds", () => {
