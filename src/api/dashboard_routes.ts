@@ -90,7 +90,7 @@ export function addDashboardRoutes(router: Router, state: ApiState): Router {
     .add("GET", "/api/dashboard", () => json(dashboardSnapshot(state)))
     .add("GET", "/api/history", (request) =>
       // Compact (not json()'s indented form): a full history is thousands of numbers.
-      new Response(JSON.stringify(state.history.toJSON(sinceOf(request))), {
+      new Response(JSON.stringify(state.history.read(sinceOf(request))), {
         headers: { "content-type": "application/json; charset=utf-8" },
       }));
 }

@@ -188,8 +188,11 @@ export class MetricsHistory {
     this.#samples++;
   }
 
-  /** The samples taken after `since` (ms since the epoch; all of them by default). */
-  toJSON(since = -Infinity): HistoryJson {
+  /**
+   * The samples taken after `since` (ms since the epoch; all of them by default), as
+   * `GET /api/history` answers. (Not `toJSON`: `JSON.stringify` would pass it a key.)
+   */
+  read(since = -Infinity): HistoryJson {
     const count = Math.min(this.#samples, this.capacity);
     const first = this.#samples - count;
     const slots: number[] = [];

@@ -97,7 +97,7 @@ Deno.test("history: rates per second between samples, latency over the window", 
       connectMs: histogramOf([4, 4, 4]),
     }),
   ]));
-  const json = history.toJSON();
+  const json = history.read();
   assert.deepEqual(json.at, [1_000, 3_000, 4_000]);
   const a = json.workers.find((w) => w.id === "a")!.series;
   // The first sample has no previous one: no rate.
@@ -110,15 +110,15 @@ Deno.test("history: rates per second between samples, latency over the window", 
   // Two samples later the window no longer holds those three tunnels.
   history.record(snapshot(5_000, [worker("a", { total: 13, connectMs: histogramOf([4, 4, 4]) })]));
   history.record(snapshot(6_000, [worker("a", { total: 13, connectMs: histogramOf([4, 4, 4]) })]));
-  assert.deepEqual(history.toJSON().workers[0]!.series.connectP50Ms.slice(-3), [4, 4, null]);
-  assert.deepEqual(history.toJSON().totals.connectP50Ms.slice(-3), [4, 4, null]);
+  assert.deepEqual(history.read().workers[0]!.series.connectP50Ms.slice(-3), [4, 4, null]);
+  assert.deepEqual(history.read().totals.connectP50Ms.slice(-3), [4, 4, null]);
 });
 
 Deno.test("history: a worker new to the balancer counts from zero", () => {
   const history = new MetricsHistory({ capacity: 10 });
   history.record(snapshot(1_000, [worker("a")]));
   history.record(snapshot(2_000, [worker("a"), worker("b", { total: 4 })]));
-  const b = history.toJSON().workers.find((w) => w.id === "b")!.series;
+  const b = history.read().workers.find((w) => w.id === "b")!.series;
   assert.deepEqual(b.connectionsPerS, [null, 4]);
 });
 
@@ -127,22 +127,22 @@ Deno.test("history: a ring of `capacity` samples; `since` returns only newer one
   for (let i = 0; i < 12; i++) {
     history.record(snapshot(i * 1000, [worker("a", { total: i * 2 })]));
   }
-  const json = history.toJSON();
+  const json = history.read();
   assert.deepEqual(json.at, [7_000, 8_000, 9_000, 10_000, 11_000]);
   assert.deepEqual(json.workers[0]!.series.connectionsPerS, [2, 2, 2, 2, 2]);
-  assert.deepEqual(history.toJSON(9_000).at, [10_000, 11_000]);
-  assert.deepEqual(history.toJSON(9_000).workers[0]!.series.connectionsPerS, [2, 2]);
-  assert.deepEqual(history.toJSON(11_000).at, []);
+  assert.deepEqual(history.read(9_000).at, [10_000, 11_000]);
+  assert.deepEqual(history.read(9_000).workers[0]!.series.connectionsPerS, [2, 2]);
+  assert.deepEqual(history.read(11_000).at, []);
 });
 
 Deno.test("history: at most maxWorkers series; a worker gone for a whole capacity is forgotten", () => {
   const history = new MetricsHistory({ capacity: 4, maxWorkers: 2 });
   history.record(snapshot(0, [worker("a"), worker("b"), worker("c")]));
-  let json = history.toJSON();
+  let json = history.read();
   assert.deepEqual(json.workers.map((w) => w.id), ["a", "b"]);
   assert.equal(json.untrackedWorkers, 1);
   for (let i = 1; i <= 4; i++) history.record(snapshot(i * 1000, [worker("c")]));
-  json = history.toJSON();
+  json = history.read();
   assert.deepEqual(json.workers.map((w) => w.id), ["c"], "a and b forgotten, room for c");
   assert.equal(json.untrackedWorkers, 0);
 });
@@ -159,7 +159,7 @@ Deno.test("history: online, offline, failover and failed events, oldest first", 
     }),
   );
   history.record(snapshot(4_000, [worker("b", { total: 2 })], { failovers: 2, failed: 1 }));
-  assert.deepEqual(history.toJSON().events, [
+  assert.deepEqual(history.read().events, [
     {
       at: 2_000,
       kind: "offline",
@@ -172,10 +172,10 @@ Deno.test("history: online, offline, failover and failed events, oldest first", 
     { at: 3_000, kind: "failover", count: 2, workers: ["a"] },
     { at: 3_000, kind: "failed", count: 1 },
   ]);
-  assert.deepEqual(history.toJSON(2_500).events.map((e) => e.kind), ["failover", "failed"]);
+  assert.deepEqual(history.read(2_500).events.map((e) => e.kind), ["failover", "failed"]);
   // b leaving the pool while online is an event too.
   history.record(snapshot(5_000, [], { failovers: 2, failed: 1 }));
-  assert.deepEqual(history.toJSON(4_500).events, [
+  assert.deepEqual(history.read(4_500).events, [
     { at: 5_000, kind: "offline", pool: "federated", worker: "b", name: "b", reason: "removed" },
   ]);
 });
@@ -185,6 +185,6 @@ Deno.test("history: events are bounded by maxEvents and by the samples held", ()
   for (let i = 0; i < 20; i++) {
     history.record(snapshot(i * 1000, [worker("a", { online: i % 2 === 0 })]));
   }
-  const events = history.toJSON().events;
+  const events = history.read().events;
   assert.deepEqual(events.map((e) => e.at), [17_000, 18_000, 19_000]);
 });

@@ -2,11 +2,11 @@
 // sample, and the units operators read. Pure and self-contained (each function is embedded in
 // the page by its source, see `CHART_MATH_SOURCE`), so the unit tests run the page's code.
 
-/** The smallest "nice" number (1, 2, 2.5 or 5 × 10ⁿ) at or above `value`; 1 for nothing. */
+/** The smallest "nice" number (1, 2, 2.5, 5 or 7.5 × 10ⁿ) at or above `value`; 1 for nothing. */
 export function niceCeiling(value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) return 1;
   const power = Math.pow(10, Math.floor(Math.log10(value)));
-  for (const step of [1, 2, 2.5, 5, 10]) {
+  for (const step of [1, 2, 2.5, 5, 7.5, 10]) {
     if (step * power >= value * (1 - 1e-9)) return step * power;
   }
   return 10 * power;

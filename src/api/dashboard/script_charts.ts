@@ -72,6 +72,13 @@ function timeAxis(at) {
   return el("div", { class: "c-axis", "aria-hidden": "true" }, ...[1, 2 / 3, 1 / 3, 0].map((f) => el("span", {}, tick(f))));
 }
 
+/** A label with colour keys: keyed([["to", "c-s2"], ["from", "c-s1"]], " bytes/s"). */
+function keyed(keys, rest) {
+  const parts = [];
+  keys.forEach(([text, cls], i) => parts.push(...(i ? [" · "] : []), el("span", { class: "key " + cls }, text)));
+  return el("span", {}, ...parts, rest);
+}
+
 function chartRow(label, nowText, chartNode) {
   return el("div", { class: "chart-row" },
     el("div", { class: "what" }, el("span", {}, label), el("span", {}, nowText)), chartNode);
@@ -141,9 +148,9 @@ function renderOverview(history, names, workerClass) {
         el("span", {}, (load.balancer ? "client connections/s, stacked by worker" : "tunnels/s") + " · 0–" + rateMax),
         el("span", {}, formatRate(lastValue(load.rate)) + " now")),
       rateChart, ...(load.balancer ? [keys] : [])),
-    chartRow("throughput " + load.labelA + " / " + load.labelB + " · 0–" + formatBytesRate(bytesMax),
+    chartRow(keyed([[load.labelA, "c-s2"], [load.labelB, "c-s1"]], " bytes/s · 0–" + formatBytesRate(bytesMax)),
       formatBytesRate(lastValue(load.bytesA)) + " / " + formatBytesRate(lastValue(load.bytesB)), throughput),
-    ...(load.balancer ? [chartRow("connect p50 · p99, all workers · 0–" + formatMs(latencyMax),
+    ...(load.balancer ? [chartRow(keyed([["p50", "c-s0"], ["p99", "c-s3"]], " connect, all workers · 0–" + formatMs(latencyMax)),
       "p50 " + formatMs(lastValue(totals.connectP50Ms)) + " · p99 " + formatMs(lastValue(totals.connectP99Ms)), latency)] : []),
     timeAxis(at),
   ];
@@ -162,19 +169,20 @@ function workerCard(w, history, scales, online, names, cls) {
   const common = { at: history.at, events: mine, names, height: 46 };
   const state = online === undefined ? [] : [el("span", { class: "badge " + (online ? "online" : "offline") }, online ? "online" : "offline")];
   return el("article", { class: "chart-card", "data-worker-card": w.name || w.id, "aria-label": "Worker " + (w.name || w.id) },
-    el("header", {}, el("span", { class: "key " + cls }), el("h3", {}, w.name || w.id), ...state,
+    el("header", {}, el("span", { class: "key " + cls }), el("h3", { title: w.name || w.id }, w.name || w.id), ...state,
       el("span", { class: "now" }, formatRate(lastValue(s.connectionsPerS)) + " · " + (lastValue(s.active) ?? 0) + " open")),
     chartRow("connections/s · 0–" + scales.rate, formatRate(lastValue(s.connectionsPerS)),
       chart({ ...common, yMax: scales.rate, label: "Connections per second to " + (w.name || w.id),
         series: [{ name: "connectionsPerS", values: s.connectionsPerS, cls, area: true }] })),
-    chartRow("bytes/s to ↑ from ↓ · 0–" + formatBytesRate(scales.bytes),
+    chartRow(keyed([["to ↑", "c-s2"], ["from ↓", "c-s1"]], " bytes/s · 0–" + formatBytesRate(scales.bytes)),
       "↑ " + formatBytesRate(lastValue(s.bytesToWorkerPerS)) + " ↓ " + formatBytesRate(lastValue(s.bytesFromWorkerPerS)),
       chart({ ...common, yMax: scales.bytes, label: "Bytes per second to and from " + (w.name || w.id),
         series: [
-          { name: "bytesToWorkerPerS", values: s.bytesToWorkerPerS, cls: "c-s1" },
-          { name: "bytesFromWorkerPerS", values: s.bytesFromWorkerPerS, cls: "c-s2", area: true },
+          // The overview's colours: teal to the workers, orange from them.
+          { name: "bytesToWorkerPerS", values: s.bytesToWorkerPerS, cls: "c-s2", area: true },
+          { name: "bytesFromWorkerPerS", values: s.bytesFromWorkerPerS, cls: "c-s1" },
         ] })),
-    chartRow("connect p50 · p99 · 0–" + formatMs(scales.latency),
+    chartRow(keyed([["p50", "c-s0"], ["p99", "c-s3"]], " connect · 0–" + formatMs(scales.latency)),
       "p50 " + formatMs(lastValue(s.connectP50Ms)) + " · p99 " + formatMs(lastValue(s.connectP99Ms)),
       chart({ ...common, yMax: scales.latency, label: "Connect latency p50 and p99 of " + (w.name || w.id),
         series: [

@@ -101,8 +101,11 @@ p.summary { word-break:normal; }
 .charts { display:grid; gap:12px; grid-template-columns:repeat(auto-fill, minmax(min(320px, 100%), 1fr)); }
 .chart-card { border:1px solid var(--line); border-radius:8px; padding:10px 12px; min-width:0; }
 .chart-card header { position:static; padding:0; border:0; background:none; gap:8px; }
-.chart-card h3 { margin:0; font-size:14px; }
-.chart-card .now { color:var(--dim); font-size:12px; margin-left:auto; font-variant-numeric:tabular-nums; }
+.chart-card header { flex-wrap:nowrap; }
+.chart-card h3 { margin:0; font-size:14px; min-width:0; overflow:hidden; text-overflow:ellipsis;
+  white-space:nowrap; }
+.chart-card .now { color:var(--dim); font-size:12px; margin-left:auto; font-variant-numeric:tabular-nums;
+  white-space:nowrap; }
 .chart-row { margin-top:6px; }
 .chart-row .what { display:flex; justify-content:space-between; gap:8px; color:var(--dim); font-size:11px; }
 .chart-row svg { display:block; width:100%; height:46px; overflow:visible; }

@@ -16,7 +16,7 @@ import {
 import { mergeHistory } from "../../../src/api/dashboard/history_merge.ts";
 import type { HistoryJson } from "../../../src/api/history.ts";
 
-Deno.test("niceCeiling: 1, 2, 2.5, 5 × 10ⁿ at or above the value", () => {
+Deno.test("niceCeiling: 1, 2, 2.5, 5, 7.5 × 10ⁿ at or above the value", () => {
   const cases: [number, number][] = [
     [0, 1],
     [-3, 1],
@@ -26,7 +26,9 @@ Deno.test("niceCeiling: 1, 2, 2.5, 5 × 10ⁿ at or above the value", () => {
     [1.01, 2],
     [2.2, 2.5],
     [3, 5],
-    [7, 10],
+    [7, 7.5],
+    [8, 10],
+    [51, 75],
     [38, 50],
     [97_000, 100_000],
   ];
