@@ -20,19 +20,29 @@ export function seriesMax(series: readonly (number | null)[]): number {
 }
 
 /**
- * A chart ceiling that one outlier does not set: the `q`-quantile of the finite values of all
- * `list` (their maximum when there are fewer than 20). Values above it are drawn clipped at
- * the top: a cold start's 200 ms tunnel does not flatten a quarter hour of 2 ms ones.
+ * A chart ceiling that a burst of outliers does not set: twice the 90th percentile of the
+ * finite values of all `list`, or their maximum if that is lower (or when there are fewer than
+ * 20 values). Values above it are drawn clipped at the top: a cold start's 200 ms tunnels do
+ * not flatten a quarter hour of 2 ms ones, while a lasting rise (a tenth of the time or more)
+ * still sets the scale.
  */
-export function robustMax(list: readonly (readonly (number | null)[])[], q = 0.99): number {
+export function robustMax(list: readonly (readonly (number | null)[])[]): number {
   const values: number[] = [];
   for (const s of list) {
     for (const v of s) if (typeof v === "number" && Number.isFinite(v)) values.push(v);
   }
   if (values.length === 0) return 0;
   values.sort((a, b) => a - b);
-  if (values.length < 20) return values[values.length - 1]!;
-  return values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)]!;
+  const max = values[values.length - 1]!;
+  if (values.length < 20) return max;
+  return Math.min(max, 2 * values[Math.ceil(0.9 * values.length) - 1]!);
+}
+
+/** {@linkcode niceCeiling} in the unit a byte rate is shown in (B, KiB, MiB, GiB per second). */
+export function niceBytesCeiling(value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) return 1;
+  const unit = Math.pow(1024, Math.min(3, Math.floor(Math.log(value) / Math.log(1024))));
+  return niceCeiling(value / unit) * unit;
 }
 
 /** The last value of `series` that is a number, or `null`. */
@@ -135,7 +145,7 @@ export function formatRate(value: number | null): string {
     "/s";
 }
 
-/** `0 B/s`, `12.3 KiB/s`, `4.0 MiB/s`. */
+/** `0 B/s`, `12.3 KiB/s`, `153 KiB/s`, `4.0 MiB/s`. */
 export function formatBytesRate(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return "–";
   const units = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
@@ -145,7 +155,7 @@ export function formatBytesRate(value: number | null): string {
     v /= 1024;
     unit++;
   }
-  return (unit === 0 ? v.toFixed(0) : v.toFixed(1)) + " " + units[unit];
+  return (unit === 0 || v >= 100 ? v.toFixed(0) : v.toFixed(1)) + " " + units[unit];
 }
 
 /** `0.42 ms`, `3.1 ms`, `250 ms`, `1.5 s`. */
@@ -161,6 +171,7 @@ export const CHART_MATH_SOURCE: string = [
   niceCeiling,
   seriesMax,
   robustMax,
+  niceBytesCeiling,
   lastValue,
   sumSeries,
   stackSeries,

@@ -123,7 +123,7 @@ function renderOverview(history, names, workerClass) {
       series: [{ name: "connectionsPerS", values: load.rate, cls: "c-s0", area: true }] });
   }
   rateChart.setAttribute("data-chart", "overview-connections");
-  const bytesMax = niceCeiling(Math.max(seriesMax(load.bytesA), seriesMax(load.bytesB)));
+  const bytesMax = niceBytesCeiling(Math.max(seriesMax(load.bytesA), seriesMax(load.bytesB)));
   const throughput = chart({
     at, yMax: bytesMax, events, names, height: 60, label: "Throughput " + load.labelA + " and " + load.labelB,
     series: [
@@ -148,7 +148,7 @@ function renderOverview(history, names, workerClass) {
         el("span", {}, (load.balancer ? "client connections/s, stacked by worker" : "tunnels/s") + " · 0–" + rateMax),
         el("span", {}, formatRate(lastValue(load.rate)) + " now")),
       rateChart, ...(load.balancer ? [keys] : [])),
-    chartRow(keyed([[load.labelA, "c-s2"], [load.labelB, "c-s1"]], " bytes/s · 0–" + formatBytesRate(bytesMax)),
+    chartRow(keyed([[load.labelA, "c-s2"], [load.labelB, "c-s1"]], " · 0–" + formatBytesRate(bytesMax)),
       formatBytesRate(lastValue(load.bytesA)) + " / " + formatBytesRate(lastValue(load.bytesB)), throughput),
     ...(load.balancer ? [chartRow(keyed([["p50", "c-s0"], ["p99", "c-s3"]], " connect, all workers · 0–" + formatMs(latencyMax)),
       "p50 " + formatMs(lastValue(totals.connectP50Ms)) + " · p99 " + formatMs(lastValue(totals.connectP99Ms)), latency)] : []),
@@ -174,7 +174,7 @@ function workerCard(w, history, scales, online, names, cls) {
     chartRow("connections/s · 0–" + scales.rate, formatRate(lastValue(s.connectionsPerS)),
       chart({ ...common, yMax: scales.rate, label: "Connections per second to " + (w.name || w.id),
         series: [{ name: "connectionsPerS", values: s.connectionsPerS, cls, area: true }] })),
-    chartRow(keyed([["to ↑", "c-s2"], ["from ↓", "c-s1"]], " bytes/s · 0–" + formatBytesRate(scales.bytes)),
+    chartRow(keyed([["to ↑", "c-s2"], ["from ↓", "c-s1"]], " · 0–" + formatBytesRate(scales.bytes)),
       "↑ " + formatBytesRate(lastValue(s.bytesToWorkerPerS)) + " ↓ " + formatBytesRate(lastValue(s.bytesFromWorkerPerS)),
       chart({ ...common, yMax: scales.bytes, label: "Bytes per second to and from " + (w.name || w.id),
         series: [
@@ -206,7 +206,7 @@ function renderCharts({ dashboard, history }) {
   const max = (name) => Math.max(0, ...history.workers.map((w) => seriesMax(w.series[name])));
   const scales = {
     rate: niceCeiling(max("connectionsPerS")),
-    bytes: niceCeiling(Math.max(max("bytesToWorkerPerS"), max("bytesFromWorkerPerS"))),
+    bytes: niceBytesCeiling(Math.max(max("bytesToWorkerPerS"), max("bytesFromWorkerPerS"))),
     // p99 spikes (a cold start) are clipped, not allowed to flatten the rest.
     latency: niceCeiling(robustMax(history.workers.map((w) => w.series.connectP99Ms))),
   };

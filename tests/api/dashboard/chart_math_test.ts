@@ -6,6 +6,7 @@ import {
   formatMs,
   formatRate,
   lastValue,
+  niceBytesCeiling,
   niceCeiling,
   robustMax,
   seriesMax,
@@ -60,14 +61,23 @@ Deno.test("sumSeries and stackSeries: aligned, null only where every series is",
   assert.equal(lastValue([null]), null);
 });
 
-Deno.test("robustMax: one cold-start spike does not set the ceiling of 15 minutes", () => {
-  const steady = Array.from({ length: 900 }, (_, i) => (i % 10 === 0 ? null : 2 + (i % 3)));
-  steady[0] = 210; // the first tunnels of a fresh node
-  assert.equal(robustMax([steady]), 4);
-  assert.equal(seriesMax(steady), 210);
+Deno.test("robustMax: a burst of spikes does not set the ceiling; a lasting rise does", () => {
+  const steady = Array.from({ length: 240 }, (_, i) => (i % 10 === 0 ? null : 2 + (i % 3)));
+  for (let i = 1; i < 11; i++) steady[i] = 400; // ten seconds of a fresh node's first tunnels
+  assert.equal(robustMax([steady]), 8);
+  assert.equal(seriesMax(steady), 400);
+  const risen = steady.map((v, i) => i >= 180 ? 50 : v); // the last quarter at 50 ms
+  assert.equal(robustMax([risen]), 100);
   // Few values: the maximum; none: 0.
   assert.equal(robustMax([[1, 50, null]]), 50);
   assert.equal(robustMax([[null], []]), 0);
+});
+
+Deno.test("niceBytesCeiling: nice in the unit shown", () => {
+  assert.equal(niceBytesCeiling(900), 1000);
+  assert.equal(niceBytesCeiling(195.3 * 1024), 200 * 1024);
+  assert.equal(niceBytesCeiling(3.2 * 1024 * 1024), 5 * 1024 * 1024);
+  assert.equal(niceBytesCeiling(0), 1);
 });
 
 Deno.test("formats: rates, bytes per second, milliseconds", () => {
@@ -78,6 +88,7 @@ Deno.test("formats: rates, bytes per second, milliseconds", () => {
   assert.equal(formatBytesRate(900), "900 B/s");
   assert.equal(formatBytesRate(1536), "1.5 KiB/s");
   assert.equal(formatBytesRate(5 * 1024 * 1024), "5.0 MiB/s");
+  assert.equal(formatBytesRate(153.2 * 1024), "153 KiB/s");
   assert.equal(formatMs(0.42), "0.42 ms");
   assert.equal(formatMs(3.14), "3.1 ms");
   assert.equal(formatMs(1500), "1.5 s");
