@@ -22,7 +22,12 @@ import {
 // Browser globals used inside page.evaluate callbacks (the tests are checked without the DOM
 // library; these run in Chromium).
 // deno-lint-ignore no-explicit-any
-declare const document: any, getComputedStyle: any, DOMPoint: any, innerWidth: number;
+declare const document: any;
+// deno-lint-ignore no-explicit-any
+declare const getComputedStyle: any;
+// deno-lint-ignore no-explicit-any
+declare const DOMPoint: any;
+declare const innerWidth: number;
 
 const chromiumPresent = chromiumOrWarn("dashboard_page_test.ts");
 const OUTPUT = new URL("../../test-output/", import.meta.url);

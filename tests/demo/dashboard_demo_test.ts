@@ -17,8 +17,10 @@ const UPDATE = Deno.env.get("P2P_UPDATE_SCREENSHOT") === "1";
 
 const chromiumPresent = chromiumOrWarn("dashboard_demo_test.ts");
 
+// Browser globals used inside page.evaluate callbacks (checked without the DOM library).
 // deno-lint-ignore no-explicit-any
-declare const document: any, scrollY: number;
+declare const document: any;
+declare const scrollY: number;
 
 /**
  * Clients of the balancer until stopped: `concurrency` loops, each one connection per request
