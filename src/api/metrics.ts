@@ -1,6 +1,10 @@
 import { registerProcessMetrics } from "./process_metrics.ts";
-import { Counter, Gauge, type Registry } from "prom-client";
-import { TUNNEL_TOTALS, type TunnelStats } from "../services/stats.ts";
+import { Counter, Gauge, type Metric, type Registry } from "prom-client";
+import {
+  CONNECT_LATENCY_BOUNDS_MS,
+  type LatencyHistogram,
+} from "../federated/latency_histogram.ts";
+import { allTunnels } from "./counters.ts";
 import { json, type Router } from "./router.ts";
 import type { ApiState } from "./state.ts";
 
@@ -46,25 +50,49 @@ function liveGauge(
 }
 
 /**
- * This node's tunnel ends: services and connections plus the federated balancer's
- * connections, which it counts itself. One convention everywhere: sent into the network,
- * received from it.
+ * A histogram whose buckets are read at scrape time from live {@linkcode LatencyHistogram}s
+ * (in ms; exposed in seconds, as Prometheus names want). prom-client's own `Histogram` can
+ * only be fed observation by observation, so this is a collector of the shape the registry
+ * formats (cumulative `_bucket` series with `le`, `_sum`, `_count`).
  */
-function allTunnels(state: ApiState): TunnelStats {
-  const totals = { ...state.network.shared(TUNNEL_TOTALS) };
-  for (const worker of state.federated?.()?.workers ?? []) {
-    totals.active += worker.active;
-    totals.total += worker.total;
-    totals.failed += worker.failed;
-    totals.bytesSent += worker.bytesSent;
-    totals.bytesReceived += worker.bytesReceived;
-  }
-  return totals;
+function liveHistogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => [Record<string, string>, LatencyHistogram][],
+): void {
+  const metric = {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    get() {
+      const values: { metricName: string; labels: Record<string, string>; value: number }[] = [];
+      for (const [labels, histogram] of read()) {
+        let cumulative = 0;
+        histogram.counts.forEach((count, i) => {
+          cumulative += count;
+          const bound = CONNECT_LATENCY_BOUNDS_MS[i];
+          const le = bound === undefined ? "+Inf" : String(bound / 1000);
+          values.push({
+            metricName: `${name}_bucket`,
+            labels: { ...labels, le },
+            value: cumulative,
+          });
+        });
+        values.push({ metricName: `${name}_sum`, labels, value: histogram.sumMs / 1000 });
+        values.push({ metricName: `${name}_count`, labels, value: histogram.count });
+      }
+      return Promise.resolve({ name, help, type: "histogram", aggregator: "sum", values });
+    },
+  };
+  registry.registerMetric(metric as unknown as Metric);
 }
 
 /**
  * Registers the `p2p_*` series over `state` (peers, ledger, tunnels, federated, pools). No
- * peer IDs as label values: labels are pools, directions, outcomes and reasons.
+ * peer IDs as label values: labels are pools, directions, outcomes, reasons and the workers'
+ * LocalAI IDs (`<host>-<name>`, one per worker the balancer has used).
  */
 export function registerP2PMetrics(registry: Registry, state: ApiState): void {
   const { network } = state;
@@ -179,6 +207,7 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
       return stats === undefined ? [] : [[{}, stats.waiting]];
     },
   );
+  registerWorkerMetrics(registry, state);
   liveGauge(
     registry,
     "p2p_workers_online",
@@ -200,6 +229,52 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
         { pool: bucket },
         state.pools.get(bucket).workers().length,
       ]),
+  );
+}
+
+/**
+ * The balancer's per-worker series (on `federated`), labelled by worker ID: what the
+ * dashboard's per-worker charts show, so that its figures can be checked against a scrape.
+ */
+function registerWorkerMetrics(registry: Registry, state: ApiState): void {
+  const workers = () => state.federated?.()?.workers ?? [];
+  liveCounter(
+    registry,
+    "p2p_federated_worker_connections_total",
+    "Client connections the balancer sent to each worker",
+    ["worker"],
+    () => workers().map((w) => [{ worker: w.id }, w.total]),
+  );
+  liveCounter(
+    registry,
+    "p2p_federated_worker_failed_total",
+    "Tunnels to each worker that could not be opened",
+    ["worker"],
+    () => workers().map((w) => [{ worker: w.id }, w.failed]),
+  );
+  liveGauge(
+    registry,
+    "p2p_federated_worker_active_connections",
+    "Client connections flowing through each worker now",
+    ["worker"],
+    () => workers().map((w) => [{ worker: w.id }, w.active]),
+  );
+  liveCounter(
+    registry,
+    "p2p_federated_worker_bytes_total",
+    "Bytes through each worker's tunnels, by direction (to_worker: from clients)",
+    ["worker", "direction"],
+    () =>
+      workers().flatMap((w) => [
+        [{ worker: w.id, direction: "to_worker" }, w.bytesSent],
+        [{ worker: w.id, direction: "from_worker" }, w.bytesReceived],
+      ]),
+  );
+  liveHistogram(
+    registry,
+    "p2p_federated_connect_seconds",
+    "Time to open a tunnel to each worker (successful attempts)",
+    () => workers().map((w) => [{ worker: w.id }, w.connectMs]),
   );
 }
 

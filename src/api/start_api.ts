@@ -11,6 +11,8 @@ import { addP2PRoutes } from "./p2p_routes.ts";
 import { Router } from "./router.ts";
 import { type ApiServer, serveApi } from "./server.ts";
 import type { ApiState } from "./state.ts";
+import { readCounters } from "./counters.ts";
+import { MetricsHistory } from "./history.ts";
 
 /** Options of {@linkcode startApi}. */
 export interface ApiOptions {
@@ -66,6 +68,7 @@ export async function startApi(network: Network, options: ApiOptions): Promise<R
     networkId: network.networkId,
     role: options.role ?? "node",
     federated: () => servers.values().next().value?.stats(),
+    history: new MetricsHistory(),
     readiness: [
       ...(options.readiness ?? []),
       () => {
@@ -93,8 +96,13 @@ export async function startApi(network: Network, options: ApiOptions): Promise<R
         allowedHosts: options.allowedHosts,
         handler: router.handle,
       });
+      // Sampled only while someone can read it, from the same counters /metrics reads.
+      state.history.start(() => readCounters(state));
     },
-    shutdown: () => server?.shutdown() ?? Promise.resolve(),
+    shutdown: () => {
+      state.history.stop();
+      return server?.shutdown() ?? Promise.resolve();
+    },
     stop: () => api.shutdown(),
   };
   return await network.add(api);

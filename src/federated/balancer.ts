@@ -1,4 +1,10 @@
 import { FAILURE_BACKOFF_BASE_MS, FAILURE_BACKOFF_MAX_MS } from "./constants.ts";
+import {
+  copyLatencyHistogram,
+  emptyLatencyHistogram,
+  type LatencyHistogram,
+  observeLatency,
+} from "./latency_histogram.ts";
 
 /** A load-balancing strategy. */
 export type Strategy = "least-connections" | "round-robin" | "random";
@@ -23,6 +29,8 @@ export interface WorkerStats {
   consecutiveFailures: number;
   /** Until when (ms since the epoch) it is skipped after failures; 0 when it is not. */
   backoffUntil: number;
+  /** How long its tunnels took to open: from the attempt to a confirmed stream, successes only. */
+  connectMs: LatencyHistogram;
 }
 
 /** Options of a {@linkcode Balancer}. */
@@ -109,9 +117,15 @@ export class Balancer {
     this.#stat(id).opening++;
   }
 
-  /** Records a client connection now flowing through `id` (ends its attempt, if any). */
-  open(id: string): void {
+  /**
+   * Records a client connection now flowing through `id` (ends its attempt, if any).
+   *
+   * @param id The worker.
+   * @param connectMs How long its tunnel took to open, when measured.
+   */
+  open(id: string, connectMs?: number): void {
     const stat = this.#stat(id);
+    if (connectMs !== undefined) observeLatency(stat.connectMs, connectMs);
     stat.opening = Math.max(0, stat.opening - 1);
     stat.active++;
     stat.total++;
@@ -149,9 +163,9 @@ export class Balancer {
 
   /** Counters of every worker seen so far, sorted by ID. */
   stats(): WorkerStats[] {
-    return [...this.#stats.values()].map((s) => ({ ...s })).sort((a, b) =>
-      a.id.localeCompare(b.id)
-    );
+    return [...this.#stats.values()]
+      .map((s) => ({ ...s, connectMs: copyLatencyHistogram(s.connectMs) }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   #order(ids: string[]): string[] {
@@ -196,6 +210,7 @@ export class Balancer {
         bytesReceived: 0,
         consecutiveFailures: 0,
         backoffUntil: 0,
+        connectMs: emptyLatencyHistogram(),
       };
       this.#stats.set(id, stat);
     }

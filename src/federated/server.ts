@@ -324,13 +324,14 @@ export class FederatedServer implements NetworkComponent {
     for (const [attempt, id] of candidates.entries()) {
       const worker = byId.get(id)!;
       this.balancer.attempt(id);
+      const started = performance.now();
       const opened = await this.#open(worker);
       if (opened === undefined) {
         this.balancer.fail(id);
         continue;
       }
       if (attempt > 0) this.#counters.failovers++;
-      await this.#pipe(conn, id, opened, prefetch);
+      await this.#pipe(conn, id, opened, prefetch, performance.now() - started);
       return;
     }
     this.#counters.failed++;
@@ -361,8 +362,9 @@ export class FederatedServer implements NetworkComponent {
     id: string,
     opened: { stream: Stream; early: Uint8Array | undefined },
     prefetch: Prefetcher,
+    connectMs: number,
   ): Promise<void> {
-    this.balancer.open(id);
+    this.balancer.open(id, connectMs);
     let bytesSent = 0;
     let bytesReceived = 0;
     try {

@@ -141,3 +141,81 @@ Deno.test({
     }
   },
 });
+
+interface HistoryAnswer {
+  at: number[];
+  workers: { id: string; series: Record<string, (number | null)[]> }[];
+}
+
+/** Σ rate × Δt over a history series: what the counter it was derived from moved by. */
+function integrate(at: number[], rates: (number | null)[]): number {
+  let sum = 0;
+  for (let i = 1; i < at.length; i++) sum += (rates[i] ?? 0) * ((at[i]! - at[i - 1]!) / 1000);
+  return sum;
+}
+
+Deno.test({
+  name: "GET /metrics and /api/history: per-worker counters, connect histogram, the same numbers",
+  ...NODE_TEST,
+  async fn() {
+    const net = await startTestNetwork([{ name: "alpha" }, { name: "bravo" }]);
+    try {
+      const api = net.seed.api;
+      await untilPoolOnline(api, "federated", ["alpha", "bravo"]);
+      for (let i = 0; i < 8; i++) assert.equal((await getOnce(net.balancer)).status, 200);
+      interface Federated {
+        accepted: number;
+        active: number;
+        workers: { id: string; name: string; total: number; bytesSent: number; bytesReceived: number }[];
+      }
+      const federated = await waitFor(async () => {
+        const stats = await apiGet<Federated>(api, "/api/federated");
+        return stats.accepted === 8 && stats.active === 0 ? stats : undefined;
+      }, { timeoutMs: 5_000, intervalMs: 50, message: "8 finished connections" });
+      assert.deepEqual(federated.workers.map((w) => w.name).sort(), ["alpha", "bravo"]);
+      const { samples, text } = await scrape(api);
+
+      for (const w of federated.workers) {
+        const worker = { worker: w.id };
+        assert.equal(valueOf(samples, "p2p_federated_worker_connections_total", worker), w.total);
+        assert.equal(valueOf(samples, "p2p_federated_worker_active_connections", worker), 0);
+        const toWorker = { worker: w.id, direction: "to_worker" };
+        assert.equal(valueOf(samples, "p2p_federated_worker_bytes_total", toWorker), w.bytesSent);
+        // The histogram: cumulative buckets ending in +Inf, one observation per connection.
+        const buckets = samples.filter((s) =>
+          s.name === "p2p_federated_connect_seconds_bucket" && s.labels.worker === w.id
+        );
+        assert.equal(buckets.at(-1)?.labels.le, "+Inf", text);
+        const counts = buckets.map((b) => b.value);
+        assert.ok(counts.every((n, i) => i === 0 || n >= counts[i - 1]!), String(counts));
+        assert.equal(counts.at(-1), w.total);
+        assert.equal(valueOf(samples, "p2p_federated_connect_seconds_count", worker), w.total);
+        assert.ok(valueOf(samples, "p2p_federated_connect_seconds_sum", worker) > 0);
+      }
+      // Round-robin over two workers: four each.
+      assert.deepEqual(federated.workers.map((w) => w.total), [4, 4]);
+      // The balancer's per-worker bytes are its tunnel bytes (it serves no other tunnel).
+      assert.equal(
+        valueOf(samples, "p2p_tunnel_bytes_total", { direction: "out" }),
+        federated.workers.reduce((sum, w) => sum + w.bytesSent, 0),
+      );
+
+      // The history, sampled from the same counters: its rates add up to them.
+      await waitFor(async () => {
+        const history = await apiGet<HistoryAnswer>(api, "/api/history");
+        return federated.workers.every((w) => {
+          const series = history.workers.find((h) => h.id === w.id)?.series;
+          if (series === undefined) return false;
+          const connections = integrate(history.at, series.connectionsPerS!);
+          const bytes = integrate(history.at, series.bytesToWorkerPerS!);
+          // Rates are sent with four significant digits.
+          return Math.abs(connections - w.total) < 0.05 &&
+            Math.abs(bytes - w.bytesSent) <= w.bytesSent * 0.002 &&
+            series.connectP50Ms!.some((v) => v !== null && v > 0 && v <= 5_000);
+        });
+      }, { timeoutMs: 5_000, intervalMs: 200, message: "history rates adding up to /metrics" });
+    } finally {
+      await net.stop();
+    }
+  },
+});

@@ -306,7 +306,15 @@ Deno.test({
       const page = await fetch(`${node.api}/`);
       assert.equal(page.status, 200);
       assert.doesNotMatch(await page.text(), new RegExp(node.start.peerId));
-      for (const path of ["/healthz", "/api/node", "/metrics", "/api/dashboard", "/api/nope"]) {
+      const paths = [
+        "/healthz",
+        "/api/node",
+        "/metrics",
+        "/api/dashboard",
+        "/api/history",
+        "/api/nope",
+      ];
+      for (const path of paths) {
         assertJsonError(await call(node.api, path), 401, /bearer token/);
         for (
           const authorization of [
@@ -339,6 +347,18 @@ Deno.test({
       });
       assert.equal(metrics.status, 200);
       assert.match(await metrics.text(), /^# HELP /m);
+      const history = await call(node.api, "/api/history?since=0", {
+        headers: { authorization: "Bearer s3cret" },
+      });
+      assert.equal(history.status, 200);
+      assert.ok(Array.isArray(history.body.at) && history.body.at.length > 0, "samples");
+      assertJsonError(
+        await call(node.api, "/api/history?since=yesterday", {
+          headers: { authorization: "Bearer s3cret" },
+        }),
+        400,
+        /^Cannot read since "yesterday": expected ms since the epoch$/,
+      );
     } finally {
       await stopAll([node]);
     }

@@ -2,8 +2,9 @@
 // `p2p` processes: it loads cleanly, shows the workers by name as online, and reflects a
 // worker killed with SIGKILL within seconds. Skipped when /usr/bin/chromium is absent.
 //
-// Screenshots go to test-output/; with P2P_UPDATE_SCREENSHOT=1 one is also copied to
-// docs/dashboard.png, which the README shows.
+// The graph shows the balancer and its three workers with a direct edge each; after the kill,
+// the worker's node turns offline, its edge goes, and the event is on its charts' time axis.
+// Screenshots go to test-output/ (docs/dashboard.png comes from the demo's test).
 import { waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
@@ -12,7 +13,6 @@ import { getOnce, NODE_TEST, startTestNetwork, type TestNetwork } from "../../ap
 
 const NAMES = ["alpha", "bravo", "charlie"];
 const OUTPUT = new URL("../../../test-output/", import.meta.url);
-const DOCS_SCREENSHOT = new URL("../../../docs/dashboard.png", import.meta.url);
 
 const chromiumPresent = chromiumOrWarn("dashboard_test.ts");
 
@@ -63,14 +63,20 @@ Deno.test({
       await page.waitForSelector("#status:not(.error)");
 
       await Deno.mkdir(OUTPUT, { recursive: true });
-      const screenshot = await page.screenshot({
-        path: new URL("dashboard.png", OUTPUT).pathname,
-        fullPage: true,
-      });
-      if (Deno.env.get("P2P_UPDATE_SCREENSHOT") === "1") {
-        await Deno.writeFile(DOCS_SCREENSHOT, screenshot);
-        console.log(`wrote ${DOCS_SCREENSHOT.pathname}`);
+      await page.screenshot({ path: new URL("dashboard.png", OUTPUT).pathname, fullPage: true });
+
+      // The graph: this node in the centre, a direct edge to each worker's peer.
+      const self = net.seed.start.peerId;
+      assert.equal(await page.getAttribute('#graph [data-self="true"]', "data-node"), self);
+      for (const worker of net.workers) {
+        const peer = worker.node.start.peerId;
+        const node = `#graph [data-node="${peer}"][data-kind="worker"]`;
+        await page.waitForSelector(`${node}[data-state="online"]`);
+        assert.equal(await page.locator(`${node} text`).textContent(), worker.name);
+        const edge = `#graph [data-edge-from="${self}"][data-edge-to="${peer}"]`;
+        assert.equal(await page.getAttribute(edge, "data-path"), "direct");
       }
+      assert.equal(await page.locator("#graph [data-edge-to]").count(), NAMES.length);
 
       // kill -9 one worker: its row turns offline within a few seconds, the others stay.
       const victim = net.workers.find((w) => w.name === "bravo")!;
@@ -90,6 +96,20 @@ Deno.test({
           .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-worker")));
         return header === "federated — 2/3 online" && online.join() === "alpha,charlie";
       }, { timeoutMs: 10_000, intervalMs: 100, message: "alpha and charlie online, bravo not" });
+      // In the picture: bravo's node offline, its edge gone (its connection closed).
+      const bravo = victim.node.start.peerId;
+      await page.waitForSelector(`#graph [data-node="${bravo}"][data-state="offline"]`);
+      await page.waitForSelector(`#graph [data-edge-to="${bravo}"]`, { state: "detached" });
+      // On the time axis: the event in the list and on bravo's charts, not on alpha's.
+      await page.waitForSelector('#events li[data-event-kind="offline"]:has-text("bravo offline")');
+      // (A vertical line has no width: attached, not "visible".)
+      await page.waitForSelector('[data-worker-card="bravo"] line[data-event-kind="offline"]', {
+        state: "attached",
+      });
+      assert.equal(
+        await page.locator('[data-worker-card="alpha"] line[data-event-kind="offline"]').count(),
+        0,
+      );
       await page.screenshot({ path: new URL("dashboard-offline.png", OUTPUT).pathname });
 
       assert.deepEqual(problems, []);

@@ -51,7 +51,8 @@ Deno.test({
       const { address, port } = apiAddress(node);
       const host = `attacker.example:${port}`;
       await putKeep(node);
-      for (const path of ["/", "/api/ledger", "/api/dashboard", "/api/node", "/metrics"]) {
+      const paths = ["/", "/api/ledger", "/api/dashboard", "/api/history", "/api/node", "/metrics"];
+      for (const path of paths) {
         const answer = await rawRequest(address, "GET", path, { Host: host });
         assert.equal(answer.status, 403, `GET ${path}: ${answer.body}`);
         assert.match(answer.headers["content-type"] ?? "", /^application\/json/);

@@ -45,7 +45,11 @@ Deno.test({
       const page = await browser.newPage();
       page.setDefaultTimeout(15_000);
       const dashboardFetches: (string | undefined)[] = [];
+      // Every API fetch of the page (dashboard, peers, node, history), with its bearer.
+      const apiFetches: [string, string | undefined][] = [];
       page.on("request", (request) => {
+        const path = new URL(request.url()).pathname;
+        if (path.startsWith("/api/")) apiFetches.push([path, request.headers()["authorization"]]);
         if (request.url().endsWith("/api/dashboard")) {
           dashboardFetches.push(request.headers()["authorization"]);
         }
@@ -55,6 +59,8 @@ Deno.test({
       assert.equal(response?.status(), 200);
       await assertLocked(page, node);
       assert.deepEqual(dashboardFetches, [undefined]);
+      // Locked, the page asks for nothing else (no charts or graph data without the token).
+      assert.deepEqual(apiFetches, [["/api/dashboard", undefined]]);
 
       // A wrong token: a clear message, still nothing shown, nothing kept.
       await page.fill("#login-token", "wrong-token");
@@ -78,6 +84,21 @@ Deno.test({
       assert.ok(dashboardFetches.length > seen);
       assert.ok(after.length >= 2, JSON.stringify(dashboardFetches));
       assert.ok(after.every((a) => a === `Bearer ${API_TOKEN}`), JSON.stringify(after));
+      // The graph and the charts have their data: every route was fetched with the bearer.
+      await page.waitForSelector(`#graph [data-self="true"][data-node="${node.start.peerId}"]`);
+      await page.waitForSelector('#tiles [id="tile-peers"]');
+      const right = apiFetches.findIndex(([, a]) => a === `Bearer ${API_TOKEN}`);
+      // Before the right token: only the two refused dashboard fetches.
+      assert.deepEqual(apiFetches.slice(0, right), [
+        ["/api/dashboard", undefined],
+        ["/api/dashboard", "Bearer wrong-token"],
+      ]);
+      const opened = apiFetches.slice(right);
+      const paths = new Set(opened.map(([path]) => path));
+      for (const path of ["/api/dashboard", "/api/peers", "/api/node", "/api/history"]) {
+        assert.ok(paths.has(path), `${path} fetched: ${JSON.stringify([...paths])}`);
+      }
+      assert.ok(opened.every(([, a]) => a === `Bearer ${API_TOKEN}`), JSON.stringify(opened));
 
       // The token lasts for the tab: a reload stays in; a fresh tab asks again.
       await page.reload();
