@@ -144,7 +144,10 @@ export class MetricsHistory {
     const totals = this.#totals;
     totals.peers[slot] = snapshot.peers;
     totals.tunnelsActive[slot] = snapshot.tunnels.active;
-    totals.tunnelBytesInPerS[slot] = rate(snapshot.tunnels.bytesReceived, previous?.tunnels.bytesReceived);
+    totals.tunnelBytesInPerS[slot] = rate(
+      snapshot.tunnels.bytesReceived,
+      previous?.tunnels.bytesReceived,
+    );
     totals.tunnelBytesOutPerS[slot] = rate(snapshot.tunnels.bytesSent, previous?.tunnels.bytesSent);
     totals.connectionsPerS[slot] = rate(snapshot.tunnels.total, previous?.tunnels.total);
 

@@ -86,7 +86,9 @@ Deno.test("latencyQuantile: interpolates inside the bucket of the rank, as Prome
 Deno.test("history: rates per second between samples, latency over the window", () => {
   const history = new MetricsHistory({ capacity: 10, latencyWindow: 2 });
   history.record(snapshot(1_000, [worker("a")]));
-  history.record(snapshot(3_000, [worker("a", { total: 10, bytesSent: 2048, bytesReceived: 512 })]));
+  history.record(
+    snapshot(3_000, [worker("a", { total: 10, bytesSent: 2048, bytesReceived: 512 })]),
+  );
   history.record(snapshot(4_000, [
     worker("a", {
       total: 13,

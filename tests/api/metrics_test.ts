@@ -166,7 +166,13 @@ Deno.test({
       interface Federated {
         accepted: number;
         active: number;
-        workers: { id: string; name: string; total: number; bytesSent: number; bytesReceived: number }[];
+        workers: {
+          id: string;
+          name: string;
+          total: number;
+          bytesSent: number;
+          bytesReceived: number;
+        }[];
       }
       const federated = await waitFor(async () => {
         const stats = await apiGet<Federated>(api, "/api/federated");
