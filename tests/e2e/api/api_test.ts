@@ -11,7 +11,7 @@ import {
   type PoolWorker,
   startTestNetwork,
   untilPoolOnline,
-} from "../../api/_fixtures.ts";
+} from "./_fixtures.ts";
 
 /** Go's `time.Time` JSON: RFC 3339 with an optional fraction of up to 9 digits. */
 const GO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;

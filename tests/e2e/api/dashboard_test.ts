@@ -9,7 +9,7 @@ import { waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { chromiumOrWarn, launchChromium, watchProblems } from "../../_helpers/chromium.ts";
-import { getOnce, NODE_TEST, startTestNetwork, type TestNetwork } from "../../api/_fixtures.ts";
+import { getOnce, NODE_TEST, startTestNetwork, type TestNetwork } from "./_fixtures.ts";
 
 const NAMES = ["alpha", "bravo", "charlie"];
 const OUTPUT = new URL("../../../test-output/", import.meta.url);

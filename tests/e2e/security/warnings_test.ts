@@ -12,7 +12,7 @@ import {
 import assert from "node:assert/strict";
 import { RepeatedWarning } from "../../../src/services/repeated_warning.ts";
 import { generateToken } from "../../../src/token/token.ts";
-import { getOnce, untilPoolOnline } from "../../api/_fixtures.ts";
+import { getOnce, untilPoolOnline } from "../api/_fixtures.ts";
 
 interface Line {
   message: string;

@@ -10,8 +10,8 @@ import {
   stopAll,
   waitFor,
   withTimeout,
-} from "../_helpers/mod.ts";
-import { generateToken } from "../../src/token/token.ts";
+} from "../../_helpers/mod.ts";
+import { generateToken } from "../../../src/token/token.ts";
 
 export { NODE_TEST };
 

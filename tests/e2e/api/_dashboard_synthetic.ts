@@ -4,10 +4,10 @@
 // same CSP); the API answers come from `SyntheticNode`, through Playwright's request routing,
 // so nothing listens and nothing leaves the browser.
 import type { Page, Route } from "playwright-core";
-import { addDashboardRoutes } from "../../src/api/dashboard_routes.ts";
-import { Router } from "../../src/api/router.ts";
-import type { ApiState } from "../../src/api/state.ts";
-import type { HistoryJson } from "../../src/api/history.ts";
+import { addDashboardRoutes } from "../../../src/api/dashboard_routes.ts";
+import { Router } from "../../../src/api/router.ts";
+import type { ApiState } from "../../../src/api/state.ts";
+import type { HistoryJson } from "../../../src/api/history.ts";
 
 /** Where the synthetic node "is": a loopback discard port nothing listens on. */
 export const ORIGIN = "http://127.0.0.1:9";

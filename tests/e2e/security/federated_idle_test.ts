@@ -6,7 +6,7 @@
 // With --open-on-accept (server-first protocols) idle clients do get tunnels: 1,500 of them,
 // more than yamux's default cap of 1,000 streams, do not cost the worker its connection, and
 // --idle-timeout closes them.
-import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
+import { NODE_TEST, waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import {
   apiGet,
@@ -16,8 +16,8 @@ import {
   type TestNetwork,
   untilPoolOnline,
 } from "../api/_fixtures.ts";
-import { rssMiB } from "../../bench/lib/proc.ts";
-import { holdIdleClients, type IdleClients } from "./_idle_clients.ts";
+import { rssMiB } from "../../../bench/lib/proc.ts";
+import { holdIdleClients, type IdleClients } from "../../security/_idle_clients.ts";
 
 const IDLE_CLIENTS = 2_000;
 const ATTACK_MS = 60_000;

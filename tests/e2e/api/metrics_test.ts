@@ -1,7 +1,7 @@
 // GET /metrics of running `p2p` processes: Prometheus text with our `p2p_*` series and
 // libp2p's own `libp2p_*` ones, counters that move with the traffic, and no peer IDs as
 // label values (they would make one series per peer).
-import { waitFor } from "../_helpers/mod.ts";
+import { waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import {
   apiGet,

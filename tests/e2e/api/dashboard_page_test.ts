@@ -5,7 +5,7 @@
 // the system, and a phone-width screen does not scroll sideways.
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { chromiumOrWarn, launchChromium, watchProblems } from "../_helpers/chromium.ts";
+import { chromiumOrWarn, launchChromium, watchProblems } from "../../_helpers/chromium.ts";
 import {
   DIRECT,
   LIMITED,
@@ -30,9 +30,9 @@ declare const DOMPoint: any;
 declare const innerWidth: number;
 
 const chromiumPresent = chromiumOrWarn("dashboard_page_test.ts");
-const OUTPUT = new URL("../../test-output/", import.meta.url);
+const OUTPUT = new URL("../../../test-output/", import.meta.url);
 // With P2P_UPDATE_SCREENSHOT=1, the 50-node picture (dark theme) for the README.
-const DOCS_NETWORK = new URL("../../docs/dashboard-50-nodes.png", import.meta.url);
+const DOCS_NETWORK = new URL("../../../docs/dashboard-50-nodes.png", import.meta.url);
 
 async function open(
   browser: Browser,
