@@ -74,6 +74,7 @@ export {
   startFederated,
 } from "./src/federated/server.ts";
 export type { Strategy, WorkerStats } from "./src/federated/balancer.ts";
+export type { LatencyHistogram } from "./src/federated/latency_histogram.ts";
 
 // The HTTP API, dashboard and metrics.
 export { type ApiOptions, type RunningApi, startApi } from "./src/api/start_api.ts";
@@ -96,7 +97,7 @@ export type {
   MessageHandler,
   RequestOptions,
   SendOptions,
-} from "./src/messaging/protocol.ts";
+} from "./src/messaging/protocol_types.ts";
 export type { TopicHandler, TopicMessage } from "./src/messaging/topics.ts";
 export type { AdvertiseOptions } from "./src/messaging/directory.ts";
 export type { Capabilities } from "./src/messaging/capabilities.ts";

@@ -241,9 +241,12 @@ export class Messaging implements NetworkComponent {
     };
   }
 
-  /** Peers subscribed to `topic`. */
+  /**
+   * Members subscribed to `topic`: the peers a `publish` reaches now (a peer that has not
+   * proved it holds the token gets nothing, subscribed or not).
+   */
   topicPeers(topic: string): string[] {
-    return this.#topics.subscribers(topic);
+    return this.#topics.subscribers(topic).filter((peer) => this.#network.isMember(peer));
   }
 
   /** Advertises this node's capabilities (a signed record, refreshed). */

@@ -241,7 +241,7 @@ export class P2PNode extends TypedEvents<P2PNodeEvents> implements AsyncDisposab
     };
   }
 
-  /** Peers subscribed to `topic`. */
+  /** Members subscribed to `topic`: the peers a `publish` reaches now. */
   topicPeers(topic: string): string[] {
     return this.#running?.messaging.topicPeers(topic) ?? [];
   }
