@@ -67,12 +67,8 @@ export { InvalidAddressError } from "./src/services/target.ts";
 export { FEDERATED_POOL, WORKER_POOL } from "./src/services/constants.ts";
 
 // The federated load balancer.
-export {
-  FederatedServer,
-  type FederatedServerInit,
-  type FederatedStats,
-  startFederated,
-} from "./src/federated/server.ts";
+export { FederatedServer, startFederated } from "./src/federated/server.ts";
+export type { FederatedServerInit, FederatedStats } from "./src/federated/options.ts";
 export type { Strategy, WorkerStats } from "./src/federated/balancer.ts";
 export type { LatencyHistogram } from "./src/federated/latency_histogram.ts";
 

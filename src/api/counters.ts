@@ -1,4 +1,4 @@
-import type { FederatedStats } from "../federated/server.ts";
+import type { FederatedStats } from "../federated/options.ts";
 import { TUNNEL_TOTALS, type TunnelStats } from "../services/stats.ts";
 import type { ApiState } from "./state.ts";
 

@@ -1,4 +1,4 @@
-import type { FederatedStats } from "../federated/server.ts";
+import type { FederatedStats } from "../federated/options.ts";
 import type { Network } from "../network/network.ts";
 import type { PoolViews } from "../services/pool_views.ts";
 import type { MetricsHistory } from "./history.ts";

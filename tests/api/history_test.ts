@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { CounterSnapshot } from "../../src/api/counters.ts";
 import { MetricsHistory } from "../../src/api/history.ts";
-import type { FederatedStats } from "../../src/federated/server.ts";
+import type { FederatedStats } from "../../src/federated/options.ts";
 import {
   emptyLatencyHistogram,
   type LatencyHistogram,

@@ -7,11 +7,8 @@ import { type Network, startNetwork } from "../../src/network/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
 import { startWorker, type Worker } from "../../src/services/worker.ts";
 
-import {
-  type FederatedServer,
-  type FederatedServerInit,
-  startFederated,
-} from "../../src/federated/server.ts";
+import { type FederatedServer, startFederated } from "../../src/federated/server.ts";
+import type { FederatedServerInit } from "../../src/federated/options.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
 import {
   closeQuietly,

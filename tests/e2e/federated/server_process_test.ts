@@ -10,7 +10,7 @@ import {
   withTimeout,
 } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
-import type { FederatedStats } from "../../../src/federated/server.ts";
+import type { FederatedStats } from "../../../src/federated/options.ts";
 import {
   closeAllHeld as closeAll,
   closeQuietly,
