@@ -1,4 +1,9 @@
-/** Test options for suites that run libp2p nodes: its timers and channels outlive a test. */
+/**
+ * Options of tests that run libp2p nodes in the test's own process, the one exception to the
+ * sanitizers: after `stop()` js-libp2p leaves unref'd `AbortSignal.timeout` timers (dials,
+ * identify, ping, the connection manager's own stop) and the peer store's BroadcastChannel;
+ * they fire or close harmlessly later, but Deno's op and resource sanitizers count them.
+ */
 export const NODE_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
 
 /**
