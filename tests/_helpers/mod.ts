@@ -5,3 +5,4 @@ installDenoShims();
 export * from "./wait.ts";
 export * from "./process.ts";
 export * from "./nodes.ts";
+export * from "./networks.ts";

@@ -55,3 +55,29 @@ export async function withTimeout<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Resolves with `check()`'s value as soon as it is truthy: checked at once, then after each
+ * `type` event of `target`. Rejects after `timeoutMs`. (The event-driven form of waitFor.)
+ */
+export function untilEvent<T>(
+  target: EventTarget,
+  type: string,
+  check: () => T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  let listener: (() => void) | undefined;
+  const found = new Promise<T>((resolve) => {
+    const first = check();
+    if (first !== undefined && first !== false) return resolve(first);
+    listener = () => {
+      const value = check();
+      if (value !== undefined && value !== false) resolve(value);
+    };
+    target.addEventListener(type, listener);
+  });
+  return withTimeout(found, timeoutMs, what).finally(() => {
+    if (listener !== undefined) target.removeEventListener(type, listener);
+  });
+}

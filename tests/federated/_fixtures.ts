@@ -3,8 +3,7 @@
 // first: it loads the Deno shims before libp2p.
 import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
 import { createHash } from "node:crypto";
-import { type Network, startNetwork } from "../../src/network/network.ts";
-import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
+import { type Network } from "../../src/network/network.ts";
 import { startWorker, type Worker } from "../../src/services/worker.ts";
 
 import { type FederatedServer, startFederated } from "../../src/federated/server.ts";
@@ -22,6 +21,18 @@ import {
 } from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
+export {
+  ledgersConverged,
+  loopbackAddr,
+  startLoopbackNetwork,
+  untilEvent,
+} from "../_helpers/mod.ts";
+import {
+  ledgersConverged,
+  loopbackAddr,
+  startLoopbackNetwork,
+  untilEvent,
+} from "../_helpers/mod.ts";
 
 /** The host name of every in-process worker: worker IDs are `fedhost-<name>`. */
 export const WORKER_HOST = "fedhost";
@@ -31,48 +42,6 @@ const decoder = new TextDecoder();
 
 // ---------------------------------------------------------------------------------------
 // Networks
-
-/** The node's loopback multiaddr, with `/p2p/<id>`. */
-export function loopbackAddr(network: Network): string {
-  const addr = network.node.getMultiaddrs().map(String).find((a) =>
-    a.startsWith("/ip4/127.0.0.1/")
-  );
-  if (addr === undefined) throw new Error("the node has no loopback address");
-  return addr.includes("/p2p/") ? addr : `${addr}/p2p/${network.peerId}`;
-}
-
-/** One in-process node on loopback: mDNS off, a seed (no bootstrap) or bootstrapping to `seed`. */
-export function startLoopbackNetwork(token: NetworkToken, bootstrap: string[]): Promise<Network> {
-  return startNetwork({
-    token,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    bootstrapPeers: bootstrap,
-    mdns: false,
-  });
-}
-
-/** Resolves with `check()` once truthy: checked at once, then on each `type` event; bounded. */
-export function untilEvent<T>(
-  target: EventTarget,
-  type: string,
-  check: () => T | undefined | false,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  let listener: (() => void) | undefined;
-  const found = new Promise<T>((resolve) => {
-    const first = check();
-    if (first !== undefined && first !== false) return resolve(first);
-    listener = () => {
-      const value = check();
-      if (value !== undefined && value !== false) resolve(value);
-    };
-    target.addEventListener(type, listener);
-  });
-  return withTimeout(found, timeoutMs, what).finally(() => {
-    if (listener !== undefined) target.removeEventListener(type, listener);
-  });
-}
 
 /** A named HTTP backend and the in-process worker in front of it. */
 export interface NamedWorker {
@@ -160,20 +129,6 @@ export async function startFedCluster(names: string[]): Promise<FedCluster> {
     await stop();
     throw err;
   }
-}
-
-/** Waits until every ledger holds the heartbeat of every node. */
-export async function ledgersConverged(networks: Network[], timeoutMs = 10_000): Promise<void> {
-  const ids = networks.map((n) => n.peerId.toString());
-  await Promise.all(networks.map((n) =>
-    untilEvent(
-      n.ledger,
-      "change",
-      () => ids.every((id) => n.ledger.has(HEALTHCHECK_BUCKET, id)),
-      timeoutMs,
-      `heartbeats of ${ids.length} nodes in the ledger of ${n.peerId}`,
-    )
-  ));
 }
 
 /** Waits (bounded, on the view's events) until the balancer sees exactly `ids` online. */

@@ -202,3 +202,28 @@ function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}\n${err.stack ?? ""}`;
   return String(err);
 }
+
+/**
+ * Registers the CI run of a fuzz target: a seeded, bounded run (`FUZZ_SEED`, `FUZZ_CASES`)
+ * that prints its seed and outcomes and fails on any unexpected outcome.
+ */
+export function fuzzTest<C>(
+  name: string,
+  target: FuzzTarget<C>,
+  options: { sanitizeOps?: boolean; sanitizeResources?: boolean } = {},
+): void {
+  Deno.test({
+    name,
+    ...options,
+    async fn() {
+      const seed = seedFromEnv();
+      const report = await runFuzz(target, { seed, cases: casesFromEnv(target.ciCases) });
+      console.log(
+        `${target.name}: seed ${seed}, ${report.casesRun} cases in ${report.elapsedMs} ms: ${
+          formatOutcomes(report.outcomes)
+        }`,
+      );
+      assertClean(report);
+    },
+  });
+}

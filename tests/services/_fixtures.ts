@@ -2,85 +2,26 @@
 // backends. The helpers module comes first: it loads the Deno shims before libp2p.
 import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
 import { createHash } from "node:crypto";
-import { type Network, startNetwork } from "../../src/network/network.ts";
-import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
+import { type Network } from "../../src/network/network.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
 import { closeQuietly, Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 export { NODE_TEST };
 
-/** Every test node listens here only. */
-export const LOOPBACK_LISTEN = ["/ip4/127.0.0.1/tcp/0"];
-
-/** The node's loopback multiaddr, with `/p2p/<id>`. */
-export function loopbackAddr(network: Network): string {
-  const addr = network.node.getMultiaddrs().map(String).find((a) =>
-    a.startsWith("/ip4/127.0.0.1/")
-  );
-  if (addr === undefined) throw new Error("the node has no loopback address");
-  return addr.includes("/p2p/") ? addr : `${addr}/p2p/${network.peerId}`;
-}
-
-/**
- * Starts one in-process node on loopback: mDNS off, and either a seed (`bootstrap` empty)
- * or a node bootstrapping to the given loopback addresses only (never the public list).
- */
-export function startLoopbackNetwork(
-  token: NetworkToken,
-  bootstrap: string[] = [],
-): Promise<Network> {
-  return startNetwork({
-    token,
-    listen: LOOPBACK_LISTEN,
-    bootstrapPeers: bootstrap,
-    mdns: false,
-  });
-}
-
-/** Stops every network given; never throws. */
-export async function stopNetworks(networks: (Network | undefined)[]): Promise<void> {
-  await Promise.allSettled(networks.map((n) => n?.stop()));
-}
-
-/**
- * Resolves with `check()`'s value as soon as it is truthy: checked at once, then after each
- * `type` event of `target`. Rejects after `timeoutMs`. (The event-driven form of waitFor.)
- */
-export function untilEvent<T>(
-  target: EventTarget,
-  type: string,
-  check: () => T | undefined | false,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  let listener: (() => void) | undefined;
-  const found = new Promise<T>((resolve) => {
-    const first = check();
-    if (first !== undefined && first !== false) return resolve(first);
-    listener = () => {
-      const value = check();
-      if (value !== undefined && value !== false) resolve(value);
-    };
-    target.addEventListener(type, listener);
-  });
-  return withTimeout(found, timeoutMs, what).finally(() => {
-    if (listener !== undefined) target.removeEventListener(type, listener);
-  });
-}
-
-/** Waits until every ledger holds the heartbeat of every node: gossip flows both ways. */
-export async function ledgersConverged(networks: Network[], timeoutMs = 10_000): Promise<void> {
-  const ids = networks.map((n) => n.peerId.toString());
-  await Promise.all(networks.map((n) =>
-    untilEvent(
-      n.ledger,
-      "change",
-      () => ids.every((id) => n.ledger.has(HEALTHCHECK_BUCKET, id)),
-      timeoutMs,
-      `heartbeats of ${ids.length} nodes in the ledger of ${n.peerId}`,
-    )
-  ));
-}
+export {
+  ledgersConverged,
+  LOOPBACK_LISTEN,
+  loopbackAddr,
+  startLoopbackNetwork,
+  stopNetworks,
+  untilEvent,
+} from "../_helpers/mod.ts";
+import {
+  ledgersConverged,
+  loopbackAddr,
+  startLoopbackNetwork,
+  stopNetworks,
+} from "../_helpers/mod.ts";
 
 /** A network sharing one token: `networks[0]` is the seed, the others bootstrap to it. */
 export interface Cluster {

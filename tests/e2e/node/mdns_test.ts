@@ -1,3 +1,4 @@
+import { privateNamespaceUnavailable } from "../../_helpers/namespaces.ts";
 import { NODE_TEST } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
@@ -5,23 +6,7 @@ import { generateToken } from "../../../src/token/token.ts";
 const SCRIPT = new URL("../../node/_fixtures/mdns_pair.sh", import.meta.url).pathname;
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 
-/** Why mDNS cannot be tested here (no way to make a private network namespace), if so. */
-function namespaceUnavailable(): string | undefined {
-  for (
-    const [cmd, args] of [["unshare", ["-n", "true"]], ["ip", ["-V"]], ["curl", ["-V"]]] as const
-  ) {
-    try {
-      const out = new Deno.Command(cmd, { args: [...args], stdout: "null", stderr: "null" })
-        .outputSync();
-      if (!out.success) return `"${cmd} ${args.join(" ")}" failed (exit ${out.code})`;
-    } catch (err) {
-      return `"${cmd}" is unavailable (${err instanceof Error ? err.message : err})`;
-    }
-  }
-  return undefined;
-}
-
-const unavailable = namespaceUnavailable();
+const unavailable = privateNamespaceUnavailable(["ip", "curl"]);
 if (unavailable !== undefined) {
   console.warn(`mDNS test skipped: needs a private network namespace, but ${unavailable}`);
 }

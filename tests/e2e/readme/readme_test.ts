@@ -1,3 +1,4 @@
+import { privateNamespaceUnavailable } from "../../_helpers/namespaces.ts";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -5,21 +6,7 @@ import { readmeBlocks, readmeScript } from "./readme_script.ts";
 
 const REPO = dirname(dirname(dirname(dirname(fileURLToPath(import.meta.url)))));
 
-/** Why the README cannot run here (it needs a private network namespace), if so. */
-function namespaceUnavailable(): string | undefined {
-  for (const [cmd, args] of [["unshare", ["-n", "true"]], ["curl", ["-V"]]] as const) {
-    try {
-      const out = new Deno.Command(cmd, { args: [...args], stdout: "null", stderr: "null" })
-        .outputSync();
-      if (!out.success) return `"${cmd} ${args.join(" ")}" failed (exit ${out.code})`;
-    } catch (err) {
-      return `"${cmd}" is unavailable (${err instanceof Error ? err.message : err})`;
-    }
-  }
-  return undefined;
-}
-
-const unavailable = namespaceUnavailable();
+const unavailable = privateNamespaceUnavailable(["curl"]);
 if (unavailable !== undefined) {
   console.warn(`README test skipped: needs a private network namespace, but ${unavailable}`);
 }
