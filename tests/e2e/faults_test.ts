@@ -4,7 +4,6 @@
 // prefix, refused, 503; corrupt and timeout always fail). The steps share one cluster and run
 // in order: a slow worker, a worker whose target dies and returns, `kill -9` of a worker,
 // `kill -9` of the balancer and its restart.
-import { NODE_TEST } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import {
   type ClientResult,
@@ -39,7 +38,6 @@ function assertNoHangOrCorruption(results: ClientResult[], what: string): void {
 
 Deno.test({
   name: "faults: slow worker, dying target, kill -9 of a worker and of the balancer, under load",
-  ...NODE_TEST,
   async fn(t) {
     const cluster: FedProcesses = await startFedProcesses(["w1", "w2", "w3"]);
     const [w1, w2, w3] = cluster.workers as [

@@ -8,7 +8,7 @@
 // run there). The link of a is cut until the nodes notice (no peers left on a); keys are
 // written on both sides; the link comes back; the ledger converges on all three and the tunnel
 // from b to a works again. Skipped where namespaces cannot be made (not root, no iproute2).
-import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
+import { waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
 import { Namespaces, netnsUnavailable } from "./_netns.ts";
@@ -24,7 +24,6 @@ const P2P_PORT = 4001;
 Deno.test({
   name:
     "partition: cut a host off, write on both sides, heal: ledger converges, tunnel works again",
-  ...NODE_TEST,
   ignore: unavailable !== undefined,
   async fn() {
     const nets = new Namespaces();

@@ -10,7 +10,6 @@ import {
   connectTo,
   type HeldConnection,
   nameVia,
-  NODE_TEST,
   openHeld,
   parseAnswer,
   Pattern,
@@ -55,7 +54,6 @@ async function pooled<T>(count: number, limit: number, task: (i: number) => Prom
 
 Deno.test({
   name: "round-robin over 600 short connections: exactly 200 answers from each worker",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const server = await cluster.startServer({ strategy: "round-robin" });
@@ -80,7 +78,6 @@ Deno.test({
 
 Deno.test({
   name: "least-connections with 30 long-lived connections keeps live counts within 1",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const server = await cluster.startServer({ strategy: "least-connections" });
@@ -122,7 +119,6 @@ Deno.test({
 
 Deno.test({
   name: "--target-worker pins every connection, by ID and by name; unknown → 503 naming it",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const byId = await cluster.startServer({ targetWorker: `${WORKER_HOST}-beta` });
@@ -167,7 +163,6 @@ Deno.test({
 
 Deno.test({
   name: "no worker online: the client gets LocalAI's exact 503 answer",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       // A pool nobody serves (the workers of the cluster are in "federated").
@@ -184,7 +179,6 @@ Deno.test({
 
 Deno.test({
   name: "a worker whose backend is down: every client still gets an answer (failover)",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const down = await cluster.addWorker("delta", `127.0.0.1:${closedPort()}`);
@@ -209,7 +203,6 @@ Deno.test({
 
 Deno.test({
   name: "over maxConnections: extra connections are closed when they speak, counted as refused",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const server = await cluster.startServer({ maxConnections: 2 });
@@ -256,7 +249,6 @@ Deno.test({
 Deno.test({
   name:
     "half-close through the balancer: the client uploads, shuts its write side, gets the answer",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const server = await cluster.startServer();
@@ -286,7 +278,6 @@ Deno.test({
 
 Deno.test({
   name: "bytes through the balancer are exact: sha256 of 8 MiB up and 8 MiB down",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const server = await cluster.startServer();

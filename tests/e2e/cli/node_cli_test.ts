@@ -2,7 +2,6 @@ import {
   assertCliError,
   getJson,
   loopbackFlags,
-  NODE_TEST,
   runP2P,
   spawnNode,
   stopAll,
@@ -12,7 +11,6 @@ import { generateToken } from "../../../src/token/token.ts";
 
 Deno.test({
   name: "p2p node: bad flags exit 1 with one error line naming the input, before starting",
-  ...NODE_TEST,
   async fn() {
     const env = { P2P_TOKEN: generateToken() };
     const base = ["node", "--no-mdns", "--bootstrap-peers", "none"];
@@ -39,7 +37,6 @@ Deno.test({
 
 Deno.test({
   name: "p2p node: a listen address it cannot use exits 1 with one error line naming it",
-  ...NODE_TEST,
   async fn() {
     const env = { P2P_TOKEN: generateToken() };
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -69,7 +66,6 @@ Deno.test({
 
 Deno.test({
   name: "p2p ledger put/get/list/delete round-trip through a running node",
-  ...NODE_TEST,
   async fn() {
     const node = await spawnNode(["node", ...loopbackFlags()], { P2P_TOKEN: generateToken() });
     try {
@@ -135,7 +131,6 @@ Deno.test("p2p ledger: an unreachable or missing API exits 1 with one error line
 
 Deno.test({
   name: "p2p node API: bad requests get JSON errors, the node keeps serving, SIGTERM exits 0",
-  ...NODE_TEST,
   async fn() {
     const node = await spawnNode(["node", ...loopbackFlags()], { P2P_TOKEN: generateToken() });
     let stopped = false;

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
 import {
   loopbackFlags,
-  NODE_TEST,
   type RunningNode,
   runP2P,
   spawnNode,
@@ -13,7 +12,6 @@ import {
 
 Deno.test({
   name: "p2p peers and p2p ping talk to a running node's API",
-  ...NODE_TEST,
   async fn() {
     const env = { P2P_TOKEN: generateToken() };
     const nodes: RunningNode[] = [];

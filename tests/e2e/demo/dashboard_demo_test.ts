@@ -5,7 +5,7 @@
 // With P2P_UPDATE_SCREENSHOT=1 the load goes on for P2P_SCREENSHOT_LOAD_S seconds (default
 // 180, a rate that rises and falls so the charts have a shape) before docs/dashboard.png is
 // written from the top of the page; the assertions are the same either way.
-import { NODE_TEST, P2PProcess, waitFor } from "../../_helpers/mod.ts";
+import { P2PProcess, waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { chromiumOrWarn, launchChromium, watchProblems } from "../../_helpers/chromium.ts";
@@ -90,7 +90,6 @@ async function movingLines(page: Page): Promise<string[]> {
 Deno.test({
   name: "p2p demo in Chromium under load: balancer, three workers, direct edges, moving charts",
   ignore: !chromiumPresent,
-  ...NODE_TEST,
   async fn() {
     const demo = new P2PProcess(["demo", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]);
     let browser: Browser | undefined;

@@ -1,6 +1,6 @@
 // `p2p demo` (`deno task demo`) as a user meets it: the banner, the curl loop it suggests,
 // the dashboard, /metrics and LocalAI's /api/p2p at the printed addresses, and Ctrl-C.
-import { NODE_TEST, P2PProcess, waitFor, withTimeout } from "../../_helpers/mod.ts";
+import { P2PProcess, waitFor, withTimeout } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 
 interface DashboardPool {
@@ -16,7 +16,6 @@ function bannerAddress(lines: string[], label: string): string | undefined {
 
 Deno.test({
   name: "p2p demo: banner, six curls over alpha/bravo/charlie, dashboard, metrics; SIGINT → 0",
-  ...NODE_TEST,
   async fn() {
     // Port 0 for both: the banner prints the bound addresses.
     const demo = new P2PProcess(["demo", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]);

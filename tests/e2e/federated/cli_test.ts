@@ -3,7 +3,6 @@
 import {
   assertCliError,
   loopbackFlags,
-  NODE_TEST,
   runP2P,
   type RunResult,
   spawnNode,
@@ -80,7 +79,6 @@ Deno.test("p2p federated --max-connections above the stream budget: one error li
 
 Deno.test({
   name: "p2p federated without a token: prints a new token in its start line, hints `p2p worker`",
-  ...NODE_TEST,
   async fn() {
     const node = await spawnNode(["federated", "--listen", "127.0.0.1:0", ...loopbackFlags()]);
     let status: Deno.CommandStatus | undefined;

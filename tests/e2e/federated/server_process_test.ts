@@ -19,7 +19,6 @@ import {
   type FedCluster,
   type HeldConnection,
   nameVia,
-  NODE_TEST,
   openHeld,
   readAll,
   request,
@@ -43,7 +42,6 @@ const decoder = new TextDecoder();
 Deno.test({
   name:
     "a worker process killed while clients connect: every later connection succeeds, its open ones end",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       const backend = startNamedBackend("delta");
@@ -128,7 +126,6 @@ function spawnFederated(cluster: FedCluster, listen: string, extra: string[] = [
 
 Deno.test({
   name: "SIGTERM on p2p federated: it stops accepting, the open connection finishes, exit 0",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       let fed: RunningNode | undefined;
@@ -166,7 +163,6 @@ Deno.test({
 Deno.test({
   name:
     "p2p federated restarted with the same token: the workers are routable within 2 s of its start line",
-  ...NODE_TEST,
   async fn() {
     await withCluster(async (cluster) => {
       let first: RunningNode | undefined;

@@ -3,7 +3,6 @@ import { generateToken } from "../../../src/token/token.ts";
 import {
   getJson,
   loopbackFlags,
-  NODE_TEST,
   type RunningNode,
   sendJson,
   spawnNode,
@@ -28,7 +27,6 @@ async function visibleOnAll(
 
 Deno.test({
   name: "p2p node: five processes share the ledger; puts, deletes and late joiners converge",
-  ...NODE_TEST,
   async fn() {
     const token = generateToken();
     const env = { P2P_TOKEN: token };

@@ -1,4 +1,4 @@
-import { loopbackFlags, NODE_TEST, runP2P, spawnNode, stopAll } from "../../_helpers/mod.ts";
+import { loopbackFlags, runP2P, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
 
@@ -9,7 +9,6 @@ function lines(text: string): string[] {
 
 Deno.test({
   name: "p2p node --identity keeps the same peer ID across restarts, in a 0600 file",
-  ...NODE_TEST,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "p2p-identity-" });
     const file = `${dir}/node.key`;
@@ -44,7 +43,6 @@ Deno.test({
 
 Deno.test({
   name: "p2p node --identity with a corrupt file fails with one error line and keeps the file",
-  ...NODE_TEST,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "p2p-identity-" });
     const env = { P2P_TOKEN: generateToken() };

@@ -1,5 +1,4 @@
 import { privateNamespaceUnavailable } from "../../_helpers/namespaces.ts";
-import { NODE_TEST } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
 
@@ -13,7 +12,6 @@ if (unavailable !== undefined) {
 
 Deno.test({
   name: "p2p node: two nodes without bootstrap peers or DHT find each other over mDNS",
-  ...NODE_TEST,
   ignore: unavailable !== undefined,
   async fn() {
     const work = await Deno.makeTempDir({ prefix: "p2p-mdns-" });

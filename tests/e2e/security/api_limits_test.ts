@@ -2,13 +2,7 @@
 // arrives (the node's RSS grows by at most 16 MiB); 2,000 idle and slow-header connections
 // are closed within the header timeout and the node's file descriptors come back to their
 // baseline; legit requests are answered throughout both.
-import {
-  loopbackFlags,
-  NODE_TEST,
-  type RunningNode,
-  spawnNode,
-  stopAll,
-} from "../../_helpers/mod.ts";
+import { loopbackFlags, type RunningNode, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import { waitFor, withTimeout } from "../../_helpers/wait.ts";
 import { closeQuietly, connectTo, readAll, writeAll } from "../../_helpers/tcp.ts";
 import assert from "node:assert/strict";
@@ -86,7 +80,6 @@ async function hugePut(
 
 Deno.test({
   name: "API: a 512 MiB PUT gets 413 while it arrives; the node's RSS grows ≤ 16 MiB",
-  ...NODE_TEST,
   async fn() {
     let node: RunningNode | undefined;
     try {
@@ -144,7 +137,6 @@ Deno.test({
 
 Deno.test({
   name: "API: 2,000 idle and slow-header connections are closed in time; fds back to baseline",
-  ...NODE_TEST,
   async fn() {
     let node: RunningNode | undefined;
     let idle: IdleClients | undefined;

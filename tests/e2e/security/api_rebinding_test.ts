@@ -5,13 +5,7 @@
 // a DNS rebind — so the page's script is same-origin with the API. It reads the ledger and
 // PUTs a hijacking record: it must get nothing and write nothing. A page at the API's own
 // origin (127.0.0.1:PORT) can still read and write: the browser is not what stops the attack.
-import {
-  loopbackFlags,
-  NODE_TEST,
-  type RunningNode,
-  spawnNode,
-  stopAll,
-} from "../../_helpers/mod.ts";
+import { loopbackFlags, type RunningNode, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { chromiumOrWarn, launchChromium } from "../../_helpers/chromium.ts";
@@ -47,7 +41,6 @@ interface AttackResult {
 Deno.test({
   name: "DNS rebinding in Chromium: a page named attacker.example reads nothing, writes nothing",
   ignore: !chromiumPresent,
-  ...NODE_TEST,
   async fn() {
     let browser: Browser | undefined;
     let node: RunningNode | undefined;

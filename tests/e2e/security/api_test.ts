@@ -2,14 +2,7 @@
 // foreign Host (what a DNS-rebinding page sends) gets 403 and changes nothing; a state change
 // from a foreign Origin gets 403; loopback names, the bound address and --api-allowed-hosts
 // are answered. Bad --api-allowed-hosts values stop the command with one error line.
-import {
-  loopbackFlags,
-  NODE_TEST,
-  type RunningNode,
-  runP2P,
-  spawnNode,
-  stopAll,
-} from "../../_helpers/mod.ts";
+import { loopbackFlags, type RunningNode, runP2P, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
 import { rawRequest } from "../../security/_raw_http.ts";
@@ -44,7 +37,6 @@ async function assertUntouched(node: RunningNode): Promise<void> {
 
 Deno.test({
   name: "API: a foreign Host gets 403 naming it, for reads and writes; the ledger is unchanged",
-  ...NODE_TEST,
   async fn() {
     const node = await spawnApiNode();
     try {
@@ -83,7 +75,6 @@ Deno.test({
 
 Deno.test({
   name: "API: loopback names and literals are answered, on any port",
-  ...NODE_TEST,
   async fn() {
     const node = await spawnApiNode();
     try {
@@ -110,7 +101,6 @@ Deno.test({
 
 Deno.test({
   name: "API: state changes need no Origin or the API's own; a foreign or null Origin gets 403",
-  ...NODE_TEST,
   async fn() {
     const node = await spawnApiNode();
     try {
@@ -163,7 +153,6 @@ Deno.test({
 
 Deno.test({
   name: "API: --api-allowed-hosts and P2P_API_ALLOWED_HOSTS admit those hosts and their origins",
-  ...NODE_TEST,
   async fn() {
     const flagged = await spawnApiNode(["--api-allowed-hosts", "p2p.example, pinned.example:1"]);
     const envNode = await spawnApiNode([], { P2P_API_ALLOWED_HOSTS: "env.example" });
@@ -194,7 +183,6 @@ Deno.test({
 
 Deno.test({
   name: "bad --api-allowed-hosts values: one error line naming the entry, exit 1",
-  ...NODE_TEST,
   async fn() {
     const cases: [string, RegExp][] = [
       ["", /^error: Cannot use --api-allowed-hosts "": empty list$/],

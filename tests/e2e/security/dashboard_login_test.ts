@@ -2,13 +2,7 @@
 // --api-token-file), in Chromium. Without the token the page shows a login form and nothing
 // of the node; a wrong token says so; the right one opens the dashboard, is sent as a bearer
 // with every fetch, and lasts for the tab (a reload stays in, a new tab asks again).
-import {
-  loopbackFlags,
-  NODE_TEST,
-  type RunningNode,
-  spawnNode,
-  stopAll,
-} from "../../_helpers/mod.ts";
+import { loopbackFlags, type RunningNode, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { chromiumOrWarn, launchChromium } from "../../_helpers/chromium.ts";
@@ -28,7 +22,6 @@ async function assertLocked(page: Page, node: RunningNode): Promise<void> {
 Deno.test({
   name: "dashboard with an API token in Chromium: login form, wrong token message, bearer fetches",
   ignore: !chromiumPresent,
-  ...NODE_TEST,
   async fn() {
     let browser: Browser | undefined;
     let node: RunningNode | undefined;

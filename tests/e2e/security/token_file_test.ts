@@ -3,14 +3,7 @@
 // in ps and /proc/PID/cmdline); `--api-token-file` does the same for the API token. A file
 // that is missing, empty, a directory or not a token stops the command with one error line
 // naming it.
-import {
-  assertCliError,
-  loopbackFlags,
-  NODE_TEST,
-  runP2P,
-  spawnNode,
-  stopAll,
-} from "../../_helpers/mod.ts";
+import { assertCliError, loopbackFlags, runP2P, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
 
@@ -26,7 +19,6 @@ const COMMANDS: string[][] = [
 
 Deno.test({
   name: "--token-file and P2P_TOKEN_FILE: the node runs on the file's token, which is not on argv",
-  ...NODE_TEST,
   async fn() {
     const dir = await Deno.makeTempDir();
     const token = generateToken();
@@ -67,7 +59,6 @@ Deno.test({
 
 Deno.test({
   name: "bad token files: one error line naming the file, exit 1, for every node command",
-  ...NODE_TEST,
   async fn() {
     const dir = await Deno.makeTempDir();
     try {

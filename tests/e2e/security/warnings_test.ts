@@ -2,13 +2,7 @@
 // burst logs a bounded number of lines, and those lines say how many they stand for. Against
 // running processes: 300 clients of a balancer whose only worker cannot reach its target
 // ("No worker could take a connection" was logged once per client, 399 times in 60 s).
-import {
-  loopbackFlags,
-  NODE_TEST,
-  type RunningNode,
-  spawnNode,
-  stopAll,
-} from "../../_helpers/mod.ts";
+import { loopbackFlags, type RunningNode, spawnNode, stopAll } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { RepeatedWarning } from "../../../src/services/repeated_warning.ts";
 import { generateToken } from "../../../src/token/token.ts";
@@ -73,7 +67,6 @@ function linesAbout(node: RunningNode, text: string): { lines: string[]; total: 
 
 Deno.test({
   name: "300 clients of a worker whose target is down: ≤ 3 warning lines per process, all counted",
-  ...NODE_TEST,
   async fn() {
     const CLIENTS = 300;
     const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
