@@ -55,8 +55,6 @@ function parseKeyValues(line: string): Map<string, string> {
 
 Deno.test({
   name: "bench --quick tunnel prints key=value figures and writes its JSON",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "p2p-bench-smoke-" });
     try {
