@@ -3,7 +3,7 @@
 // first: it loads the Deno shims before libp2p.
 import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
 import { createHash } from "node:crypto";
-import { type Network } from "../../src/network/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import { startWorker, type Worker } from "../../src/services/worker.ts";
 
 import { type FederatedServer, startFederated } from "../../src/federated/server.ts";

@@ -2,7 +2,7 @@
 // backends. The helpers module comes first: it loads the Deno shims before libp2p.
 import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
 import { createHash } from "node:crypto";
-import { type Network } from "../../src/network/network.ts";
+import type { Network } from "../../src/network/network.ts";
 import { encodeToken, generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
 import { closeQuietly, Pattern, readAll, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
