@@ -26,15 +26,15 @@ import { InboundGuard } from "./inbound_guard.ts";
 import type { MemberRecord } from "./member_record.ts";
 import type { MessagingOptions } from "./options.ts";
 import type { PeerMatch, PeerQuery } from "./peer_query.ts";
-import {
-  type EncodeMessageOptions,
-  type IncomingMessage,
-  type MessageHandler,
-  type MessageProtocol,
-  messageProtocol,
-  type RequestOptions,
-  type SendOptions,
-} from "./protocol.ts";
+import { messageProtocol } from "./protocol.ts";
+import type {
+  EncodeMessageOptions,
+  IncomingMessage,
+  MessageHandler,
+  MessageProtocol,
+  RequestOptions,
+  SendOptions,
+} from "./protocol_types.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { ReplayCache } from "./replay_cache.ts";
 import { StatsRecorder, type TrafficStats } from "./stats.ts";

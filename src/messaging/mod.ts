@@ -40,6 +40,7 @@ export * from "./member_record.ts";
 export * from "./node.ts";
 export * from "./peer_query.ts";
 export * from "./protocol.ts";
+export * from "./protocol_types.ts";
 export * from "./rate_limiter.ts";
 export * from "./replay_cache.ts";
 export * from "./signature.ts";

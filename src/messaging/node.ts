@@ -28,7 +28,7 @@ import type {
   MessageHandler,
   RequestOptions,
   SendOptions,
-} from "./protocol.ts";
+} from "./protocol_types.ts";
 import { StatsRecorder } from "./stats.ts";
 import type { TopicHandler } from "./topics.ts";
 import { TrustPolicy } from "./trust.ts";

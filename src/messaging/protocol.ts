@@ -52,17 +52,6 @@ import type {
 
 const log = getLogger(["p2p", "messaging", "protocol"]);
 
-export type {
-  EncodeMessageOptions,
-  IncomingMessage,
-  MessageHandler,
-  MessageProtocol,
-  MessageProtocolComponents,
-  MessageProtocolInit,
-  RequestOptions,
-  SendOptions,
-} from "./protocol_types.ts";
-
 class MessageProtocolService implements MessageProtocol {
   readonly [Symbol.toStringTag] = "@p2p/messaging-protocol";
   #init: MessageProtocolInit;
