@@ -52,7 +52,6 @@ export type { Ledger, LedgerStats } from "./src/ledger/ledger.ts";
 export type { GossipRejection } from "./src/ledger/envelope.ts";
 export type { Block, Storage } from "./src/ledger/block.ts";
 export { LedgerWriteError } from "./src/ledger/errors.ts";
-export { entrySigner } from "./src/ledger/signed_entry.ts";
 export type { EffectiveEntry, EntryClaims } from "./src/ledger/claims.ts";
 
 // Services, workers and pools.

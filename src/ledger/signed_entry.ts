@@ -39,7 +39,7 @@ export type Signed<T extends PeerEntry> = T & { Signature: string };
  * import assert from "node:assert/strict";
  * import { generateKeyPair } from "@libp2p/crypto/keys";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
- * import { entrySigner } from "@p2p/p2p";
+ * import { entrySigner } from "./signed_entry.ts";
  * import { signEntry } from "./signed_entry.ts";
  *
  * const key = await generateKeyPair("Ed25519");
@@ -74,7 +74,7 @@ export async function signEntry<T extends PeerEntry>(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { entrySigner } from "@p2p/p2p";
+ * import { entrySigner } from "./signed_entry.ts";
  *
  * // What a LocalAI node writes: no signature, so no signer.
  * assert.equal(entrySigner("services", "web", { PeerID: "12D3KooW…", Name: "web" }), undefined);

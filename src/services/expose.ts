@@ -57,7 +57,7 @@ export interface ExposedService {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { entrySigner, exposeService, startNetwork } from "@p2p/p2p";
+ * import { exposeService, startNetwork } from "@p2p/p2p";
  * import { SERVICES_BUCKET } from "../ledger/constants.ts";
  * import { generateTokenConfig } from "../token/token.ts";
  *
@@ -70,8 +70,7 @@ export interface ExposedService {
  * try {
  *   const web = await exposeService(network, { target: "127.0.0.1:8080", service: "web" });
  *   // Signed by this node: readers honour it over anything written under the name.
- *   const record = network.ledger.get(SERVICES_BUCKET, "web");
- *   assert.equal(entrySigner(SERVICES_BUCKET, "web", record), network.peerId);
+ *   assert.equal(network.claims.get(SERVICES_BUCKET, "web")?.signer, network.peerId);
  *   await web.stop();
  * } finally {
  *   await network.stop();
