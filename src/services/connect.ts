@@ -4,7 +4,8 @@ import { SERVICES_BUCKET } from "./constants.ts";
 import { asServiceRecord, type ServiceRecord } from "./records.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import type { TunnelStats } from "./stats.ts";
-import { dialTarget, TunnelListener } from "./tunnel.ts";
+import { dialTarget } from "./tunnel.ts";
+import { TunnelListener } from "./tunnel_listener.ts";
 import { announceUser } from "./users.ts";
 
 const log = getLogger(["p2p", "connect"]);

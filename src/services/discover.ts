@@ -2,7 +2,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
 import type { PoolView, WorkerView } from "./pool.ts";
 import { POOL_VIEWS } from "./pool_views.ts";
-import { TunnelListener } from "./tunnel.ts";
+import { TunnelListener } from "./tunnel_listener.ts";
 import { announceUser } from "./users.ts";
 
 const log = getLogger(["p2p", "discover"]);
