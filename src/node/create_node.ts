@@ -47,9 +47,12 @@ import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
 import { pendingPerHost } from "./pending_per_host.ts";
 import { allowLargeGossipFrames } from "./gossip_frames.ts";
 import { gossipScoring, rescore } from "./gossip_scoring.ts";
+import { type NatOptions, natParts } from "./nat.ts";
+import type { MemberRelay } from "./relay_server.ts";
+import type { RelayClient } from "./relay_client.ts";
 
 /** How to assemble a node: the common flags of every node-running command. */
-export interface NodeOptions {
+export interface NodeOptions extends NatOptions {
   /** The decoded network token. */
   token: NetworkToken;
   /** Listen multiaddrs. @default {["/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0"]} */
@@ -105,6 +108,10 @@ export interface NodeServices extends Record<string, unknown> {
   peerGuard: PeerGuard;
   /** The Kademlia DHT, absent when `dht` is off. */
   dht?: KadDHT;
+  /** Keeps relay reservations while the node is not publicly reachable. */
+  relayClient: RelayClient;
+  /** The members-only circuit relay, absent when `relayService` is off. */
+  relay?: MemberRelay;
 }
 
 /** A libp2p node assembled by {@linkcode createLibp2pNode}. */
@@ -172,6 +179,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       allowPublishToZeroTopicPeers: true,
       globalSignaturePolicy: "StrictSign",
       ...gossipScoring((peer) => proved.by?.isMember(peer) ?? false),
+      // The ledger travels over relayed (limited) connections too.
+      runOnLimitedConnection: true,
       // Whole RPC frames: a message at the token's cap plus its framing (or an IWANT answer
       // bundling several) must not reset the stream and cut the peer off. Oversize messages
       // are dropped one by one by the ledger hub ("oversize"), which checks the token's cap.
@@ -193,6 +202,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     // Closes dead connections in place of the connection monitor (configured below).
     silentConnections: silentConnectionCloser(),
   };
+  const listen = [...(options.listen ?? DEFAULT_LISTEN_ADDRS)];
+  const nat = natParts(options, listen);
+  Object.assign(services, nat.services);
   if (useDht) {
     services.dht = kadDHT({
       protocol: options.private ? dhtProtocolOf(options.token) : PUBLIC_DHT_PROTOCOL,
@@ -208,10 +220,13 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
     connectionGater: bothGaters(holds.gater(), options.connectionGater),
-    addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN_ADDRS)] },
+    addresses: { listen, appendAnnounce: nat.appendAnnounce },
     // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
-    transports: (tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()])
-      .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
+    transports: [
+      ...(tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()])
+        .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
+      ...nat.transports as never[],
+    ],
     connectionEncrypters: [noise({
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {

@@ -44,3 +44,8 @@ export * from "./peer_guard.ts";
 export * from "./pending_per_host.ts";
 export * from "./silent_connections.ts";
 export * from "./version.ts";
+export * from "./nat.ts";
+export * from "./reachability.ts";
+export * from "./relay_server.ts";
+export * from "./relay_client.ts";
+export * from "./autonat_limits.ts";
