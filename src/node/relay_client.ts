@@ -26,7 +26,12 @@ import {
   RELAY_RETRY_MAX_MS,
 } from "./constants.ts";
 import type { Membership } from "./membership.ts";
-import { isPublicDirect, type Reachability, reachabilityOf } from "./reachability.ts";
+import {
+  addressSummary,
+  isPublicDirect,
+  type Reachability,
+  reachabilityOf,
+} from "./reachability.ts";
 
 /** Options of the {@linkcode relayClient} component. */
 export interface RelayClientInit {
@@ -153,6 +158,11 @@ export class RelayClient extends TypedEventEmitter<RelayClientEvents> implements
   /** Whether peers on the internet can dial this node directly (see `reachabilityOf`). */
   reachability(): Reachability {
     return reachabilityOf(this.#c.addressManager, this.#held.size > 0);
+  }
+
+  /** The node's announced addresses and those verified as dialable. */
+  addresses(): { announced: string[]; verified: string[] } {
+    return addressSummary(this.#c.addressManager);
   }
 
   /** The relays this node would use, static ones first. */
