@@ -67,7 +67,8 @@ export class WindowLimiter {
 /**
  * `@libp2p/autonat` (v1, what go-libp2p and LocalAI speak) with edgevpn's service rate
  * limits: requests past a limit are reset unanswered (the asker counts no result, as with
- * go-libp2p's refusal). The client side is unchanged.
+ * go-libp2p's refusal). The client side is unchanged; the server's dial-back always opens a
+ * new connection (see the code).
  *
  * @param init AutoNAT's own options.
  * @param limits The rate limits; `false` serves every request (edgevpn `--nat-ratelimit=false`).
@@ -86,8 +87,20 @@ export function rateLimitedAutoNAT(
   limits: AutoNATRateLimit | false = {},
 ): (components: AutoNATComponents) => unknown {
   const factory = autoNAT(init);
-  if (limits === false) return factory;
   return (components) => {
+    // The server's dial-back must be a new connection (go-libp2p dials from a separate host):
+    // @libp2p/autonat 3.0.28 reuses an open connection to the asker and closes it afterwards,
+    // cutting the asker off every time it asks about the address it is connected on.
+    const manager = components.connectionManager;
+    const dialBack = Object.create(manager, {
+      openConnection: {
+        value: (target: never, options: Record<string, unknown> = {}) =>
+          manager.openConnection(target, { ...options, force: true }),
+      },
+    });
+    if (limits === false) {
+      return factory(Object.create(components, { connectionManager: { value: dialBack } }));
+    }
     const limiter = new WindowLimiter(limits);
     const inner = components.registrar;
     const registrar = Object.create(inner, {
@@ -101,6 +114,11 @@ export function rateLimitedAutoNAT(
           }, options),
       },
     }) as Registrar;
-    return factory(Object.create(components, { registrar: { value: registrar } }));
+    return factory(
+      Object.create(components, {
+        registrar: { value: registrar },
+        connectionManager: { value: dialBack },
+      }),
+    );
   };
 }

@@ -111,6 +111,9 @@ export const MDNS_INTERVAL_MS = 5_000;
  * ```
  */
 export const DIAL_TIMEOUT_MS = 5_000;
+/** Bound on dialing one address of a peer (libp2p dials them in turn, see `dialOrder`): an
+ * address dropped by a firewall leaves time for the next ones. */
+export const ADDRESS_DIAL_TIMEOUT_MS = 2_000;
 /**
  * Inbound connections accepted per second from one host; tests and local clusters share an IP.
  *
@@ -355,10 +358,12 @@ export const RELAY_MEMBER_WAIT_MS = 15_000;
 export const RELAY_DESIRED_RESERVATIONS = 2;
 /** How often the relay client checks its reservations. */
 export const RELAY_CHECK_INTERVAL_MS = 1_000;
+/** Wait between identifying a member relay and asking it for a reservation. */
+export const RELAY_SETTLE_MS = 1_000;
 /** First wait before asking a relay that refused or failed again; it doubles per failure. */
 export const RELAY_RETRY_BASE_MS = 1_000;
-/** Longest wait before asking a relay again. */
-export const RELAY_RETRY_MAX_MS = 30_000;
+/** Longest wait before asking a relay again (a restarted relay is back within seconds). */
+export const RELAY_RETRY_MAX_MS = 5_000;
 /** Bound on dialing a relay and getting a reservation. */
 export const RELAY_RESERVE_TIMEOUT_MS = 5_000;
 /** A relayed connection allowing fewer bytes than this is too tight for a tunnel (a stock Go

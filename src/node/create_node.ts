@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
 import {
+  ADDRESS_DIAL_TIMEOUT_MS,
   CONNECTION_HEADROOM_RATIO,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_MAX_CONNECTIONS,
@@ -50,6 +51,10 @@ import { gossipScoring, rescore } from "./gossip_scoring.ts";
 import { type NatOptions, natParts } from "./nat.ts";
 import type { MemberRelay } from "./relay_server.ts";
 import type { RelayClient } from "./relay_client.ts";
+import { reuseLimitedConnections } from "./reuse_limited.ts";
+import { dialOrder } from "./address_order.ts";
+import { isCircuit } from "./reachability.ts";
+import type { ConnectionManager } from "@libp2p/interface-internal";
 
 /** How to assemble a node: the common flags of every node-running command. */
 export interface NodeOptions extends NatOptions {
@@ -167,6 +172,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxGossipFrame = options.token.maxMessageSize + GOSSIP_RPC_FRAMING_BYTES;
   const holds = new PeerHolds();
+  // Our own addresses, once the node exists (see `notSelf`).
+  const own: { addresses?: () => string[] } = {};
   // The scoring function needs the membership service, which exists once the node does.
   const proved: { by?: Membership } = {};
   const services: Record<string, unknown> = {
@@ -219,7 +226,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     start: false,
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
-    connectionGater: bothGaters(holds.gater(), options.connectionGater),
+    connectionGater: bothGaters(
+      bothGaters(holds.gater(), notSelf(() => own.addresses?.() ?? [])),
+      options.connectionGater,
+    ),
     addresses: { listen, appendAnnounce: nat.appendAnnounce },
     // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
     transports: [
@@ -245,6 +255,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND_CONNECTIONS,
       dialTimeout: DIAL_TIMEOUT_MS,
+      addressDialTimeout: ADDRESS_DIAL_TIMEOUT_MS,
+      addressSorter: dialOrder(() => own.addresses?.() ?? []),
       inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
     },
     // The monitor keeps pinging (the answers are what keeps a connection heard), but a failed
@@ -263,6 +275,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   if (tuning.peerStore === "cached") cacheProtocolMerges(node);
   allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
   const typed = node as unknown as P2PLibp2p;
+  reuseLimitedConnections(
+    (node as unknown as { components: { connectionManager: ConnectionManager } }).components
+      .connectionManager,
+  );
+  own.addresses = () => typed.getMultiaddrs().map((ma) => withoutPeer(ma.toString()));
   proved.by = typed.services.membership;
   proved.by.addEventListener("member:proven", (event) => {
     rescore(typed.services.pubsub, event.detail);
@@ -289,6 +306,21 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
  */
 export function gossipLimit(token: NetworkToken): number {
   return Math.max(1, token.maxMessageSize - GOSSIP_FRAMING_RESERVE_BYTES);
+}
+
+/**
+ * Refuses to dial one of our own addresses: peers advertise `127.0.0.1:<their port>`, and
+ * where they use the same port as we do (4001 on every host) that address is us.
+ */
+function notSelf(addresses: () => string[]): ConnectionGater {
+  return {
+    // A relayed address names its destination: only direct ones can be us in disguise.
+    denyDialMultiaddr: (ma) => !isCircuit(ma) && addresses().includes(withoutPeer(ma.toString())),
+  };
+}
+
+function withoutPeer(addr: string): string {
+  return addr.replace(/\/p2p\/[^/]+$/, "");
 }
 
 /** A gater that denies what either denies. */

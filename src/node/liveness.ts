@@ -11,7 +11,7 @@ import { TypedEventEmitter } from "@libp2p/interface";
 import type { ConnectionManager } from "@libp2p/interface-internal";
 import type { Ping } from "@libp2p/ping";
 import { peerIdFromString } from "@libp2p/peer-id";
-import { multiaddr } from "@multiformats/multiaddr";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { BackoffMap } from "./backoff.ts";
 import {
   LIVENESS_DIAL_BACKOFF_BASE_MS,
@@ -228,7 +228,13 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
     if (!connected) {
       try {
         await this.#learn(id, state.addresses);
-        await this.#components.connectionManager.openConnection(id, { signal });
+        // The addresses the watcher vouches for are dialed as such: the peer store may hold
+        // older ones only (identify replaces them, a relayed address comes and goes).
+        const vouched = dialable(id, state.addresses);
+        await this.#components.connectionManager.openConnection(
+          vouched.length > 0 ? vouched : id,
+          { signal },
+        );
         this.#dialBackoff.succeed(peer);
       } catch (err) {
         this.#dialBackoff.fail(peer, this.#init.now());
@@ -290,4 +296,16 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
  */
 export function liveness(init: LivenessInit = {}): (components: LivenessComponents) => Liveness {
   return (components) => new Liveness(components, init);
+}
+
+/** `addresses` as multiaddrs ending in `/p2p/<peer>`, unparsable ones left out. */
+function dialable(peer: PeerId, addresses: readonly string[]): Multiaddr[] {
+  return addresses.flatMap((text) => {
+    try {
+      const ma = multiaddr(text);
+      return [text.endsWith(`/p2p/${peer}`) ? ma : ma.encapsulate(`/p2p/${peer}`)];
+    } catch {
+      return [];
+    }
+  });
 }

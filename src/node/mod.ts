@@ -49,3 +49,5 @@ export * from "./reachability.ts";
 export * from "./relay_server.ts";
 export * from "./relay_client.ts";
 export * from "./autonat_limits.ts";
+export * from "./address_order.ts";
+export * from "./reuse_limited.ts";

@@ -24,6 +24,7 @@ import {
   RELAY_RESERVE_TIMEOUT_MS,
   RELAY_RETRY_BASE_MS,
   RELAY_RETRY_MAX_MS,
+  RELAY_SETTLE_MS,
 } from "./constants.ts";
 import type { Membership } from "./membership.ts";
 import {
@@ -90,6 +91,8 @@ interface Candidate {
   id: string;
   addrs: Multiaddr[];
   static: boolean;
+  /** When identify last described it (member relays only). */
+  identifiedAt?: number;
 }
 
 /**
@@ -187,7 +190,7 @@ export class RelayClient extends TypedEventEmitter<RelayClientEvents> implements
     }
     const addrs = listenAddrs.filter(isPublicDirect);
     if (addrs.length === 0) return;
-    this.#members.set(id, { id, addrs, static: false });
+    this.#members.set(id, { id, addrs, static: false, identifiedAt: Date.now() });
   };
 
   #check(): void {
@@ -198,7 +201,10 @@ export class RelayClient extends TypedEventEmitter<RelayClientEvents> implements
     const self = this.#c.peerId.toString();
     const next = [...this.#static, ...this.#members.values()].find((c) =>
       c.id !== self && !this.#held.has(c.id) && !this.#backoff.isHeld(c.id, now) &&
-      (c.static || this.#c.membership.isMember(c.id))
+      (c.static || this.#c.membership.isMember(c.id)) &&
+      // Right after we connect, AutoNAT on either side may dial back and close a second
+      // connection; a reservation asked on that one dies with it.
+      now - (c.identifiedAt ?? 0) >= RELAY_SETTLE_MS
     );
     if (next === undefined) return;
     this.#busy = true;

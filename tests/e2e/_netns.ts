@@ -36,6 +36,34 @@ export function netnsUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Why the NAT lab cannot be built here (namespaces, or iptables missing), or `undefined`. */
+export function natLabUnavailable(): string | undefined {
+  const netns = netnsUnavailable();
+  if (netns !== undefined) return netns;
+  const r = run("iptables", ["-V"]);
+  return r.ok ? undefined : `"iptables" is unavailable (${r.err.trim() || "failed"})`;
+}
+
+/**
+ * The addresses of a NAT lab (see {@linkcode Namespaces.natLab}):
+ *
+ * ```
+ *  a 10.1.0.2 ── nat1 (10.1.0.1 | 11.0.0.11, MASQUERADE) ──┐
+ *                                                          pub: bridge, 11.0.0.1
+ *  b 10.2.0.2 ── nat2 (10.2.0.1 | 11.0.0.12, MASQUERADE) ──┘
+ * ```
+ *
+ * 11.0.0.0/24 plays the internet on purpose: libp2p treats 10/8, 172.16/12, 192.168/16 and the
+ * TEST-NET ranges as private. It exists only inside the lab's namespaces.
+ */
+export const NAT_LAB = {
+  pub: "11.0.0.1",
+  wan1: "11.0.0.11",
+  wan2: "11.0.0.12",
+  a: "10.1.0.2",
+  b: "10.2.0.2",
+} as const;
+
 /** A set of namespaces owned by one test. */
 export class Namespaces {
   readonly prefix = `p2p-${crypto.randomUUID().slice(0, 8)}`;
@@ -72,6 +100,83 @@ export class Namespaces {
     this.ip("-n", a, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", b);
     this.ip("-n", a, "link", "set", ifA, "up");
     this.ip("-n", b, "link", "set", ifB, "up");
+  }
+
+  /** Runs `cmd args…` inside `host` now; throws with its stderr on failure. */
+  run(host: string, cmd: string, ...args: string[]): string {
+    const r = run("ip", ["netns", "exec", this.name(host), cmd, ...args]);
+    if (!r.ok) throw new Error(`in ${host}: ${cmd} ${args.join(" ")}: ${r.err.trim()}`);
+    return r.out;
+  }
+
+  /**
+   * Builds the NAT lab of {@linkcode NAT_LAB}: hosts `pub` (the internet, where public nodes
+   * run), `nat1`, `nat2` (home routers: MASQUERADE, only replies come in) and `a`, `b` behind
+   * them. `unsolicited` is what a router does with a new connection from outside: `drop` it
+   * (a stealth router, most home routers) or `reset` it (Linux's default, answering RST).
+   */
+  natLab(unsolicited: "drop" | "reset" = "drop"): typeof NAT_LAB {
+    for (const host of ["pub", "nat1", "nat2", "a", "b"]) this.add(host);
+    this.ip("-n", this.name("pub"), "link", "add", "br0", "type", "bridge");
+    this.ip("-n", this.name("pub"), "addr", "add", `${NAT_LAB.pub}/24`, "dev", "br0");
+    this.ip("-n", this.name("pub"), "link", "set", "br0", "up");
+    for (const [i, host] of [[1, "a"], [2, "b"]] as const) {
+      const nat = `nat${i}`;
+      this.veth(nat, "wan", "pub", `port${i}`);
+      this.ip("-n", this.name("pub"), "link", "set", `port${i}`, "master", "br0");
+      this.ip(
+        "-n",
+        this.name(nat),
+        "addr",
+        "add",
+        `${i === 1 ? NAT_LAB.wan1 : NAT_LAB.wan2}/24`,
+        "dev",
+        "wan",
+      );
+      this.veth(nat, "lan", host, "eth0");
+      this.ip("-n", this.name(nat), "addr", "add", `10.${i}.0.1/24`, "dev", "lan");
+      this.ip("-n", this.name(host), "addr", "add", `${NAT_LAB[host]}/24`, "dev", "eth0");
+      this.ip("-n", this.name(host), "route", "add", "default", "via", `10.${i}.0.1`);
+      this.run(nat, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+      this.run(nat, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE");
+      this.run(nat, "iptables", "-A", "FORWARD", "-i", "lan", "-o", "wan", "-j", "ACCEPT");
+      this.run(
+        nat,
+        "iptables",
+        "-A",
+        "FORWARD",
+        "-i",
+        "wan",
+        "-o",
+        "lan",
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "ESTABLISHED,RELATED",
+        "-j",
+        "ACCEPT",
+      );
+      this.run(nat, "iptables", "-P", "FORWARD", "DROP");
+      if (unsolicited === "drop") {
+        this.run(
+          nat,
+          "iptables",
+          "-A",
+          "INPUT",
+          "-i",
+          "wan",
+          "-p",
+          "tcp",
+          "-m",
+          "conntrack",
+          "--ctstate",
+          "NEW,INVALID",
+          "-j",
+          "DROP",
+        );
+      }
+    }
+    return NAT_LAB;
   }
 
   /** Runs a command inside `host`, bounded; returns its stdout. */

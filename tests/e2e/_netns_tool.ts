@@ -2,6 +2,8 @@
 // -A _netns_tool.ts …`), where the test process itself cannot open sockets:
 //
 //   echo HOST:PORT               a TCP echo server (FIN answered with FIN); runs until killed
+//   serve HOST:PORT NAME         the same, except that a connection starting with "GET " gets
+//                                an HTTP answer whose body is NAME, then is closed
 //   roundtrip HOST:PORT BYTES    sends BYTES pseudo-random bytes, half-closes, reads the echo;
 //                                prints {"ok":bool,"sent":n,"received":n,"ms":n,"error":…}
 import { createHash } from "node:crypto";
@@ -17,16 +19,31 @@ function split(address: string): { hostname: string; port: number } {
   return { hostname: hostname!, port: Number(port) };
 }
 
-async function echo(address: string): Promise<void> {
+async function echo(address: string, name?: string): Promise<void> {
   const listener = Deno.listen(split(address));
   console.log(JSON.stringify({ listening: address }));
   for await (const conn of listener) {
     (async () => {
       const buffer = new Uint8Array(64 * 1024);
       try {
+        let first = true;
         while (true) {
           const n = await conn.read(buffer);
           if (n === null) break;
+          if (
+            first && name !== undefined &&
+            new TextDecoder().decode(buffer.subarray(0, 4)) === "GET "
+          ) {
+            const body = `${name}\n`;
+            await writeAll(
+              conn,
+              new TextEncoder().encode(
+                `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+              ),
+            );
+            break;
+          }
+          first = false;
           await writeAll(conn, buffer.subarray(0, n));
         }
         await conn.closeWrite();
@@ -97,8 +114,11 @@ async function roundtrip(address: string, bytes: number): Promise<void> {
 
 const [mode, address, bytes] = Deno.args;
 if (mode === "echo" && address) await echo(address);
+else if (mode === "serve" && address && bytes) await echo(address, bytes);
 else if (mode === "roundtrip" && address) await roundtrip(address, Number(bytes ?? 1024));
 else {
-  console.error("usage: _netns_tool.ts echo HOST:PORT | roundtrip HOST:PORT BYTES");
+  console.error(
+    "usage: _netns_tool.ts echo HOST:PORT | serve HOST:PORT NAME | roundtrip HOST:PORT BYTES",
+  );
   Deno.exit(2);
 }
