@@ -36,6 +36,17 @@ export function netnsUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Why miniupnpd cannot run in the lab here, or `undefined`. */
+export function miniupnpdUnavailable(): string | undefined {
+  const lab = natLabUnavailable();
+  if (lab !== undefined) return lab;
+  for (const cmd of ["miniupnpd", "iptables-legacy"]) {
+    const r = run("sh", ["-c", `command -v ${cmd}`]);
+    if (!r.ok) return `"${cmd}" is unavailable (Debian package miniupnpd-iptables)`;
+  }
+  return undefined;
+}
+
 /** Why the NAT lab cannot be built here (namespaces, or iptables missing), or `undefined`. */
 export function natLabUnavailable(): string | undefined {
   const netns = netnsUnavailable();
@@ -177,6 +188,116 @@ export class Namespaces {
       }
     }
     return NAT_LAB;
+  }
+
+  /**
+   * Runs miniupnpd (UPnP IGD and NAT-PMP) on NAT router `nat` of the lab, for the hosts of its
+   * LAN; its chains are made with iptables-legacy (the Debian build's backend), and the
+   * router lets the connections it forwards in through.
+   *
+   * @param configDir Where its configuration file is written.
+   */
+  async miniupnpd(nat: "nat1" | "nat2", configDir: string): Promise<NsProcess> {
+    const lan = nat === "nat1" ? "10.1.0.0/24" : "10.2.0.0/24";
+    const config = `${configDir}/miniupnpd-${nat}.conf`;
+    await Deno.writeTextFile(
+      config,
+      [
+        "ext_ifname=wan",
+        "listening_ip=lan",
+        "port=0",
+        "enable_natpmp=yes",
+        "enable_upnp=yes",
+        "secure_mode=no",
+        "system_uptime=yes",
+        `uuid=${crypto.randomUUID()}`,
+        `allow 1024-65535 ${lan} 1024-65535`,
+        "deny 0-65535 0.0.0.0/0 0-65535",
+        "",
+      ].join("\n"),
+    );
+    for (const table of ["nat", "mangle", "filter"]) {
+      this.run(nat, "iptables-legacy", "-t", table, "-N", "MINIUPNPD");
+    }
+    this.run(nat, "iptables-legacy", "-t", "nat", "-N", "MINIUPNPD-POSTROUTING");
+    this.run(
+      nat,
+      "iptables-legacy",
+      "-t",
+      "nat",
+      "-I",
+      "PREROUTING",
+      "-i",
+      "wan",
+      "-j",
+      "MINIUPNPD",
+    );
+    this.run(
+      nat,
+      "iptables-legacy",
+      "-t",
+      "nat",
+      "-I",
+      "POSTROUTING",
+      "-o",
+      "wan",
+      "-j",
+      "MINIUPNPD-POSTROUTING",
+    );
+    this.run(
+      nat,
+      "iptables-legacy",
+      "-t",
+      "mangle",
+      "-I",
+      "PREROUTING",
+      "-i",
+      "wan",
+      "-j",
+      "MINIUPNPD",
+    );
+    this.run(
+      nat,
+      "iptables-legacy",
+      "-t",
+      "filter",
+      "-I",
+      "FORWARD",
+      "-i",
+      "wan",
+      "!",
+      "-o",
+      "wan",
+      "-j",
+      "MINIUPNPD",
+    );
+    this.run(
+      nat,
+      "iptables",
+      "-A",
+      "FORWARD",
+      "-i",
+      "wan",
+      "-o",
+      "lan",
+      "-m",
+      "conntrack",
+      "--ctstate",
+      "DNAT",
+      "-j",
+      "ACCEPT",
+    );
+    const process = new NsProcess(this.name(nat), ["miniupnpd", "-f", config, "-d"], {});
+    this.processes.push(process);
+    await waitFor(
+      () =>
+        process.stderrLines.some((l) => l.includes("NAT-PMP")) ||
+        process.stdoutLines.some((l) => l.includes("NAT-PMP")),
+      {
+        message: "miniupnpd to listen",
+      },
+    );
+    return process;
   }
 
   /** Runs a command inside `host`, bounded; returns its stdout. */

@@ -6,13 +6,24 @@
 import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
-import { Namespaces, NAT_LAB, natLabUnavailable, type NsProcess } from "./_netns.ts";
+import {
+  miniupnpdUnavailable,
+  Namespaces,
+  NAT_LAB,
+  natLabUnavailable,
+  type NsProcess,
+} from "./_netns.ts";
 
 const unavailable = natLabUnavailable();
 if (unavailable !== undefined) {
   console.warn(
     `NAT lab tests skipped: they need network namespaces and iptables, but ${unavailable}`,
   );
+}
+
+const noUpnp = miniupnpdUnavailable();
+if (unavailable === undefined && noUpnp !== undefined) {
+  console.warn(`NAT lab UPnP test skipped: ${noUpnp}`);
 }
 
 const API = "http://127.0.0.1:8080";
@@ -207,6 +218,60 @@ Deno.test({
       assert.equal(big.ok, false);
       assert.ok((big.received as number) < 1_000_000);
       assert.match(String(big.error), /reset|Reset/, JSON.stringify(big));
+    } finally {
+      await nets.destroy();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "NAT lab: with UPnP on NAT 1, a node behind NAT 2 dials the node behind NAT 1 directly",
+  ...NODE_TEST,
+  ignore: noUpnp !== undefined,
+  async fn() {
+    const nets = new Namespaces();
+    const dir = await Deno.makeTempDir();
+    const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
+    try {
+      nets.natLab("drop");
+      await nets.miniupnpd("nat1", dir);
+      const relay = await startRelay(nets, env, `${dir}/relay.key`);
+      const started = Date.now();
+      const a = await nets.p2p("a", [
+        "node",
+        ...node,
+        "--bootstrap-peers",
+        relay.addr,
+        "--api-listen",
+        "127.0.0.1:8080",
+      ], env);
+      const aId = (await a.startLine()).peerId as string;
+      const mapped = `/ip4/${NAT_LAB.wan1}/tcp/4001`;
+      await waitFor(async () => {
+        const info = (await nets.http("a", "GET", `${API}/api/node`)).body as {
+          reachability: string;
+          verified: string[];
+        };
+        return info.reachability === "public" && info.verified.includes(mapped);
+      }, { timeoutMs: 30_000, intervalMs: 200, message: "a's mapped address verified" });
+      console.log(`UPnP: ${mapped} advertised ${Date.now() - started} ms after a started`);
+      // b finds a through the relay's DHT and dials the mapped address: direct, not relayed.
+      await nets.p2p("b", [
+        "node",
+        ...node,
+        "--bootstrap-peers",
+        relay.addr,
+        "--api-listen",
+        "127.0.0.1:8081",
+      ], env);
+      const path = await waitFor(async () => {
+        const peers = (await nets.http("b", "GET", "http://127.0.0.1:8081/api/peers"))
+          .body as (Peer & { addresses: string[] })[];
+        return peers.find((p) => p.peerId === aId);
+      }, { timeoutMs: 30_000, intervalMs: 200, message: "b connected to a" });
+      assert.equal(path.relayed, false);
+      assert.ok(path.addresses[0]?.startsWith(mapped), path.addresses.join(" "));
     } finally {
       await nets.destroy();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
