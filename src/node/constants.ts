@@ -377,3 +377,7 @@ export const AUTONAT_GLOBAL_LIMIT = 10;
 export const AUTONAT_PEER_LIMIT = 10;
 /** …per this interval. */
 export const AUTONAT_LIMIT_INTERVAL_MS = 60_000;
+/** First wait between background attempts to reach a relayed-only peer directly. */
+export const DIRECT_RETRY_BASE_MS = 10_000;
+/** Longest wait between them. */
+export const DIRECT_RETRY_MAX_MS = 5 * 60_000;

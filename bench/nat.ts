@@ -1,0 +1,187 @@
+/**
+ * `deno task bench nat`: a tunnel between two nodes behind different NATs, relayed (the public
+ * relay carries every byte) against direct (NAT 1 maps the port with UPnP), in the namespace
+ * lab of `tests/e2e/_netns.ts` (root, iptables, miniupnpd-iptables; skipped otherwise). Bulk
+ * MiB/s each way (an echo of `bytes`, `runs` times, median), the round trip of 64-byte echoes
+ * on one connection (p50, p99), the reservation time and the first relayed answer.
+ *
+ * @module
+ */
+import { miniupnpdUnavailable, Namespaces, NAT_LAB, type NsProcess } from "../tests/e2e/_netns.ts";
+import { waitFor } from "../tests/_helpers/wait.ts";
+import { encodeToken, generateTokenConfig } from "../src/token/token.ts";
+
+/** Sizes of one run. */
+export interface NatBenchConfig {
+  /** Bytes sent (and echoed back) per transfer. */
+  bytes: number;
+  /** Transfers per path. */
+  runs: number;
+  /** 64-byte round trips per path. */
+  rtts: number;
+}
+
+/** The full run. */
+export const NAT_FULL: NatBenchConfig = { bytes: 32_000_000, runs: 3, rtts: 200 };
+/** A smoke run. */
+export const NAT_QUICK: NatBenchConfig = { bytes: 2_000_000, runs: 1, rtts: 20 };
+
+/** One path's figures. */
+export interface NatPath {
+  bulkMiBs: number;
+  rttP50Ms: number;
+  rttP99Ms: number;
+}
+
+/** What `runNatBench` measured, or why it did not run. */
+export interface NatBenchResult {
+  skipped?: string;
+  relayed?: NatPath;
+  direct?: NatPath;
+  /** From the NATed node's start to its reservation on the relay. */
+  reservationMs?: number;
+  /** From the consumer's start to its first answer through the relay. */
+  firstRelayedAnswerMs?: number;
+  /** From the node's start to its UPnP-mapped address being advertised. */
+  upnpMappingMs?: number;
+}
+
+const NODE = ["--no-mdns", "--listen-maddrs", "/ip4/0.0.0.0/tcp/4001"];
+
+async function measure(
+  nets: Namespaces,
+  port: number,
+  config: NatBenchConfig,
+): Promise<NatPath> {
+  const rates: number[] = [];
+  for (let i = 0; i < config.runs; i++) {
+    const r = await nets.toolOnce("b", ["roundtrip", `127.0.0.1:${port}`, String(config.bytes)]);
+    if (r.ok !== true) throw new Error(`transfer failed: ${JSON.stringify(r)}`);
+    rates.push(config.bytes / (1024 * 1024) / ((r.ms as number) / 1000));
+  }
+  rates.sort((a, b) => a - b);
+  const rtt = await nets.toolOnce("b", ["rtt", `127.0.0.1:${port}`, String(config.rtts)]);
+  if (rtt.ok !== true) throw new Error(`round trips failed: ${JSON.stringify(rtt)}`);
+  return {
+    bulkMiBs: Math.round(rates[Math.floor(rates.length / 2)]! * 10) / 10,
+    rttP50Ms: rtt.p50 as number,
+    rttP99Ms: rtt.p99 as number,
+  };
+}
+
+async function pathOf(nets: Namespaces, api: string, peer: string): Promise<boolean | undefined> {
+  const peers = (await nets.http("b", "GET", `${api}/api/peers`)).body as {
+    peerId: string;
+    relayed: boolean;
+  }[];
+  return Array.isArray(peers) ? peers.find((p) => p.peerId === peer)?.relayed : undefined;
+}
+
+/** Runs the NAT part of the bench (see the module documentation). */
+export async function runNatBench(
+  config: NatBenchConfig,
+  log: (line: string) => void,
+): Promise<NatBenchResult> {
+  const unavailable = miniupnpdUnavailable();
+  if (unavailable !== undefined) {
+    log(`nat: skipped, it needs the namespace lab: ${unavailable}`);
+    return { skipped: unavailable };
+  }
+  const nets = new Namespaces();
+  const dir = await Deno.makeTempDir();
+  const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
+  const result: NatBenchResult = {};
+  try {
+    nets.natLab("drop");
+    const relay = await nets.p2p("pub", [
+      "node",
+      ...NODE,
+      "--announce",
+      `/ip4/${NAT_LAB.pub}/tcp/4001`,
+      "--bootstrap-peers",
+      "none",
+    ], env);
+    const peers = [
+      "--bootstrap-peers",
+      `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relay.startLine()).peerId}`,
+    ];
+    nets.tool("a", ["echo", "127.0.0.1:7000"]);
+    const expose = async (service: string): Promise<{ id: string; started: number }> => {
+      const started = Date.now();
+      const p: NsProcess = await nets.p2p("a", [
+        "expose",
+        "--target",
+        "127.0.0.1:7000",
+        "--service",
+        service,
+        ...NODE,
+        ...peers,
+        "--api-listen",
+        "127.0.0.1:8080",
+      ], env);
+      return { id: (await p.startLine()).peerId as string, started };
+    };
+    const connect = (service: string, port: number, api: number) =>
+      nets.p2p("b", [
+        "connect",
+        "--service",
+        service,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--no-mdns",
+        "--listen-maddrs",
+        `/ip4/0.0.0.0/tcp/${4000 + api - 8000}`,
+        ...peers,
+        "--api-listen",
+        `127.0.0.1:${api}`,
+      ], env);
+
+    // Relayed: the routers drop unsolicited packets, no UPnP.
+    const relayed = await expose("relayed");
+    await waitFor(async () => {
+      const info = (await nets.http("a", "GET", "http://127.0.0.1:8080/api/node")).body as {
+        reservations?: unknown[];
+      };
+      return (info.reservations?.length ?? 0) > 0;
+    }, { timeoutMs: 30_000, intervalMs: 50, message: "a reservation" });
+    result.reservationMs = Date.now() - relayed.started;
+    const consumerStarted = Date.now();
+    await connect("relayed", 9000, 8081);
+    await waitFor(async () => {
+      const r = await nets.toolOnce("b", ["roundtrip", "127.0.0.1:9000", "1000"]);
+      return r.ok === true;
+    }, { timeoutMs: 30_000, intervalMs: 100, message: "a first answer through the relay" });
+    result.firstRelayedAnswerMs = Date.now() - consumerStarted;
+    if (await pathOf(nets, "http://127.0.0.1:8081", relayed.id) !== true) {
+      throw new Error("the relayed path is not relayed");
+    }
+    result.relayed = await measure(nets, 9000, config);
+    log(`nat: relayed ${JSON.stringify(result.relayed)}`);
+
+    // Direct: NAT 1 maps the port of a new exposing node (UPnP), the consumer dials it.
+    await nets.miniupnpd("nat1", dir);
+    await nets.processes.find((p) => p.stdoutLines.some((l) => l.includes(relayed.id)))?.stop();
+    const direct = await expose("direct");
+    await waitFor(async () => {
+      const info = (await nets.http("a", "GET", "http://127.0.0.1:8080/api/node")).body as {
+        verified?: string[];
+      };
+      return info.verified?.includes(`/ip4/${NAT_LAB.wan1}/tcp/4001`) ?? false;
+    }, { timeoutMs: 30_000, intervalMs: 100, message: "the UPnP mapping" });
+    result.upnpMappingMs = Date.now() - direct.started;
+    await connect("direct", 9001, 8082);
+    await waitFor(async () => {
+      const r = await nets.toolOnce("b", ["roundtrip", "127.0.0.1:9001", "1000"]);
+      return r.ok === true && await pathOf(nets, "http://127.0.0.1:8082", direct.id) === false;
+    }, { timeoutMs: 30_000, intervalMs: 200, message: "a direct answer" });
+    result.direct = await measure(nets, 9001, config);
+    log(`nat: direct ${JSON.stringify(result.direct)}`);
+    log(
+      `nat: reservation ${result.reservationMs} ms, first relayed answer ${result.firstRelayedAnswerMs} ms, UPnP mapping ${result.upnpMappingMs} ms`,
+    );
+    return result;
+  } finally {
+    await nets.destroy();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
