@@ -72,7 +72,8 @@ Deno.test({
       const started = Date.now();
       let relay = await startRelay(nets, env, `${dir}/relay.key`);
       nets.tool("a", ["serve", "127.0.0.1:7000", "backend-behind-nat1"]);
-      const peers = ["--bootstrap-peers", relay.addr];
+      // The DHT off: ledger records carry the (relayed) addresses the nodes dial.
+      const peers = ["--bootstrap-peers", relay.addr, "--no-dht"];
       const worker = await nets.p2p("a", [
         "worker",
         "--target",
@@ -128,6 +129,42 @@ Deno.test({
       const transfer = await nets.toolOnce("b", ["roundtrip", "127.0.0.1:9000", "20000000"]);
       assert.equal(transfer.ok, true, JSON.stringify(transfer));
       console.log(`20 MB each way through the relay in ${transfer.ms} ms`);
+
+      // A node with another token is refused a reservation on the relay.
+      const reservations = async () =>
+        ((await nets.http("pub", "GET", `${API}/api/node`)).body as {
+          relayService: { reservations: number };
+        }).relayService.reservations;
+      const members = 3; // worker, balancer, connect
+      await waitFor(async () => await reservations() === members, {
+        timeoutMs: 10_000,
+        intervalMs: 200,
+        message: "the three members' reservations",
+      });
+      const stranger = await nets.p2p("b", [
+        "node",
+        "--no-mdns",
+        "--listen-maddrs",
+        "/ip4/0.0.0.0/tcp/4003",
+        "--bootstrap-peers",
+        relay.addr,
+        "--relay-peers",
+        relay.addr,
+        "--api-listen",
+        "127.0.0.1:8083",
+      ], { P2P_TOKEN: encodeToken(generateTokenConfig()) });
+      const strangerId = (await stranger.startLine()).peerId as string;
+      await waitFor(async () => {
+        const peersOfRelay = (await nets.http("pub", "GET", `${API}/api/peers`)).body as Peer[];
+        return peersOfRelay.some((p) => p.peerId === strangerId);
+      }, { timeoutMs: 15_000, intervalMs: 200, message: "the stranger connected to the relay" });
+      await new Promise((resolve) => setTimeout(resolve, 3_000)); // its attempts (1 s apart)
+      const strangerNode = (await nets.http("b", "GET", "http://127.0.0.1:8083/api/node")).body as {
+        reservations: unknown[];
+      };
+      assert.deepEqual(strangerNode.reservations, []);
+      assert.equal(await reservations(), members);
+      await stranger.stop();
 
       // The ledger converges across the three.
       const put = await nets.http("a", "PUT", `${API}/api/ledger/lab/from-nat1`, { ok: 1 });

@@ -140,3 +140,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "relay: a node keeps reservations on 2 relays and takes another when one goes",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const relays = await Promise.all([0, 1, 2].map(() => createLibp2pNode(base(token))));
+    for (const relay of relays) await relay.start();
+    const client = await createLibp2pNode(
+      base(token, { relayService: false, relayPeers: relays.map(address) }),
+    );
+    await client.start();
+    const held = () => client.services.relayClient.reservations().map((r) => r.relay).sort();
+    try {
+      await waitFor(() => held().length === 2, { message: "two reservations" });
+      const first = held();
+      const gone = relays.find((r) => r.peerId.toString() === first[0])!;
+      await gone.stop();
+      await waitFor(() => held().length === 2 && !held().includes(first[0]!), {
+        message: "a reservation on the third relay",
+      });
+      assert.equal(
+        client.getMultiaddrs().map(String).filter((a) => a.includes("/p2p-circuit")).length >= 2,
+        true,
+      );
+    } finally {
+      await client.stop();
+      for (const relay of relays) await relay.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "WebSockets: a node listens on /tcp/N/ws and another dials it there",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const server = await createLibp2pNode(base(token, { listen: ["/ip4/127.0.0.1/tcp/0/ws"] }));
+    await server.start();
+    const client = await createLibp2pNode(base(token));
+    await client.start();
+    try {
+      const ws = server.getMultiaddrs().map(String).find((a) => a.includes("/ws/"));
+      assert.ok(ws !== undefined, server.getMultiaddrs().join(" "));
+      const connection = await client.dial(multiaddr(ws));
+      assert.match(connection.remoteAddr.toString(), /\/ws\//);
+      assert.ok(await client.services.ping.ping(server.peerId) >= 0);
+    } finally {
+      await client.stop();
+      await server.stop();
+    }
+  },
+});
