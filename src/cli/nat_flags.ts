@@ -20,6 +20,7 @@ export const NAT_ENV = {
   natRateLimitGlobal: ["P2P_NAT_RATELIMIT_GLOBAL", "EDGEVPNNATRATELIMITGLOBAL"],
   natRateLimitPeer: ["P2P_NAT_RATELIMIT_PEER", "EDGEVPNNATRATELIMITPEER"],
   natRateLimitInterval: ["P2P_NAT_RATELIMIT_INTERVAL", "EDGEVPNNATRATELIMITINTERVAL"],
+  holepunch: ["P2P_HOLEPUNCH", "EDGEVPNHOLEPUNCH"],
 } as const;
 
 /** The raw values of the NAT flags, as commander parses them. */
@@ -37,6 +38,7 @@ export interface NatFlags {
   natRatelimitGlobal?: string;
   natRatelimitPeer?: string;
   natRatelimitInterval?: string;
+  holepunch?: boolean;
 }
 
 const env = (names: readonly string[]): string => `(env: ${names.join(", ")})`;
@@ -94,6 +96,11 @@ export function addNatFlags<T extends Command<never[], Record<string, unknown>>>
       "--relay-reservation-ttl <duration>",
       `how long a relay reservation lasts (default: 1h) ${env(NAT_ENV.relayReservationTtl)}`,
     ),
+  );
+  on(
+    "holepunch",
+    "upgrade relayed connections to direct ones by hole punching (DCUtR)",
+    NAT_ENV.holepunch,
   );
   on("natmap", "map the listen port on the router (UPnP / NAT-PMP)", NAT_ENV.natmap);
   on("natservice", "run AutoNAT (verify our addresses, dial back others')", NAT_ENV.natService);
@@ -159,6 +166,8 @@ export function resolveNatFlags(flags: NatFlags, reader: EnvReader): NatOptions 
       : { maxCircuits: positive("--relay-max-circuits", maxCircuits) }),
     ...(ttl === undefined ? {} : { reservationTtlMs: durationMs("--relay-reservation-ttl", ttl) }),
   };
+  const holepunch = bool(flags.holepunch, "--holepunch", NAT_ENV.holepunch);
+  if (holepunch !== undefined) options.holepunch = holepunch;
   const natmap = bool(flags.natmap, "--natmap", NAT_ENV.natmap);
   if (natmap !== undefined) options.natmap = natmap;
   const natService = bool(flags.natservice, "--natservice", NAT_ENV.natService);

@@ -381,3 +381,29 @@ export const AUTONAT_LIMIT_INTERVAL_MS = 60_000;
 export const DIRECT_RETRY_BASE_MS = 10_000;
 /** Longest wait between them. */
 export const DIRECT_RETRY_MAX_MS = 5 * 60_000;
+/** go-libp2p's hole punching protocol. */
+export const DCUTR_PROTOCOL = "/libp2p/dcutr";
+/** Hole punching exchanges per relayed connection (go-libp2p: 3). */
+export const HOLEPUNCH_ATTEMPTS = 3;
+/** Base spacing between exchanges (× the attempt number, ± 25 %). */
+export const HOLEPUNCH_RETRY_SPACING_MS = 700;
+/** Bound on one simultaneous dial: the kernel resends a lost SYN after 1 s, it may pass then. */
+export const HOLEPUNCH_DIAL_TIMEOUT_MS = 3_000;
+/** Bound on one DCUtR exchange over the relayed connection. */
+export const HOLEPUNCH_STREAM_TIMEOUT_MS = 5_000;
+/** Largest DCUtR message read (go-libp2p: 4 KiB). */
+export const HOLEPUNCH_MAX_MESSAGE = 4 * 1024;
+/** How often a relayed connection replaced by a direct one is checked for idleness. */
+export const HOLEPUNCH_IDLE_CHECK_MS = 1_000;
+/** Protocols that do not keep a replaced relayed connection open (tunnels and messages do). */
+export const HOLEPUNCH_CONTROL_PROTOCOLS: readonly string[] = [
+  "/ipfs/id/",
+  "/ipfs/ping/",
+  "/meshsub/",
+  "/floodsub/",
+  "/libp2p/dcutr",
+  "/libp2p/autonat/",
+  "/ipfs/kad/",
+  "/p2p/membership/",
+  "/libp2p/circuit/",
+];

@@ -51,6 +51,7 @@ import { gossipScoring, rescore } from "./gossip_scoring.ts";
 import { type NatOptions, natParts } from "./nat.ts";
 import type { MemberRelay } from "./relay_server.ts";
 import type { RelayClient } from "./relay_client.ts";
+import type { HolePunch } from "./hole_punch.ts";
 import { reuseLimitedConnections } from "./reuse_limited.ts";
 import { dialOrder } from "./address_order.ts";
 import { isCircuit } from "./reachability.ts";
@@ -117,6 +118,8 @@ export interface NodeServices extends Record<string, unknown> {
   relayClient: RelayClient;
   /** The members-only circuit relay, absent when `relayService` is off. */
   relay?: MemberRelay;
+  /** Hole punching (DCUtR), absent when `holepunch` is off. */
+  holePunch?: HolePunch;
 }
 
 /** A libp2p node assembled by {@linkcode createLibp2pNode}. */
@@ -233,7 +236,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     addresses: { listen, appendAnnounce: nat.appendAnnounce },
     // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
     transports: [
-      ...(tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()])
+      ...(tuning.tcp === "deno"
+        ? [denoTcp({ reusePort: options.holepunch !== false }), ip6WildcardOnly(tcp())]
+        : [tcp()])
         .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
       ...nat.transports as never[],
     ],

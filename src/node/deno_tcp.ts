@@ -35,6 +35,7 @@ import { getNetConfig } from "@libp2p/utils";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import {
   DENO_TCP_READ_SLAB,
+  DENO_TCP_REUSE_PORT_WAIT_MS,
   DENO_TCP_SOCKET_TIMEOUT_MS,
   DENO_TCP_WRITE_HIGH_WATER,
 } from "./deno_tcp_constants.ts";
@@ -44,7 +45,8 @@ import {
   toMultiaddrConnection,
   tune,
 } from "./deno_tcp_connection.ts";
-import { DenoTcpListener } from "./deno_tcp_listener.ts";
+import { DenoTcpListener, ReusePorts } from "./deno_tcp_listener.ts";
+import { connectFrom, reusePortSupported } from "./reuse_port.ts";
 
 export type { DenoTcpOptions } from "./deno_tcp_connection.ts";
 
@@ -75,6 +77,8 @@ class DenoTcp implements Transport {
   #options: Required<DenoTcpOptions>;
   #logger: ComponentLogger;
   #log: Logger;
+  /** Ports of our wildcard IPv4 listeners, when dials leave from them. */
+  #reusePorts: ReusePorts | undefined;
 
   constructor(components: DenoTcpComponents, options: DenoTcpOptions) {
     this.#logger = components.logger;
@@ -83,8 +87,55 @@ class DenoTcp implements Transport {
       inactivityTimeout: options.inactivityTimeout ?? DENO_TCP_SOCKET_TIMEOUT_MS,
       readSlabBytes: options.readSlabBytes ?? DENO_TCP_READ_SLAB,
       writeHighWater: options.writeHighWater ?? DENO_TCP_WRITE_HIGH_WATER,
+      reusePort: options.reusePort ?? false,
     };
+    if (this.#options.reusePort && reusePortSupported()) this.#reusePorts = new ReusePorts();
   }
+
+  /**
+   * The port outgoing IPv4 connections leave from, if they share the listener's. (Arrow
+   * functions: wrappers such as `pendingPerHost` call them on another object.)
+   */
+  reusedPort = (): number | undefined => this.#reusePorts?.first();
+
+  /**
+   * Hole punching: dials `ma` from the listen port (so the NAT's mapping is the one peers
+   * observed) and upgrades the connection in the given `role`, whatever the socket's
+   * direction: in a TCP simultaneous open both sockets are outbound, and the two ends must not
+   * both run noise and yamux as initiator (yamux takes its role from `maConn.direction`).
+   *
+   * @param ma The peer's address (`/ip4/…/tcp/…`).
+   * @param role `client` upgrades as the dialer (noise initiator, yamux client), `server` as
+   *   the listener.
+   * @param options The upgrader and a signal.
+   * @returns The connection once upgraded (`server`: once the upgrader registered it).
+   */
+  punch = async (
+    ma: Multiaddr,
+    role: "client" | "server",
+    options: Pick<DialTransportOptions, "upgrader" | "signal">,
+  ): Promise<Connection | undefined> => {
+    const port = this.reusedPort();
+    if (port === undefined) throw new Error("no listener shares its port with dials");
+    const config = getNetConfig(ma);
+    const conn = await connectFrom("0.0.0.0", port, config.host, config.port ?? 0, options.signal);
+    tune(conn);
+    const maConn = toMultiaddrConnection({
+      conn,
+      direction: role === "client" ? "outbound" : "inbound",
+      remoteAddr: ma,
+      log: this.#log.newScope("punch"),
+      options: this.#options,
+    });
+    try {
+      if (role === "client") return await options.upgrader.upgradeOutbound(maConn, options);
+      await options.upgrader.upgradeInbound(maConn, options);
+      return undefined;
+    } catch (err) {
+      maConn.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  };
 
   async dial(ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
     options.signal.throwIfAborted();
@@ -119,7 +170,15 @@ class DenoTcp implements Transport {
       onAbort = () => reject(new AbortError());
       signal.addEventListener("abort", onAbort, { once: true });
     });
-    const connecting = Deno.connect({ hostname, port, transport: "tcp" });
+    const localPort = await this.#reusePorts?.wait(DENO_TCP_REUSE_PORT_WAIT_MS);
+    const connecting = localPort !== undefined && !hostname.includes(":")
+      ? connectFrom("0.0.0.0", localPort, hostname, port, signal).catch((err) => {
+        // That 4-tuple is still taken (a connection we closed, in TIME_WAIT): any port then.
+        const code = (err as { code?: string }).code;
+        if (code !== "EADDRINUSE" && code !== "EADDRNOTAVAIL") throw err;
+        return Deno.connect({ hostname, port, transport: "tcp" });
+      })
+      : Deno.connect({ hostname, port, transport: "tcp" });
     try {
       return await Promise.race([connecting, aborted]);
     } catch (err) {
@@ -136,7 +195,7 @@ class DenoTcp implements Transport {
   }
 
   createListener(options: CreateListenerOptions): Listener {
-    return new DenoTcpListener(options, this.#options, this.#logger);
+    return new DenoTcpListener(options, this.#options, this.#logger, this.#reusePorts);
   }
 
   listenFilter = (multiaddrs: Multiaddr[]): Multiaddr[] =>

@@ -25,6 +25,11 @@ export interface DenoTcpOptions {
   readSlabBytes?: number;
   /** Queued bytes above which the connection asks libp2p to wait for `drain`. @default {1 MiB} */
   writeHighWater?: number;
+  /**
+   * Outgoing IPv4 connections leave from the port of a wildcard IPv4 listener (SO_REUSEPORT,
+   * go-libp2p's default): NATs then map dials and listener alike. @default {false}
+   */
+  reusePort?: boolean;
 }
 
 export interface ConnInit {

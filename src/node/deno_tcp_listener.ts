@@ -15,6 +15,62 @@ import {
 import { getNetConfig, getThinWaistAddresses } from "@libp2p/utils";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { DENO_TCP_ACCEPT_RETRY_MS } from "./deno_tcp_constants.ts";
+import { listenReusable } from "./reuse_port.ts";
+
+/** What the listener accepts from: a `Deno.TcpListener`, or a port-sharing one. */
+interface Acceptor {
+  accept(): Promise<Deno.TcpConn>;
+  close(): void;
+  readonly port: number;
+}
+
+/**
+ * Ports of wildcard IPv4 listeners that share them with outgoing connections (SO_REUSEPORT),
+ * one set per transport: its dials leave from one of them.
+ */
+export class ReusePorts {
+  #ports = new Set<number>();
+  #opening = 0;
+  #waiters: (() => void)[] = [];
+
+  /** A wildcard listener starts opening. @returns What to call once it is open or failed. */
+  opening(): (port?: number) => void {
+    this.#opening++;
+    let done = false;
+    return (port) => {
+      if (done) return;
+      done = true;
+      this.#opening--;
+      if (port !== undefined) this.#ports.add(port);
+      for (const wake of this.#waiters.splice(0)) wake();
+    };
+  }
+
+  /** Its listener closed. */
+  delete(port: number): void {
+    this.#ports.delete(port);
+  }
+
+  /** The port dials leave from, if any. */
+  first(): number | undefined {
+    return this.#ports.values().next().value;
+  }
+
+  /**
+   * The port, waiting up to `ms` for a listener still starting (the node dials its bootstrap
+   * peers while its listeners open: that first connection must leave from the port too).
+   */
+  async wait(ms: number): Promise<number | undefined> {
+    if (this.#ports.size > 0 || this.#opening === 0) return this.first();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#waiters.push(resolve);
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    return this.first();
+  }
+}
 import {
   closeQuietly,
   type DenoTcpOptions,
@@ -33,8 +89,9 @@ const LISTEN_ERROR_CODES: [new (...args: never[]) => Error, string, string][] = 
 
 /** `listen EADDRINUSE: address already in use 127.0.0.1:4001`, with `code`, as node:net says. */
 function listenError(err: unknown, hostname: string, port: number): Error {
+  const errno = (err as { code?: unknown } | undefined)?.code;
   for (const [type, code, text] of LISTEN_ERROR_CODES) {
-    if (err instanceof type) {
+    if (err instanceof type || errno === code) {
       const where = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
       return Object.assign(new Error(`listen ${code}: ${text} ${where}`, { cause: err }), {
         code,
@@ -49,18 +106,25 @@ export class DenoTcpListener extends TypedEventEmitter<ListenerEvents> implement
   #options: Required<DenoTcpOptions>;
   #log: Logger;
   #connLog: Logger;
-  #listener: Deno.TcpListener | undefined;
+  #listener: Acceptor | undefined;
+  #reusePorts: ReusePorts | undefined;
   #listeningAddr: Multiaddr | undefined;
   #sockets = new Set<Deno.TcpConn>();
   #shutdown = new AbortController();
   #closed = false;
 
+  /**
+   * @param reusePorts When given, a wildcard IPv4 address is listened on with SO_REUSEPORT
+   *   and its port added here, for the transport's dials to leave from.
+   */
   constructor(
     options: CreateListenerOptions,
     init: Required<DenoTcpOptions>,
     logger: ComponentLogger,
+    reusePorts?: ReusePorts,
   ) {
     super();
+    this.#reusePorts = reusePorts;
     this.#upgrader = options.upgrader;
     this.#options = init;
     this.#log = logger.forComponent("libp2p:deno-tcp:listener");
@@ -73,7 +137,21 @@ export class DenoTcpListener extends TypedEventEmitter<ListenerEvents> implement
     const hostname = config.host;
     const port = config.port ?? 0;
     try {
-      this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
+      if (this.#reusePorts !== undefined && hostname === "0.0.0.0") {
+        const opened = this.#reusePorts.opening();
+        try {
+          this.#listener = await listenReusable(hostname, port);
+        } finally {
+          opened(this.#listener?.port);
+        }
+      } else {
+        const listener = Deno.listen({ hostname, port, transport: "tcp" });
+        this.#listener = Object.assign(listener, {
+          get port() {
+            return (listener.addr as Deno.NetAddr).port;
+          },
+        }) as unknown as Acceptor;
+      }
     } catch (err) {
       throw listenError(err, hostname, port);
     }
@@ -85,10 +163,10 @@ export class DenoTcpListener extends TypedEventEmitter<ListenerEvents> implement
   }
 
   #port(): number {
-    return (this.#listener?.addr as Deno.NetAddr | undefined)?.port ?? 0;
+    return this.#listener?.port ?? 0;
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  async #acceptLoop(listener: Acceptor): Promise<void> {
     while (true) {
       let conn: Deno.TcpConn;
       try {
@@ -144,6 +222,7 @@ export class DenoTcpListener extends TypedEventEmitter<ListenerEvents> implement
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     if (this.#listener !== undefined) {
+      this.#reusePorts?.delete(this.#listener.port);
       try {
         this.#listener.close();
       } catch {

@@ -51,3 +51,6 @@ export * from "./relay_client.ts";
 export * from "./autonat_limits.ts";
 export * from "./address_order.ts";
 export * from "./reuse_limited.ts";
+export * from "./hole_punch.ts";
+export * from "./hole_punch_message.ts";
+export * from "./reuse_port.ts";

@@ -15,6 +15,7 @@ import { type AutoNATRateLimit, rateLimitedAutoNAT } from "./autonat_limits.ts";
 import { memberRelayServer, type RelayLimits } from "./relay_server.ts";
 import { relayClient } from "./relay_client.ts";
 import { RELAY_DESIRED_RESERVATIONS } from "./constants.ts";
+import { holePunch } from "./hole_punch.ts";
 
 /** How a node reaches and is reached across NATs (edgevpn's NAT and relay flags). */
 export interface NatOptions {
@@ -37,13 +38,18 @@ export interface NatOptions {
   natService?: boolean;
   /** AutoNAT service rate limits (`--nat-ratelimit*`); `false` for none. @default {10/10/60 s} */
   natRateLimit?: AutoNATRateLimit | false;
+  /**
+   * Upgrade relayed connections to direct ones by hole punching (DCUtR, `--holepunch`); TCP
+   * dials then leave from the listen port. @default {true}
+   */
+  holepunch?: boolean;
 }
 
 /** What {@linkcode natParts} adds to `createLibp2p`'s options. */
 export interface NatParts {
   /** Transports: circuit relay and WebSockets. */
   transports: unknown[];
-  /** Services keyed by name: `relay`, `relayClient`, `autoNAT`, `upnp`. */
+  /** Services keyed by name: `relay`, `relayClient`, `autoNAT`, `upnp`, `holePunch`. */
   services: Record<string, unknown>;
   /** Addresses advertised besides the verified ones. */
   appendAnnounce: string[];
@@ -76,6 +82,7 @@ export function natParts(options: NatOptions, listen: readonly string[]): NatPar
   if (options.natService !== false) {
     services.autoNAT = rateLimitedAutoNAT({}, options.natRateLimit ?? {});
   }
+  if (options.holepunch !== false) services.holePunch = holePunch();
   if (options.natmap ?? !listen.every(isLoopbackAddress)) {
     services.upnp = uPnPNAT({ autoConfirmAddress: true, portMappingDescription: "p2p" });
   }
