@@ -113,7 +113,7 @@ export const MDNS_INTERVAL_MS = 5_000;
 export const DIAL_TIMEOUT_MS = 5_000;
 /** Bound on dialing one address of a peer (libp2p dials them in turn, see `dialOrder`): an
  * address dropped by a firewall leaves time for the next ones. */
-export const ADDRESS_DIAL_TIMEOUT_MS = 2_000;
+export const ADDRESS_DIAL_TIMEOUT_MS = 1_500;
 /**
  * Inbound connections accepted per second from one host; tests and local clusters share an IP.
  *

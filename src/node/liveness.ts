@@ -173,7 +173,14 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
     for (const [peer, addresses] of wanted) {
       const state = this.#peers.get(peer);
       if (state !== undefined) {
+        const changed = addresses.join(",") !== state.addresses.join(",");
         state.addresses = addresses;
+        // New addresses (a relay reservation, a mapping) deserve a dial now, not after the
+        // backoff earned by the old ones.
+        if (changed && !state.reachable) {
+          this.#dialBackoff.succeed(peer);
+          this.#probe(peer);
+        }
         continue;
       }
       this.#peers.set(peer, { reachable: false, failedPings: 0, probing: false, addresses });

@@ -199,3 +199,73 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "hole punching: the balancer's worker turns direct within 5 s, requests keep succeeding",
+  ...NODE_TEST,
+  ignore: unavailable !== undefined,
+  async fn() {
+    const nets = new Namespaces();
+    const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
+    try {
+      nets.natLab("drop");
+      const relayProcess = await nets.p2p("pub", [
+        "node",
+        "--no-mdns",
+        "--listen-maddrs",
+        "/ip4/0.0.0.0/tcp/4001",
+        "--announce",
+        `/ip4/${NAT_LAB.pub}/tcp/4001`,
+        "--bootstrap-peers",
+        "none",
+      ], env);
+      const relay = `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relayProcess.startLine()).peerId}`;
+      const node = [
+        "--no-mdns",
+        "--listen-maddrs",
+        "/ip4/0.0.0.0/tcp/4001",
+        "--bootstrap-peers",
+        relay,
+      ];
+      nets.tool("a", ["serve", "127.0.0.1:7000", "backend-behind-nat1"]);
+      const worker = await nets.p2p("a", ["worker", "--target", "127.0.0.1:7000", ...node], env);
+      const workerId = (await worker.startLine()).peerId as string;
+      const balancer = nets.p2p("b", [
+        "federated",
+        "--listen",
+        "0.0.0.0:8080",
+        ...node,
+        "--api-listen",
+        "127.0.0.1:8081",
+      ], env);
+      // Start-up: the balancer's start line (Deno's own start takes a second or two before it).
+      await balancer;
+      const started = Date.now();
+      const peers = async () =>
+        (await nets.http("b", "GET", "http://127.0.0.1:8081/api/peers")).body as Path[];
+      const direct = waitFor(async () => {
+        const path = (await peers()).find((p) => p.peerId === workerId);
+        return path?.relayed === false ? Date.now() - started : false;
+      }, { timeoutMs: 5_000, intervalMs: 50, message: "the worker direct within 5 s of start-up" });
+      // Requests all along: once the first is answered, every one is, across the switch.
+      let answered = 0;
+      let failed = 0;
+      let switched: number | undefined;
+      direct.then((ms) => (switched = ms), () => {});
+      while (switched === undefined || answered < 40) {
+        if (Date.now() - started > 30_000) break;
+        const body = String((await nets.http("b", "GET", `http://${NAT_LAB.b}:8080/`)).body)
+          .trim();
+        if (body === "backend-behind-nat1") {
+          if (answered++ === 0) console.log(`first answer ${Date.now() - started} ms after start`);
+        } else if (answered > 0) failed++;
+      }
+      const ms = await direct;
+      console.log(`worker direct ${ms} ms after the balancer started; ${answered} answered`);
+      assert.equal(failed, 0, `${failed} requests failed after the first answer`);
+      assert.ok(answered >= 40);
+    } finally {
+      await nets.destroy();
+    }
+  },
+});

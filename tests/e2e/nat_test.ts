@@ -72,8 +72,9 @@ Deno.test({
       const started = Date.now();
       let relay = await startRelay(nets, env, `${dir}/relay.key`);
       nets.tool("a", ["serve", "127.0.0.1:7000", "backend-behind-nat1"]);
-      // The DHT off: ledger records carry the (relayed) addresses the nodes dial.
-      const peers = ["--bootstrap-peers", relay.addr, "--no-dht"];
+      // The DHT off: ledger records carry the (relayed) addresses the nodes dial. Hole
+      // punching off: the relayed path is what this test is about (holepunch_test.ts upgrades it).
+      const peers = ["--bootstrap-peers", relay.addr, "--no-dht", "--no-holepunch"];
       const worker = await nets.p2p("a", [
         "worker",
         "--target",
@@ -227,7 +228,7 @@ Deno.test({
         "2m",
       ]);
       nets.tool("a", ["echo", "127.0.0.1:7000"]);
-      const peers = ["--bootstrap-peers", relay.addr];
+      const peers = ["--bootstrap-peers", relay.addr, "--no-holepunch"];
       await nets.p2p("a", [
         "expose",
         "--target",
