@@ -1,9 +1,11 @@
 /**
  * `deno task bench nat`: a tunnel between two nodes behind different NATs, relayed (the public
- * relay carries every byte) against direct (NAT 1 maps the port with UPnP), in the namespace
- * lab of `tests/e2e/_netns.ts` (root, iptables, miniupnpd-iptables; skipped otherwise). Bulk
- * MiB/s each way (an echo of `bytes`, `runs` times, median), the round trip of 64-byte echoes
- * on one connection (p50, p99), the reservation time and the first relayed answer.
+ * relay carries every byte, hole punching off) against hole-punched (DCUtR) and against direct
+ * through a UPnP mapping on NAT 1, in the namespace lab of `tests/e2e/_netns.ts` (root,
+ * iptables, miniupnpd-iptables; skipped otherwise). Bulk MiB/s each way (an echo of `bytes`,
+ * `runs` times, median), the round trip of 64-byte echoes on one connection (p50, p99), the
+ * reservation time, the first relayed answer, and hole punching: successes out of `punches`
+ * fresh consumers and the time from the relayed connection to the direct one.
  *
  * @module
  */
@@ -19,12 +21,14 @@ export interface NatBenchConfig {
   runs: number;
   /** 64-byte round trips per path. */
   rtts: number;
+  /** Hole punching trials (a fresh consumer each). */
+  punches: number;
 }
 
 /** The full run. */
-export const NAT_FULL: NatBenchConfig = { bytes: 32_000_000, runs: 3, rtts: 200 };
+export const NAT_FULL: NatBenchConfig = { bytes: 32_000_000, runs: 3, rtts: 200, punches: 10 };
 /** A smoke run. */
-export const NAT_QUICK: NatBenchConfig = { bytes: 2_000_000, runs: 1, rtts: 20 };
+export const NAT_QUICK: NatBenchConfig = { bytes: 2_000_000, runs: 1, rtts: 20, punches: 2 };
 
 /** One path's figures. */
 export interface NatPath {
@@ -37,6 +41,10 @@ export interface NatPath {
 export interface NatBenchResult {
   skipped?: string;
   relayed?: NatPath;
+  /** Through the hole-punched connection. */
+  punched?: NatPath;
+  /** Hole punching trials that ended direct, and in how long (median, max, ms). */
+  punch?: { successes: number; trials: number; medianMs: number; maxMs: number };
   direct?: NatPath;
   /** From the NATed node's start to its reservation on the relay. */
   reservationMs?: number;
@@ -106,7 +114,10 @@ export async function runNatBench(
       `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relay.startLine()).peerId}`,
     ];
     nets.tool("a", ["echo", "127.0.0.1:7000"]);
-    const expose = async (service: string): Promise<{ id: string; started: number }> => {
+    const expose = async (
+      service: string,
+      extra: string[] = [],
+    ): Promise<{ id: string; started: number; process: NsProcess }> => {
       const started = Date.now();
       const p: NsProcess = await nets.p2p("a", [
         "expose",
@@ -118,10 +129,11 @@ export async function runNatBench(
         ...peers,
         "--api-listen",
         "127.0.0.1:8080",
+        ...extra,
       ], env);
-      return { id: (await p.startLine()).peerId as string, started };
+      return { id: (await p.startLine()).peerId as string, started, process: p };
     };
-    const connect = (service: string, port: number, api: number) =>
+    const connect = (service: string, port: number, api: number, extra: string[] = []) =>
       nets.p2p("b", [
         "connect",
         "--service",
@@ -134,10 +146,11 @@ export async function runNatBench(
         ...peers,
         "--api-listen",
         `127.0.0.1:${api}`,
+        ...extra,
       ], env);
 
-    // Relayed: the routers drop unsolicited packets, no UPnP.
-    const relayed = await expose("relayed");
+    // Relayed: the routers drop unsolicited packets, no UPnP, no hole punching.
+    const relayed = await expose("relayed", ["--no-holepunch"]);
     await waitFor(async () => {
       const info = (await nets.http("a", "GET", "http://127.0.0.1:8080/api/node")).body as {
         reservations?: unknown[];
@@ -146,7 +159,7 @@ export async function runNatBench(
     }, { timeoutMs: 30_000, intervalMs: 50, message: "a reservation" });
     result.reservationMs = Date.now() - relayed.started;
     const consumerStarted = Date.now();
-    await connect("relayed", 9000, 8081);
+    await connect("relayed", 9000, 8081, ["--no-holepunch"]);
     await waitFor(async () => {
       const r = await nets.toolOnce("b", ["roundtrip", "127.0.0.1:9000", "1000"]);
       return r.ok === true;
@@ -158,10 +171,69 @@ export async function runNatBench(
     result.relayed = await measure(nets, 9000, config);
     log(`nat: relayed ${JSON.stringify(result.relayed)}`);
 
+    // Hole punched: a new exposing node (hole punching on), fresh consumers dialing it through
+    // the relay; the last one's direct connection is measured.
+    await relayed.process.stop();
+    const punched = await expose("punched");
+    await waitFor(async () => {
+      const info = (await nets.http("a", "GET", "http://127.0.0.1:8080/api/node")).body as {
+        reservations?: unknown[];
+      };
+      return (info.reservations?.length ?? 0) > 0;
+    }, { timeoutMs: 30_000, intervalMs: 50, message: "a reservation" });
+    const circuit = `${peers[1]}/p2p-circuit/p2p/${punched.id}`;
+    const times: number[] = [];
+    for (let i = 1; i <= config.punches; i++) {
+      const consumer = await nets.p2p("b", [
+        "connect",
+        "--service",
+        "punched",
+        "--listen",
+        `127.0.0.1:${9100 + i}`,
+        "--no-mdns",
+        "--listen-maddrs",
+        `/ip4/0.0.0.0/tcp/${4100 + i}`,
+        "--bootstrap-peers",
+        `${peers[1]},${circuit}`,
+        "--api-listen",
+        `127.0.0.1:${8100 + i}`,
+      ], env);
+      const api = `http://127.0.0.1:${8100 + i}`;
+      const seen = await waitFor(
+        async () => await pathOf(nets, api, punched.id) !== undefined ? Date.now() : false,
+        { timeoutMs: 15_000, intervalMs: 20, message: "the relayed connection" },
+      );
+      const direct = await waitFor(
+        async () => await pathOf(nets, api, punched.id) === false ? Date.now() : false,
+        {
+          timeoutMs: 5_000,
+          intervalMs: 20,
+          message: "direct",
+        },
+      ).catch(() => undefined);
+      if (direct !== undefined) times.push(direct - seen);
+      if (i === config.punches && direct !== undefined) {
+        result.punched = await measure(nets, 9100 + i, config);
+      }
+      await consumer.stop();
+    }
+    times.sort((a, b) => a - b);
+    result.punch = {
+      successes: times.length,
+      trials: config.punches,
+      medianMs: times[Math.floor(times.length / 2)] ?? NaN,
+      maxMs: times.at(-1) ?? NaN,
+    };
+    log(
+      `nat: hole punching ${JSON.stringify(result.punch)}, punched ${
+        JSON.stringify(result.punched)
+      }`,
+    );
+    await punched.process.stop();
+
     // Direct: NAT 1 maps the port of a new exposing node (UPnP), the consumer dials it.
     await nets.miniupnpd("nat1", dir);
-    await nets.processes.find((p) => p.stdoutLines.some((l) => l.includes(relayed.id)))?.stop();
-    const direct = await expose("direct");
+    const direct = await expose("direct", ["--no-holepunch"]);
     await waitFor(async () => {
       const info = (await nets.http("a", "GET", "http://127.0.0.1:8080/api/node")).body as {
         verified?: string[];
@@ -169,7 +241,7 @@ export async function runNatBench(
       return info.verified?.includes(`/ip4/${NAT_LAB.wan1}/tcp/4001`) ?? false;
     }, { timeoutMs: 30_000, intervalMs: 100, message: "the UPnP mapping" });
     result.upnpMappingMs = Date.now() - direct.started;
-    await connect("direct", 9001, 8082);
+    await connect("direct", 9001, 8082, ["--no-holepunch"]);
     await waitFor(async () => {
       const r = await nets.toolOnce("b", ["roundtrip", "127.0.0.1:9001", "1000"]);
       return r.ok === true && await pathOf(nets, "http://127.0.0.1:8082", direct.id) === false;
