@@ -126,11 +126,19 @@ export class Namespaces {
    * them. `unsolicited` is what a router does with a new connection from outside: `drop` it
    * (a stealth router, most home routers) or `reset` it (Linux's default, answering RST).
    */
-  natLab(unsolicited: "drop" | "reset" = "drop"): typeof NAT_LAB {
+  natLab(unsolicited: "drop" | "reset" = "drop", morePublic = 0): typeof NAT_LAB {
     for (const host of ["pub", "nat1", "nat2", "a", "b"]) this.add(host);
     this.ip("-n", this.name("pub"), "link", "add", "br0", "type", "bridge");
     this.ip("-n", this.name("pub"), "addr", "add", `${NAT_LAB.pub}/24`, "dev", "br0");
     this.ip("-n", this.name("pub"), "link", "set", "br0", "up");
+    // More public hosts pub2, pub3… at 11.0.0.2, 11.0.0.3… (go-libp2p trusts an observed
+    // address once 4 peers of distinct addresses reported it).
+    for (let i = 2; i < 2 + morePublic; i++) {
+      this.add(`pub${i}`);
+      this.veth(`pub${i}`, "eth0", "pub", `pport${i}`);
+      this.ip("-n", this.name("pub"), "link", "set", `pport${i}`, "master", "br0");
+      this.ip("-n", this.name(`pub${i}`), "addr", "add", `11.0.0.${i}/24`, "dev", "eth0");
+    }
     for (const [i, host] of [[1, "a"], [2, "b"]] as const) {
       const nat = `nat${i}`;
       this.veth(nat, "wan", "pub", `port${i}`);

@@ -158,3 +158,76 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "interop NAT lab: a Go node and a p2p node behind two NATs punch a direct connection",
+  ...NODE_TEST,
+  ignore,
+  async fn() {
+    const nets = new Namespaces();
+    const token = encodeToken(generateTokenConfig());
+    let goNode: GoPeer | undefined;
+    try {
+      nets.natLab("drop", 3);
+      const node = ["--no-mdns", "--no-dht", "--listen-maddrs", "/ip4/0.0.0.0/tcp/4001"];
+      const relay = await nets.p2p("pub", [
+        "node",
+        ...node,
+        "--announce",
+        `/ip4/${NAT_LAB.pub}/tcp/4001`,
+        "--bootstrap-peers",
+        "none",
+        "--api-listen",
+        "127.0.0.1:8080",
+      ], { P2P_TOKEN: token });
+      const relayAddr = `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relay.startLine()).peerId}`;
+      // go-libp2p trusts (and punches from) an observed address once 4 peers of distinct
+      // addresses reported it: the relay and three more public hosts.
+      const observers = [relayAddr];
+      for (const i of [2, 3, 4]) {
+        const p = await nets.p2p(`pub${i}`, [
+          "node",
+          ...node,
+          "--announce",
+          `/ip4/11.0.0.${i}/tcp/4001`,
+          "--bootstrap-peers",
+          "none",
+          "--no-relay-service",
+        ], { P2P_TOKEN: token });
+        observers.push(`/ip4/11.0.0.${i}/tcp/4001/p2p/${(await p.startLine()).peerId}`);
+      }
+      goNode = await startGoPeer({
+        token,
+        netns: nets.name("a"),
+        listen: ["/ip4/0.0.0.0/tcp/4001"],
+        bootstrap: observers,
+        relayStatic: [relayAddr],
+      });
+      await waitFor(async () => {
+        const info = (await nets.http("pub", "GET", `${API}/api/node`)).body as {
+          relayService?: { reservations: number };
+        };
+        return (info.relayService?.reservations ?? 0) > 0;
+      }, { timeoutMs: 45_000, intervalMs: 250, message: "the Go node's reservation on our relay" });
+      const circuit = `${relayAddr}/p2p-circuit/p2p/${goNode.peerId}`;
+      await nets.p2p("b", [
+        "node",
+        ...node,
+        "--bootstrap-peers",
+        `${relayAddr},${circuit}`,
+        "--api-listen",
+        "127.0.0.1:8081",
+      ], { P2P_TOKEN: token });
+      const direct = await waitFor(async () => {
+        const peers = (await nets.http("b", "GET", "http://127.0.0.1:8081/api/peers"))
+          .body as (Peer & { addresses: string[] })[];
+        const path = peers.find((p) => p.peerId === goNode!.peerId);
+        return path?.relayed === false ? path : false;
+      }, { timeoutMs: 45_000, intervalMs: 250, message: "a direct connection to the Go node" });
+      assert.ok(direct.addresses[0]?.startsWith(`/ip4/${NAT_LAB.wan1}/tcp/4001`));
+    } finally {
+      await goNode?.stop();
+      await nets.destroy();
+    }
+  },
+});
