@@ -2,7 +2,8 @@
 // `p2p connect` behind NAT 2 dialing it through the public relay, then DCUtR.
 // - routers that drop unsolicited packets: 20 trials (a fresh consumer each) end direct within
 //   5 s of the relayed dial in at least 18; 20 MB afterwards run at least twice as fast as
-//   through the relay (measured in the same test, with --no-holepunch, which stays relayed);
+//   through the relay (measured in the same test, with --no-holepunch, which stays relayed;
+//   best of three transfers each);
 // - routers that answer with RST: the relayed path keeps working, the client sees no error.
 import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
@@ -97,10 +98,15 @@ async function pathTo(nets: Namespaces, n: number, peer: string): Promise<Path |
   return Array.isArray(peers) ? peers.find((p) => p.peerId === peer) : undefined;
 }
 
+/** The best of three 20 MB echoes, MiB/s each way: the machine's other load comes and goes. */
 async function transferMiBs(nets: Namespaces, n: number): Promise<number> {
-  const r = await nets.toolOnce("b", ["roundtrip", `127.0.0.1:${9000 + n}`, String(MB20)]);
-  assert.equal(r.ok, true, JSON.stringify(r));
-  return MB20 / (1024 * 1024) / ((r.ms as number) / 1000);
+  let best = 0;
+  for (let i = 0; i < 3; i++) {
+    const r = await nets.toolOnce("b", ["roundtrip", `127.0.0.1:${9000 + n}`, String(MB20)]);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    best = Math.max(best, MB20 / (1024 * 1024) / ((r.ms as number) / 1000));
+  }
+  return best;
 }
 
 Deno.test({
