@@ -68,7 +68,7 @@ export interface NatParts {
  * import { natParts } from "@p2p/p2p/node";
  *
  * const parts = natParts({ relayService: false }, ["/ip4/127.0.0.1/tcp/0"]);
- * assert.deepEqual(Object.keys(parts.services).sort(), ["autoNAT", "relayClient"]);
+ * assert.deepEqual(Object.keys(parts.services).sort(), ["autoNAT", "holePunch", "relayClient"]);
  * ```
  */
 export function natParts(options: NatOptions, listen: readonly string[]): NatParts {
