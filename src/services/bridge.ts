@@ -191,17 +191,19 @@ function pumpStreamToTcp(
     const end = (): void => {
       if (ended) return;
       ended = true;
-      if (!remoteClosed) {
+      // The transport went away: the stream closed at once, without the remote's FIN.
+      if (!remoteClosed && (stream.status === "closed" || stream.status === "aborted")) {
         failed = true;
         result.reset = true;
         result.cut = true;
-        chain = chain.then(() => {
-          const reset = resetConnection(conn);
-          log.warning(
-            "Tunnel cut after {bytes} bytes from the peer: its connection closed under it (a relay's limit?); the TCP connection was {how}",
-            { bytes: result.streamToTcp, how: reset ? "reset" : "closed" },
-          );
-        });
+        // At once, while the socket is surely ours: once closed, its descriptor number may
+        // belong to another connection.
+        const reset = resetConnection(conn);
+        log.warning(
+          "Tunnel cut after {bytes} bytes from the peer: its connection closed under it (a relay's limit?); the TCP connection was {how}",
+          { bytes: result.streamToTcp, how: reset ? "reset" : "closed" },
+        );
+        chain = chain.catch(() => {});
         finish();
         return;
       }
