@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { NatOptions } from "../node/nat.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import {
   type Connection,
@@ -48,7 +49,7 @@ import { type TopicChannel, topicChannel, type TopicHandler } from "./topics.ts"
 import { type Gate, TrustPolicy } from "./trust.ts";
 
 /** Options of {@linkcode createNode}: the CLI's common flags, plus messaging limits. */
-export interface P2PNodeOptions {
+export interface P2PNodeOptions extends NatOptions {
   /** The network token, encoded (as `p2p token` prints it) or decoded. */
   token: string | NetworkToken;
   /** Listen multiaddrs. @default {["/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0"]} */
@@ -676,6 +677,15 @@ export class P2PNode extends TypedEventEmitter<P2PNodeEvents> {
         "private",
         "maxConnections",
         "syncIntervalMs",
+        "announce",
+        "relayService",
+        "relayLimits",
+        "relayPeers",
+        "relayReservations",
+        "natmap",
+        "natService",
+        "natRateLimit",
+        "holepunch",
       ]),
       beforeStart: async (node) => {
         protocol = messageProtocol({

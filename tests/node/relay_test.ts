@@ -193,3 +193,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "relay: messaging (request and answer) runs over a relayed connection",
+  ...NODE_TEST,
+  async fn() {
+    const { createNode } = await import("../../src/messaging/node.ts");
+    const token = generateTokenConfig();
+    const loopback = { listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false, dht: false };
+    const relay = createNode({ token, ...loopback, bootstrapPeers: [] });
+    await relay.start();
+    const relayAddr = relay.addresses().find((a) => a.startsWith("/ip4/127.0.0.1/"))!;
+    const server = createNode({
+      token,
+      ...loopback,
+      bootstrapPeers: [relayAddr],
+      relayService: false,
+      relayPeers: [relayAddr],
+    });
+    server.handle("echo", ({ payload }) => payload);
+    await server.start();
+    try {
+      const circuit = await waitFor(
+        () => server.addresses().find((a) => a.includes("/p2p-circuit")),
+        { message: "the server's relayed address" },
+      );
+      // The client knows the server by its relayed address only.
+      const client = createNode({ token, ...loopback, bootstrapPeers: [relayAddr, circuit] });
+      await client.start();
+      try {
+        assert.deepEqual(
+          await waitFor(
+            () => client.request(server.peerId, "echo", { over: "relay" }).catch(() => false),
+            { timeoutMs: 15_000, intervalMs: 250, message: "an answer over the relay" },
+          ),
+          { over: "relay" },
+        );
+      } finally {
+        await client.stop();
+      }
+    } finally {
+      await server.stop();
+      await relay.stop();
+    }
+  },
+});
