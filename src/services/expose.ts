@@ -69,9 +69,11 @@ export interface ExposedService {
  * });
  * try {
  *   const web = await exposeService(network, { target: "127.0.0.1:8080", service: "web" });
+ *   // Its record names this node, with its addresses (Go peers read PeerID and Name).
  *   assert.deepEqual(network.ledger.get(SERVICES_BUCKET, "web"), {
  *     PeerID: network.peerId.toString(),
  *     Name: "web",
+ *     Multiaddrs: network.node.getMultiaddrs().map(String),
  *   });
  *   await web.stop();
  * } finally {
