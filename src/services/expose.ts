@@ -69,12 +69,13 @@ export interface ExposedService {
  * });
  * try {
  *   const web = await exposeService(network, { target: "127.0.0.1:8080", service: "web" });
- *   // Its record names this node, with its addresses (Go peers read PeerID and Name).
- *   assert.deepEqual(network.ledger.get(SERVICES_BUCKET, "web"), {
- *     PeerID: network.peerId.toString(),
- *     Name: "web",
- *     Multiaddrs: network.node.getMultiaddrs().map(String),
- *   });
+ *   // Its record names this node, with its addresses (Go peers read PeerID and Name) and
+ *   // this node's signature.
+ *   const record = network.ledger.get(SERVICES_BUCKET, "web") as Record<string, unknown>;
+ *   assert.equal(record.PeerID, network.peerId.toString());
+ *   assert.equal(record.Name, "web");
+ *   assert.deepEqual(record.Multiaddrs, network.node.getMultiaddrs().map(String));
+ *   assert.equal(typeof record.Signature, "string");
  *   await web.stop();
  * } finally {
  *   await network.stop();
