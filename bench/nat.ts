@@ -1,7 +1,7 @@
 /**
  * `deno task bench nat`: a tunnel between two nodes behind different NATs, relayed (the public
  * relay carries every byte, hole punching off) against hole-punched (DCUtR) and against direct
- * through a UPnP mapping on NAT 1, in the namespace lab of `tests/e2e/_netns.ts` (root,
+ * through a UPnP mapping on NAT 1, in the namespace lab of `tests/e2e/_netns_nat.ts` (root,
  * iptables, miniupnpd-iptables; skipped otherwise). Bulk MiB/s each way (an echo of `bytes`,
  * `runs` times, median), the round trip of 64-byte echoes on one connection (p50, p99), the
  * reservation time, the first relayed answer, and hole punching: successes out of `punches`
@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { miniupnpdUnavailable, Namespaces, NAT_LAB, type NsProcess } from "../tests/e2e/_netns.ts";
+import { Namespaces, type NsProcess } from "../tests/e2e/_netns.ts";
+import { miniupnpd, miniupnpdUnavailable, NAT_LAB, natLab } from "../tests/e2e/_netns_nat.ts";
 import { waitFor } from "../tests/_helpers/wait.ts";
 import { encodeToken, generateTokenConfig } from "../src/token/token.ts";
 
@@ -100,7 +101,7 @@ export async function runNatBench(
   const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
   const result: NatBenchResult = {};
   try {
-    nets.natLab("drop");
+    natLab(nets, "drop");
     const relay = await nets.p2p("pub", [
       "node",
       ...NODE,
@@ -232,7 +233,7 @@ export async function runNatBench(
     await punched.process.stop();
 
     // Direct: NAT 1 maps the port of a new exposing node (UPnP), the consumer dials it.
-    await nets.miniupnpd("nat1", dir);
+    await miniupnpd(nets, "nat1", dir);
     const direct = await expose("direct", ["--no-holepunch"]);
     await waitFor(async () => {
       const info = (await nets.http("a", "GET", "http://127.0.0.1:8080/api/node")).body as {

@@ -7,7 +7,11 @@ import { waitFor } from "../_helpers/mod.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const TOOL = new URL("./_netns_tool.ts", import.meta.url).pathname;
 
-function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
+/** Runs `cmd args…` now; never throws. */
+export function runSync(
+  cmd: string,
+  args: string[],
+): { ok: boolean; out: string; err: string } {
   try {
     const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
       .outputSync();
@@ -26,54 +30,15 @@ export function netnsUnavailable(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
   if (Deno.uid() !== 0) return "not running as root (ip netns needs CAP_SYS_ADMIN)";
   for (const [cmd, args] of [["ip", ["-V"]], ["curl", ["-V"]]] as const) {
-    const r = run(cmd, [...args]);
+    const r = runSync(cmd, [...args]);
     if (!r.ok) return `"${cmd}" is unavailable (${r.err.trim() || "failed"})`;
   }
   const probe = `p2p-probe-${crypto.randomUUID().slice(0, 8)}`;
-  const add = run("ip", ["netns", "add", probe]);
+  const add = runSync("ip", ["netns", "add", probe]);
   if (!add.ok) return `"ip netns add" failed: ${add.err.trim()}`;
-  run("ip", ["netns", "del", probe]);
+  runSync("ip", ["netns", "del", probe]);
   return undefined;
 }
-
-/** Why miniupnpd cannot run in the lab here, or `undefined`. */
-export function miniupnpdUnavailable(): string | undefined {
-  const lab = natLabUnavailable();
-  if (lab !== undefined) return lab;
-  for (const cmd of ["miniupnpd", "iptables-legacy"]) {
-    const r = run("sh", ["-c", `command -v ${cmd}`]);
-    if (!r.ok) return `"${cmd}" is unavailable (Debian package miniupnpd-iptables)`;
-  }
-  return undefined;
-}
-
-/** Why the NAT lab cannot be built here (namespaces, or iptables missing), or `undefined`. */
-export function natLabUnavailable(): string | undefined {
-  const netns = netnsUnavailable();
-  if (netns !== undefined) return netns;
-  const r = run("iptables", ["-V"]);
-  return r.ok ? undefined : `"iptables" is unavailable (${r.err.trim() || "failed"})`;
-}
-
-/**
- * The addresses of a NAT lab (see {@linkcode Namespaces.natLab}):
- *
- * ```
- *  a 10.1.0.2 ── nat1 (10.1.0.1 | 11.0.0.11, MASQUERADE) ──┐
- *                                                          pub: bridge, 11.0.0.1
- *  b 10.2.0.2 ── nat2 (10.2.0.1 | 11.0.0.12, MASQUERADE) ──┘
- * ```
- *
- * 11.0.0.0/24 plays the internet on purpose: libp2p treats 10/8, 172.16/12, 192.168/16 and the
- * TEST-NET ranges as private. It exists only inside the lab's namespaces.
- */
-export const NAT_LAB = {
-  pub: "11.0.0.1",
-  wan1: "11.0.0.11",
-  wan2: "11.0.0.12",
-  a: "10.1.0.2",
-  b: "10.2.0.2",
-} as const;
 
 /** A set of namespaces owned by one test. */
 export class Namespaces {
@@ -88,7 +53,7 @@ export class Namespaces {
 
   /** Runs `ip args…`; throws with its stderr on failure. */
   ip(...args: string[]): string {
-    const r = run("ip", args);
+    const r = runSync("ip", args);
     if (!r.ok) throw new Error(`ip ${args.join(" ")}: ${r.err.trim()}`);
     return r.out;
   }
@@ -115,197 +80,9 @@ export class Namespaces {
 
   /** Runs `cmd args…` inside `host` now; throws with its stderr on failure. */
   run(host: string, cmd: string, ...args: string[]): string {
-    const r = run("ip", ["netns", "exec", this.name(host), cmd, ...args]);
+    const r = runSync("ip", ["netns", "exec", this.name(host), cmd, ...args]);
     if (!r.ok) throw new Error(`in ${host}: ${cmd} ${args.join(" ")}: ${r.err.trim()}`);
     return r.out;
-  }
-
-  /**
-   * Builds the NAT lab of {@linkcode NAT_LAB}: hosts `pub` (the internet, where public nodes
-   * run), `nat1`, `nat2` (home routers: MASQUERADE, only replies come in) and `a`, `b` behind
-   * them. `unsolicited` is what a router does with a new connection from outside: `drop` it
-   * (a stealth router, most home routers) or `reset` it (Linux's default, answering RST).
-   */
-  natLab(unsolicited: "drop" | "reset" = "drop", morePublic = 0): typeof NAT_LAB {
-    for (const host of ["pub", "nat1", "nat2", "a", "b"]) this.add(host);
-    this.ip("-n", this.name("pub"), "link", "add", "br0", "type", "bridge");
-    this.ip("-n", this.name("pub"), "addr", "add", `${NAT_LAB.pub}/24`, "dev", "br0");
-    this.ip("-n", this.name("pub"), "link", "set", "br0", "up");
-    // More public hosts pub2, pub3… at 11.0.0.2, 11.0.0.3… (go-libp2p trusts an observed
-    // address once 4 peers of distinct addresses reported it).
-    for (let i = 2; i < 2 + morePublic; i++) {
-      this.add(`pub${i}`);
-      this.veth(`pub${i}`, "eth0", "pub", `pport${i}`);
-      this.ip("-n", this.name("pub"), "link", "set", `pport${i}`, "master", "br0");
-      this.ip("-n", this.name(`pub${i}`), "addr", "add", `11.0.0.${i}/24`, "dev", "eth0");
-    }
-    for (const [i, host] of [[1, "a"], [2, "b"]] as const) {
-      const nat = `nat${i}`;
-      this.veth(nat, "wan", "pub", `port${i}`);
-      this.ip("-n", this.name("pub"), "link", "set", `port${i}`, "master", "br0");
-      this.ip(
-        "-n",
-        this.name(nat),
-        "addr",
-        "add",
-        `${i === 1 ? NAT_LAB.wan1 : NAT_LAB.wan2}/24`,
-        "dev",
-        "wan",
-      );
-      this.veth(nat, "lan", host, "eth0");
-      this.ip("-n", this.name(nat), "addr", "add", `10.${i}.0.1/24`, "dev", "lan");
-      this.ip("-n", this.name(host), "addr", "add", `${NAT_LAB[host]}/24`, "dev", "eth0");
-      this.ip("-n", this.name(host), "route", "add", "default", "via", `10.${i}.0.1`);
-      this.run(nat, "sysctl", "-qw", "net.ipv4.ip_forward=1");
-      this.run(nat, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE");
-      this.run(nat, "iptables", "-A", "FORWARD", "-i", "lan", "-o", "wan", "-j", "ACCEPT");
-      this.run(
-        nat,
-        "iptables",
-        "-A",
-        "FORWARD",
-        "-i",
-        "wan",
-        "-o",
-        "lan",
-        "-m",
-        "conntrack",
-        "--ctstate",
-        "ESTABLISHED,RELATED",
-        "-j",
-        "ACCEPT",
-      );
-      this.run(nat, "iptables", "-P", "FORWARD", "DROP");
-      if (unsolicited === "drop") {
-        this.run(
-          nat,
-          "iptables",
-          "-A",
-          "INPUT",
-          "-i",
-          "wan",
-          "-p",
-          "tcp",
-          "-m",
-          "conntrack",
-          "--ctstate",
-          "NEW,INVALID",
-          "-j",
-          "DROP",
-        );
-      }
-    }
-    return NAT_LAB;
-  }
-
-  /**
-   * Runs miniupnpd (UPnP IGD and NAT-PMP) on NAT router `nat` of the lab, for the hosts of its
-   * LAN; its chains are made with iptables-legacy (the Debian build's backend), and the
-   * router lets the connections it forwards in through.
-   *
-   * @param configDir Where its configuration file is written.
-   */
-  async miniupnpd(nat: "nat1" | "nat2", configDir: string): Promise<NsProcess> {
-    const lan = nat === "nat1" ? "10.1.0.0/24" : "10.2.0.0/24";
-    const config = `${configDir}/miniupnpd-${nat}.conf`;
-    await Deno.writeTextFile(
-      config,
-      [
-        "ext_ifname=wan",
-        "listening_ip=lan",
-        "port=0",
-        "enable_natpmp=yes",
-        "enable_upnp=yes",
-        "secure_mode=no",
-        "system_uptime=yes",
-        `uuid=${crypto.randomUUID()}`,
-        `allow 1024-65535 ${lan} 1024-65535`,
-        "deny 0-65535 0.0.0.0/0 0-65535",
-        "",
-      ].join("\n"),
-    );
-    for (const table of ["nat", "mangle", "filter"]) {
-      this.run(nat, "iptables-legacy", "-t", table, "-N", "MINIUPNPD");
-    }
-    this.run(nat, "iptables-legacy", "-t", "nat", "-N", "MINIUPNPD-POSTROUTING");
-    this.run(
-      nat,
-      "iptables-legacy",
-      "-t",
-      "nat",
-      "-I",
-      "PREROUTING",
-      "-i",
-      "wan",
-      "-j",
-      "MINIUPNPD",
-    );
-    this.run(
-      nat,
-      "iptables-legacy",
-      "-t",
-      "nat",
-      "-I",
-      "POSTROUTING",
-      "-o",
-      "wan",
-      "-j",
-      "MINIUPNPD-POSTROUTING",
-    );
-    this.run(
-      nat,
-      "iptables-legacy",
-      "-t",
-      "mangle",
-      "-I",
-      "PREROUTING",
-      "-i",
-      "wan",
-      "-j",
-      "MINIUPNPD",
-    );
-    this.run(
-      nat,
-      "iptables-legacy",
-      "-t",
-      "filter",
-      "-I",
-      "FORWARD",
-      "-i",
-      "wan",
-      "!",
-      "-o",
-      "wan",
-      "-j",
-      "MINIUPNPD",
-    );
-    this.run(
-      nat,
-      "iptables",
-      "-A",
-      "FORWARD",
-      "-i",
-      "wan",
-      "-o",
-      "lan",
-      "-m",
-      "conntrack",
-      "--ctstate",
-      "DNAT",
-      "-j",
-      "ACCEPT",
-    );
-    const process = new NsProcess(this.name(nat), ["miniupnpd", "-f", config, "-d"], {});
-    this.processes.push(process);
-    await waitFor(
-      () =>
-        process.stderrLines.some((l) => l.includes("NAT-PMP")) ||
-        process.stdoutLines.some((l) => l.includes("NAT-PMP")),
-      {
-        message: "miniupnpd to listen",
-      },
-    );
-    return process;
   }
 
   /** Runs a command inside `host`, bounded; returns its stdout. */
@@ -373,7 +150,7 @@ export class Namespaces {
   /** Stops every process (SIGTERM, then SIGKILL) and deletes every namespace. Never throws. */
   async destroy(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.stop().catch(() => {})));
-    for (const ns of this.created) run("ip", ["netns", "del", ns]);
+    for (const ns of this.created) runSync("ip", ["netns", "del", ns]);
   }
 }
 

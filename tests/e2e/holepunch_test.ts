@@ -1,4 +1,4 @@
-// Hole punching in the NAT lab of `_netns.ts`: `p2p expose` of an echo server behind NAT 1,
+// Hole punching in the NAT lab of `_netns_nat.ts`: `p2p expose` of an echo server behind NAT 1,
 // `p2p connect` behind NAT 2 dialing it through the public relay, then DCUtR.
 // - routers that drop unsolicited packets: 20 trials (a fresh consumer each) end direct within
 //   5 s of the relayed dial in at least 18; 20 MB afterwards run at least twice as fast as
@@ -8,7 +8,8 @@
 import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
-import { Namespaces, NAT_LAB, natLabUnavailable, type NsProcess } from "./_netns.ts";
+import { Namespaces, type NsProcess } from "./_netns.ts";
+import { NAT_LAB, natLab, natLabUnavailable } from "./_netns_nat.ts";
 
 const unavailable = natLabUnavailable();
 if (unavailable !== undefined) {
@@ -130,7 +131,7 @@ Deno.test({
     const nets = new Namespaces();
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
-      nets.natLab("drop");
+      natLab(nets, "drop");
       const lab = await serving(nets, env);
 
       // --no-holepunch: the connection stays relayed; its rate is the reference.
@@ -193,7 +194,7 @@ Deno.test({
     const nets = new Namespaces();
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
-      nets.natLab("reset");
+      natLab(nets, "reset");
       const lab = await serving(nets, env);
       await consumer(nets, env, lab, 1);
       await waitFor(async () => (await pathTo(nets, 1, lab.server)) !== undefined, {
@@ -228,7 +229,7 @@ Deno.test({
     const nets = new Namespaces();
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
-      nets.natLab("drop");
+      natLab(nets, "drop");
       const relayProcess = await nets.p2p("pub", [
         "node",
         "--no-mdns",

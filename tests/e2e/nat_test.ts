@@ -1,4 +1,4 @@
-// Reaching across NATs, in the namespace lab of `_netns.ts` (NAT_LAB): a relay on the public
+// Reaching across NATs, in the namespace lab of `_netns_nat.ts` (NAT_LAB): a relay on the public
 // host, a worker and its HTTP backend behind NAT 1, `p2p federated` and `p2p connect` behind
 // NAT 2, each node given only the relay's address. The routers drop unsolicited packets, so
 // the NATed nodes meet through the relay only. Skipped where namespaces or iptables are not
@@ -6,13 +6,14 @@
 import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
+import { Namespaces, type NsProcess } from "./_netns.ts";
 import {
+  miniupnpd,
   miniupnpdUnavailable,
-  Namespaces,
   NAT_LAB,
+  natLab,
   natLabUnavailable,
-  type NsProcess,
-} from "./_netns.ts";
+} from "./_netns_nat.ts";
 
 const unavailable = natLabUnavailable();
 if (unavailable !== undefined) {
@@ -68,7 +69,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
-      nets.natLab("drop");
+      natLab(nets, "drop");
       const started = Date.now();
       let relay = await startRelay(nets, env, `${dir}/relay.key`);
       nets.tool("a", ["serve", "127.0.0.1:7000", "backend-behind-nat1"]);
@@ -219,7 +220,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
-      nets.natLab("drop");
+      natLab(nets, "drop");
       // js counts both directions in one budget: 64 KiB each way is a stock 128 KiB relay.
       const relay = await startRelay(nets, env, `${dir}/relay.key`, [
         "--relay-max-data",
@@ -272,8 +273,8 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
-      nets.natLab("drop");
-      await nets.miniupnpd("nat1", dir);
+      natLab(nets, "drop");
+      await miniupnpd(nets, "nat1", dir);
       const relay = await startRelay(nets, env, `${dir}/relay.key`);
       const started = Date.now();
       const a = await nets.p2p("a", [

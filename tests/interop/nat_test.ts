@@ -1,4 +1,4 @@
-// Relays between LocalAI's code and ours, in the NAT lab of tests/e2e/_netns.ts (routers that
+// Relays between LocalAI's code and ours, in the NAT lab of tests/e2e/_netns_nat.ts (routers that
 // drop unsolicited packets; 11.0.0.0/24 plays the internet inside the namespaces only):
 // - a Go relay (edgevpn's relay service and limits) on the public host serves our worker behind
 //   NAT 1 and our balancer behind NAT 2;
@@ -7,7 +7,8 @@
 import { waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
-import { Namespaces, NAT_LAB, natLabUnavailable } from "../e2e/_netns.ts";
+import { Namespaces } from "../e2e/_netns.ts";
+import { NAT_LAB, natLab, natLabUnavailable } from "../e2e/_netns_nat.ts";
 import { GO, type GoPeer, startGoPeer } from "./_go_peer.ts";
 import { NODE_TEST } from "./_fixtures.ts";
 
@@ -36,7 +37,7 @@ Deno.test({
     const token = encodeToken(generateTokenConfig());
     let relay: GoPeer | undefined;
     try {
-      nets.natLab("drop");
+      natLab(nets, "drop");
       relay = await startGoPeer({
         token,
         netns: nets.name("pub"),
@@ -101,7 +102,7 @@ Deno.test({
     const token = encodeToken(generateTokenConfig());
     let goNode: GoPeer | undefined;
     try {
-      nets.natLab("drop");
+      natLab(nets, "drop");
       const relay = await nets.p2p("pub", [
         "node",
         ...NODE,
@@ -168,7 +169,7 @@ Deno.test({
     const token = encodeToken(generateTokenConfig());
     let goNode: GoPeer | undefined;
     try {
-      nets.natLab("drop", 3);
+      natLab(nets, "drop", 3);
       const node = ["--no-mdns", "--no-dht", "--listen-maddrs", "/ip4/0.0.0.0/tcp/4001"];
       const relay = await nets.p2p("pub", [
         "node",
