@@ -23,8 +23,11 @@ import { loadAvg, stopAllChildren } from "./lib/proc.ts";
 import { chooseProxy, type ProxyKind } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
 import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
+import { NAT_FULL, NAT_QUICK, type NatBenchResult, runNatBench } from "./nat.ts";
 
-const PARTS = ["tunnel", "federated", "ledger"] as const;
+const PARTS = ["tunnel", "federated", "ledger", "nat"] as const;
+/** Parts run when none is named: `nat` needs root and the namespace lab, so it is asked for. */
+const DEFAULT_PARTS: Part[] = ["tunnel", "federated", "ledger"];
 type Part = typeof PARTS[number];
 
 /** Hard bound of a whole run: past it, everything is stopped and the run fails. */
@@ -73,7 +76,7 @@ function parseArgs(argv: string[]): Args {
     } else if ((PARTS as readonly string[]).includes(a)) args.parts.push(a as Part);
     else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
-  if (args.parts.length === 0) args.parts = [...PARTS];
+  if (args.parts.length === 0) args.parts = [...DEFAULT_PARTS];
   return args;
 }
 
@@ -88,6 +91,7 @@ function summarize(
   tunnel: TunnelResult | undefined,
   federated: FederatedResult | undefined,
   ledger: LedgerResult | undefined,
+  nat?: NatBenchResult,
 ): Summary {
   const t = tunnel?.paths;
   const f = federated?.paths;
@@ -153,6 +157,16 @@ function summarize(
       ? ledger.sizes.filter((x) => !x.readiness.complete || !Number.isFinite(x.medianMs)).length
       : NaN,
     "node_idle_rss_mib": ledger?.nodeIdleRssMiB ?? NaN,
+    "nat_relayed_bulk_mbps": nat?.relayed?.bulkMiBs ?? NaN,
+    "nat_direct_bulk_mbps": nat?.direct?.bulkMiBs ?? NaN,
+    "nat_punched_bulk_mbps": nat?.punched?.bulkMiBs ?? NaN,
+    "nat_punched_rtt_p50_ms": nat?.punched?.rttP50Ms ?? NaN,
+    "nat_punch_successes": nat?.punch?.successes ?? NaN,
+    "nat_punch_median_ms": nat?.punch?.medianMs ?? NaN,
+    "nat_relayed_rtt_p50_ms": nat?.relayed?.rttP50Ms ?? NaN,
+    "nat_direct_rtt_p50_ms": nat?.direct?.rttP50Ms ?? NaN,
+    "nat_reservation_ms": nat?.reservationMs ?? NaN,
+    "nat_upnp_mapping_ms": nat?.upnpMappingMs ?? NaN,
     "proxy_kind": proxyKind,
   };
   return s;
@@ -210,7 +224,9 @@ async function main(): Promise<number> {
       }, log),
   );
 
-  const summary = summarize(choice.kind, tunnel, federated, ledger);
+  const nat = await part("nat", () => runNatBench(args.quick ? NAT_QUICK : NAT_FULL, log));
+
+  const summary = summarize(choice.kind, tunnel, federated, ledger, nat);
   const loadEnd = loadAvg();
   const elapsedS = (performance.now() - t0) / 1000;
   const result = {
@@ -230,6 +246,7 @@ async function main(): Promise<number> {
     tunnel,
     federated,
     ledger,
+    nat,
   };
   const outDir = args.out.slice(0, args.out.lastIndexOf("/"));
   if (outDir) await Deno.mkdir(outDir, { recursive: true });

@@ -97,6 +97,33 @@ function liveHistogram(
 export function registerP2PMetrics(registry: Registry, state: ApiState): void {
   const { network } = state;
   registerProcessMetrics(registry);
+  liveCounter(
+    registry,
+    "p2p_holepunch_total",
+    "Hole punching (DCUtR) exchanges by outcome: attempt, success, failure (a relayed connection that stayed relayed after every try)",
+    ["result"],
+    () => {
+      const stats = network.node.services.holePunch?.stats;
+      return stats === undefined ? [] : [
+        [{ result: "attempt" }, stats.attempts],
+        [{ result: "success" }, stats.successes],
+        [{ result: "failure" }, stats.failures],
+      ];
+    },
+  );
+  liveGauge(
+    registry,
+    "p2p_relay_reservations",
+    "Relay reservations this node holds (held) and that others hold on its relay service (served)",
+    ["side"],
+    () =>
+      [
+        [{ side: "held" }, network.node.services.relayClient.reservations().length],
+        ...(network.node.services.relay === undefined
+          ? []
+          : [[{ side: "served" }, network.node.services.relay.reservations.size] as const]),
+      ] as never,
+  );
   liveGauge(
     registry,
     "p2p_peers",

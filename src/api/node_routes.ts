@@ -3,6 +3,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import type { Network } from "../network/network.ts";
 import { VERSION } from "../node/version.ts";
 import { HttpError, json, readJson, type Router } from "./router.ts";
+import { natOf, peersOf } from "./peer_views.ts";
 
 /** Adds the node and ledger routes of `network` to `router`. */
 export function addNodeRoutes(router: Router, network: Network): Router {
@@ -17,6 +18,7 @@ export function addNodeRoutes(router: Router, network: Network): Router {
         uptimeS: Math.round((network.now() - network.startedAt) / 1000),
         members: network.members().length,
         ledger: ledger.stats,
+        ...natOf(network),
       }))
     .add("GET", "/api/peers", () => json(peersOf(network)))
     .add("GET", "/api/ping/:peer", async (_req, { peer }) => {
@@ -70,28 +72,4 @@ function parsePeer(text: string): PeerId {
 function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new HttpError(400, `Cannot use empty ${name}`);
   return value;
-}
-
-/** One connected peer as the API shows it. */
-export interface PeerView {
-  peerId: string;
-  addresses: string[];
-  direction: string;
-  openedAt: string;
-}
-
-function peersOf(network: Network): PeerView[] {
-  const byPeer = new Map<string, PeerView>();
-  for (const conn of network.node.getConnections()) {
-    const id = conn.remotePeer.toString();
-    const view = byPeer.get(id) ?? {
-      peerId: id,
-      addresses: [],
-      direction: conn.direction,
-      openedAt: new Date(conn.timeline.open).toISOString(),
-    };
-    view.addresses.push(conn.remoteAddr.toString());
-    byPeer.set(id, view);
-  }
-  return [...byPeer.values()].sort((a, b) => a.peerId.localeCompare(b.peerId));
 }

@@ -8,6 +8,7 @@ import type { NetworkToken } from "../token/token.ts";
 import { envFlag, type EnvReader, firstEnv } from "./env.ts";
 import { UsageError } from "./errors.ts";
 import { parseLogFormat, parseLogLevel } from "./logging.ts";
+import { addNatFlags, type NatFlags, resolveNatFlags } from "./nat_flags.ts";
 import { resolveSecret, type Secret } from "./secrets.ts";
 
 /** Environment names of each common flag, P2P_* first, LocalAI's aliases after. */
@@ -44,78 +45,89 @@ export function nodeCommand(
   description: string,
   maxConnectionsHelp = "cap on open libp2p connections (default: 300)",
 ) {
-  return new Command(name)
-    .description(description)
-    .option(
-      "--token <token>",
-      `network token; visible to local users in ps, prefer the variable or --token-file ${
-        envHelp(NODE_ENV.token)
-      }`,
-    )
-    .option(
-      "--token-file <file>",
-      `file holding the network token ${envHelp(NODE_ENV.tokenFile)}`,
-    )
-    .option(
-      "--listen-maddrs <list>",
-      `comma-separated listen multiaddrs (default: /ip4/0.0.0.0/tcp/0,/ip6/::/tcp/0) ${
-        envHelp(NODE_ENV.listenMaddrs)
-      }`,
-    )
-    .option(
-      "--bootstrap-peers <list>",
-      `comma-separated bootstrap multiaddrs with /p2p/<id>, replacing the public IPFS list; "none" for a seed node ${
-        envHelp(NODE_ENV.bootstrapPeers)
-      }`,
-    )
-    .option("--no-dht", `disable the Kademlia DHT rendezvous ${envHelp(NODE_ENV.noDht)}=true`)
-    .option("--no-mdns", `disable mDNS discovery ${envHelp(NODE_ENV.noMdns)}=true`)
-    .option("--network-id <id>", `bucket name prefix ${envHelp(NODE_ENV.networkId)}`)
-    .option(
-      "--identity <file>",
-      `private key file, created once (mode 0600) and reused ${envHelp(NODE_ENV.identity)}`,
-    )
-    .option(
-      "--api-listen <addr>",
-      `serve the HTTP API on HOST:PORT ${envHelp(NODE_ENV.apiListen)}`,
-    )
-    .option(
-      "--api-token <token>",
-      `bearer token the API requires; mandatory off loopback ${envHelp(NODE_ENV.apiToken)}`,
-    )
-    .option(
-      "--api-token-file <file>",
-      `file holding the API's bearer token ${envHelp(NODE_ENV.apiTokenFile)}`,
-    )
-    .option(
-      "--api-allowed-hosts <list>",
-      `comma-separated host names the API also answers for (a proxy's name), beside loopback and its own address ${
-        envHelp(NODE_ENV.apiAllowedHosts)
-      }`,
-    )
-    .option(
-      "--max-connections <n>",
-      `${maxConnectionsHelp} ${envHelp(NODE_ENV.maxConnections)}`,
-    )
-    .option(
-      "--private",
-      `private network: token-derived noise prologue, Go peers cannot join ${
-        envHelp(NODE_ENV.private)
-      }=true`,
-    )
-    .addOption(
-      new Option("--log-level <level>", `log level (default: info) ${envHelp(NODE_ENV.logLevel)}`),
-    )
-    .addOption(
-      new Option(
-        "--log-format <format>",
-        `text or json (default: text) ${envHelp(NODE_ENV.logFormat)}`,
+  return withNat(
+    new Command(name)
+      .description(description)
+      .option(
+        "--token <token>",
+        `network token; visible to local users in ps, prefer the variable or --token-file ${
+          envHelp(NODE_ENV.token)
+        }`,
+      )
+      .option(
+        "--token-file <file>",
+        `file holding the network token ${envHelp(NODE_ENV.tokenFile)}`,
+      )
+      .option(
+        "--listen-maddrs <list>",
+        `comma-separated listen multiaddrs (default: /ip4/0.0.0.0/tcp/0,/ip6/::/tcp/0) ${
+          envHelp(NODE_ENV.listenMaddrs)
+        }`,
+      )
+      .option(
+        "--bootstrap-peers <list>",
+        `comma-separated bootstrap multiaddrs with /p2p/<id>, replacing the public IPFS list; "none" for a seed node ${
+          envHelp(NODE_ENV.bootstrapPeers)
+        }`,
+      )
+      .option("--no-dht", `disable the Kademlia DHT rendezvous ${envHelp(NODE_ENV.noDht)}=true`)
+      .option("--no-mdns", `disable mDNS discovery ${envHelp(NODE_ENV.noMdns)}=true`)
+      .option("--network-id <id>", `bucket name prefix ${envHelp(NODE_ENV.networkId)}`)
+      .option(
+        "--identity <file>",
+        `private key file, created once (mode 0600) and reused ${envHelp(NODE_ENV.identity)}`,
+      )
+      .option(
+        "--api-listen <addr>",
+        `serve the HTTP API on HOST:PORT ${envHelp(NODE_ENV.apiListen)}`,
+      )
+      .option(
+        "--api-token <token>",
+        `bearer token the API requires; mandatory off loopback ${envHelp(NODE_ENV.apiToken)}`,
+      )
+      .option(
+        "--api-token-file <file>",
+        `file holding the API's bearer token ${envHelp(NODE_ENV.apiTokenFile)}`,
+      )
+      .option(
+        "--api-allowed-hosts <list>",
+        `comma-separated host names the API also answers for (a proxy's name), beside loopback and its own address ${
+          envHelp(NODE_ENV.apiAllowedHosts)
+        }`,
+      )
+      .option(
+        "--max-connections <n>",
+        `${maxConnectionsHelp} ${envHelp(NODE_ENV.maxConnections)}`,
+      )
+      .option(
+        "--private",
+        `private network: token-derived noise prologue, Go peers cannot join ${
+          envHelp(NODE_ENV.private)
+        }=true`,
+      )
+      .addOption(
+        new Option(
+          "--log-level <level>",
+          `log level (default: info) ${envHelp(NODE_ENV.logLevel)}`,
+        ),
+      )
+      .addOption(
+        new Option(
+          "--log-format <format>",
+          `text or json (default: text) ${envHelp(NODE_ENV.logFormat)}`,
+        ),
       ),
-    );
+  );
+}
+
+/** Adds the NAT flags; the command keeps its type (their values are read as `NatFlags`). */
+function withNat<T>(command: T): T {
+  addNatFlags(command as never);
+  return command;
 }
 
 /** The raw values of the common flags, as commander parses them. */
-export interface NodeFlags {
+export interface NodeFlags extends NatFlags {
   token?: string;
   tokenFile?: string;
   listenMaddrs?: string;
@@ -192,6 +204,7 @@ export function resolveNodeFlags(flags: NodeFlags, env: EnvReader): ResolvedNode
     ...(maxConnections === undefined
       ? {}
       : { maxConnections: parsePositiveInt("--max-connections", maxConnections) }),
+    ...resolveNatFlags(flags, env),
   };
   return {
     tokenText: token?.text,

@@ -80,7 +80,11 @@ class MessageProtocolService implements MessageProtocol {
         log.debug("Message stream failed: {error}", { error: String(error) });
         stream.abort(error instanceof Error ? error : new Error(String(error)));
       });
-    }, { maxInboundStreams: MAX_MESSAGE_STREAMS, maxOutboundStreams: MAX_MESSAGE_STREAMS });
+    }, {
+      maxInboundStreams: MAX_MESSAGE_STREAMS,
+      maxOutboundStreams: MAX_MESSAGE_STREAMS,
+      runOnLimitedConnection: true,
+    });
     this.#started = true;
   }
 
@@ -204,6 +208,7 @@ class MessageProtocolService implements MessageProtocol {
       stream = await this.#host.dialProtocol(peerIdFromString(peer), MESSAGE_PROTOCOL, {
         signal,
         maxOutboundStreams: MAX_MESSAGE_STREAMS,
+        runOnLimitedConnection: true,
       });
     } catch (error) {
       throw fail(error);

@@ -42,6 +42,9 @@ export const MDNS_INTERVAL_MS = 5_000;
  * Dial and upgrade bounds: a hung handshake never holds a slot longer than this.
  */
 export const DIAL_TIMEOUT_MS = 5_000;
+/** Bound on dialing one address of a peer (libp2p dials them in turn, see `dialOrder`): an
+ * address dropped by a firewall leaves time for the next ones. */
+export const ADDRESS_DIAL_TIMEOUT_MS = 1_500;
 /**
  * Inbound connections accepted per second from one host; tests and local clusters share an IP.
  */
@@ -152,3 +155,76 @@ export const CONNECTION_HEADROOM_RATIO = 0.25;
 export const MIN_CONNECTION_HEADROOM = 16;
 /** Gossipsub score of a peer that has not proved membership (see `gossipScoring`). */
 export const STRANGER_GOSSIP_SCORE = -60;
+
+// -- reaching across NATs (relays, AutoNAT, UPnP) -------------------------------------------
+/** Circuit relay v2 hop protocol (reservations and relayed dials). */
+export const RELAY_HOP_PROTOCOL = "/libp2p/circuit/relay/0.2.0/hop";
+/** Circuit relay v2 stop protocol (a relay opening a circuit to its reserving client). */
+export const RELAY_STOP_PROTOCOL = "/libp2p/circuit/relay/0.2.0/stop";
+/** edgevpn's relay data limit per circuit and direction (js relays count both directions in
+ * one budget: ours get twice this). */
+export const RELAY_MAX_DATA_BYTES = 1024 * 1024 * 1024;
+/** edgevpn's relay circuit duration limit. */
+export const RELAY_MAX_DURATION_MS = 30 * 60_000;
+/** edgevpn's cap on circuits relayed at once. */
+export const RELAY_MAX_CIRCUITS = 64;
+/** edgevpn's reservation lifetime. */
+export const RELAY_RESERVATION_TTL_MS = 60 * 60_000;
+/** Reservations a relay holds at once (go-libp2p's default). */
+export const RELAY_MAX_RESERVATIONS = 128;
+/** How long a relay waits for a peer asking for a reservation or a circuit to prove membership
+ * (p2p peers answer the challenge in milliseconds; LocalAI peers prove it by their gossip). */
+export const RELAY_MEMBER_WAIT_MS = 15_000;
+/** Relays a node that is not publicly reachable keeps reservations on (go-libp2p: 2). */
+export const RELAY_DESIRED_RESERVATIONS = 2;
+/** How often the relay client checks its reservations. */
+export const RELAY_CHECK_INTERVAL_MS = 1_000;
+/** Wait between identifying a member relay and asking it for a reservation. */
+export const RELAY_SETTLE_MS = 1_000;
+/** First wait before asking a relay that refused or failed again; it doubles per failure. */
+export const RELAY_RETRY_BASE_MS = 1_000;
+/** Longest wait before asking a relay again (a restarted relay is back within seconds). */
+export const RELAY_RETRY_MAX_MS = 5_000;
+/** Bound on dialing a relay and getting a reservation. */
+export const RELAY_RESERVE_TIMEOUT_MS = 5_000;
+/** A relayed connection allowing fewer bytes than this is too tight for a tunnel (a stock Go
+ * or js relay allows 128 KiB): tunnels look for another path first. */
+export const TIGHT_RELAY_BYTES = 64 * 1024 * 1024;
+/** …or fewer seconds than this. */
+export const TIGHT_RELAY_SECONDS = 10 * 60;
+/** edgevpn's AutoNAT service rate limit: dial-backs per interval, all peers together. */
+export const AUTONAT_GLOBAL_LIMIT = 10;
+/** …and per peer. */
+export const AUTONAT_PEER_LIMIT = 10;
+/** …per this interval. */
+export const AUTONAT_LIMIT_INTERVAL_MS = 60_000;
+/** First wait between background attempts to reach a relayed-only peer directly. */
+export const DIRECT_RETRY_BASE_MS = 10_000;
+/** Longest wait between them. */
+export const DIRECT_RETRY_MAX_MS = 5 * 60_000;
+/** go-libp2p's hole punching protocol. */
+export const DCUTR_PROTOCOL = "/libp2p/dcutr";
+/** Hole punching exchanges per relayed connection (go-libp2p: 3). */
+export const HOLEPUNCH_ATTEMPTS = 3;
+/** Base spacing between exchanges (× the attempt number, ± 25 %). */
+export const HOLEPUNCH_RETRY_SPACING_MS = 700;
+/** Bound on one simultaneous dial: the kernel resends a lost SYN after 1 s, it may pass then. */
+export const HOLEPUNCH_DIAL_TIMEOUT_MS = 3_000;
+/** Bound on one DCUtR exchange over the relayed connection. */
+export const HOLEPUNCH_STREAM_TIMEOUT_MS = 5_000;
+/** Largest DCUtR message read (go-libp2p: 4 KiB). */
+export const HOLEPUNCH_MAX_MESSAGE = 4 * 1024;
+/** How often a relayed connection replaced by a direct one is checked for idleness. */
+export const HOLEPUNCH_IDLE_CHECK_MS = 1_000;
+/** Protocols that do not keep a replaced relayed connection open (tunnels and messages do). */
+export const HOLEPUNCH_CONTROL_PROTOCOLS: readonly string[] = [
+  "/ipfs/id/",
+  "/ipfs/ping/",
+  "/meshsub/",
+  "/floodsub/",
+  "/libp2p/dcutr",
+  "/libp2p/autonat/",
+  "/ipfs/kad/",
+  "/p2p/membership/",
+  "/libp2p/circuit/",
+];

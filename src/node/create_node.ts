@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
 import {
+  ADDRESS_DIAL_TIMEOUT_MS,
   CONNECTION_HEADROOM_RATIO,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_MAX_CONNECTIONS,
@@ -49,9 +50,17 @@ import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
 import { pendingPerHost } from "./pending_per_host.ts";
 import { allowLargeGossipFrames } from "./gossip_frames.ts";
 import { gossipScoring, rescore } from "./gossip_scoring.ts";
+import { type NatOptions, natParts } from "./nat.ts";
+import type { MemberRelay } from "./relay_server.ts";
+import type { RelayClient } from "./relay_client.ts";
+import type { HolePunch } from "./hole_punch.ts";
+import { reuseLimitedConnections } from "./reuse_limited.ts";
+import { dialOrder } from "./address_order.ts";
+import { isCircuit } from "./reachability.ts";
+import type { ConnectionManager } from "@libp2p/interface-internal";
 
 /** How to assemble a node: the common flags of every node-running command. */
-export interface NodeOptions {
+export interface NodeOptions extends NatOptions {
   /** The decoded network token. */
   token: NetworkToken;
   /** Listen multiaddrs. @default {["/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0"]} */
@@ -117,6 +126,12 @@ export interface NodeServices extends Record<string, unknown> {
   peerGuard: PeerGuard;
   /** The Kademlia DHT, absent when `dht` is off. */
   dht?: KadDHT;
+  /** Keeps relay reservations while the node is not publicly reachable. */
+  relayClient: RelayClient;
+  /** The members-only circuit relay, absent when `relayService` is off. */
+  relay?: MemberRelay;
+  /** Hole punching (DCUtR), absent when `holepunch` is off. */
+  holePunch?: HolePunch;
 }
 
 /** A libp2p node assembled by {@linkcode createLibp2pNode}. */
@@ -173,6 +188,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxGossipFrame = options.token.maxMessageSize + GOSSIP_RPC_FRAMING_BYTES;
   const holds = new PeerHolds();
+  // Our own addresses, once the node exists (see `notSelf`).
+  const own: { addresses?: () => string[] } = {};
   // The scoring function needs the membership service, which exists once the node does.
   const proved: { by?: Membership } = {};
   const services: Record<string, unknown> = {
@@ -185,6 +202,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       allowPublishToZeroTopicPeers: true,
       globalSignaturePolicy: "StrictSign",
       ...gossipScoring((peer) => proved.by?.isMember(peer) ?? false),
+      // The ledger travels over relayed (limited) connections too.
+      runOnLimitedConnection: true,
       // Whole RPC frames: a message at the token's cap plus its framing (or an IWANT answer
       // bundling several) must not reset the stream and cut the peer off. Oversize messages
       // are dropped one by one by the ledger hub ("oversize"), which checks the token's cap.
@@ -206,6 +225,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     // Closes dead connections in place of the connection monitor (configured below).
     silentConnections: silentConnectionCloser(),
   };
+  const listen = [...(options.listen ?? DEFAULT_LISTEN_ADDRS)];
+  const nat = natParts(options, listen);
+  Object.assign(services, nat.services);
   if (useDht) {
     services.dht = kadDHT({
       protocol: options.private ? dhtProtocolOf(options.token) : PUBLIC_DHT_PROTOCOL,
@@ -220,11 +242,19 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     start: false,
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
-    connectionGater: bothGaters(holds.gater(), options.connectionGater),
-    addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN_ADDRS)] },
+    connectionGater: bothGaters(
+      bothGaters(holds.gater(), notSelf(() => own.addresses?.() ?? [])),
+      options.connectionGater,
+    ),
+    addresses: { listen, appendAnnounce: nat.appendAnnounce },
     // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
-    transports: (tuning.tcp === "deno" ? [denoTcp(), ip6WildcardOnly(tcp())] : [tcp()])
-      .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
+    transports: [
+      ...(tuning.tcp === "deno"
+        ? [denoTcp({ reusePort: options.holepunch !== false }), ip6WildcardOnly(tcp())]
+        : [tcp()])
+        .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
+      ...nat.transports as never[],
+    ],
     connectionEncrypters: [noise({
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
@@ -243,6 +273,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND_CONNECTIONS,
       dialTimeout: DIAL_TIMEOUT_MS,
+      addressDialTimeout: ADDRESS_DIAL_TIMEOUT_MS,
+      addressSorter: dialOrder(() => own.addresses?.() ?? []),
       inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
     },
     // The monitor keeps pinging (the answers are what keeps a connection heard), but a failed
@@ -261,6 +293,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   if (tuning.peerStore === "cached") cacheProtocolMerges(node);
   allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
   const typed = node as unknown as P2PLibp2p;
+  reuseLimitedConnections(
+    (node as unknown as { components: { connectionManager: ConnectionManager } }).components
+      .connectionManager,
+  );
+  own.addresses = () => typed.getMultiaddrs().map((ma) => withoutPeer(ma.toString()));
   proved.by = typed.services.membership;
   proved.by.addEventListener("member:proven", (event) => {
     rescore(typed.services.pubsub, event.detail);
@@ -288,6 +325,21 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
  */
 export function gossipLimit(token: NetworkToken): number {
   return Math.max(1, token.maxMessageSize - GOSSIP_FRAMING_RESERVE_BYTES);
+}
+
+/**
+ * Refuses to dial one of our own addresses: peers advertise `127.0.0.1:<their port>`, and
+ * where they use the same port as we do (4001 on every host) that address is us.
+ */
+function notSelf(addresses: () => string[]): ConnectionGater {
+  return {
+    // A relayed address names its destination: only direct ones can be us in disguise.
+    denyDialMultiaddr: (ma) => !isCircuit(ma) && addresses().includes(withoutPeer(ma.toString())),
+  };
+}
+
+function withoutPeer(addr: string): string {
+  return addr.replace(/\/p2p\/[^/]+$/, "");
 }
 
 /** A gater that denies what either denies. */

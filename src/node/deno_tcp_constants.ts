@@ -22,3 +22,5 @@ export const NOISE_ENCRYPT_NODE_FROM = 384;
 export const NOISE_DECRYPT_NODE_FROM = 256;
 /** Peers whose recorded protocols are remembered to skip no-op peer store merges. */
 export const PROTOCOL_MERGE_CACHE_MAX_PEERS = 4096;
+/** How long a dial waits for a wildcard listener still opening, to leave from its port. */
+export const DENO_TCP_REUSE_PORT_WAIT_MS = 1_000;

@@ -11,7 +11,7 @@ import { TypedEventEmitter } from "@libp2p/interface";
 import type { ConnectionManager } from "@libp2p/interface-internal";
 import type { Ping } from "@libp2p/ping";
 import { peerIdFromString } from "@libp2p/peer-id";
-import { multiaddr } from "@multiformats/multiaddr";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { BackoffMap } from "./backoff.ts";
 
 /** Round trips remembered at most (the oldest is forgotten first). */
@@ -186,7 +186,14 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
     for (const [peer, addresses] of wanted) {
       const state = this.#peers.get(peer);
       if (state !== undefined) {
+        const changed = addresses.join(",") !== state.addresses.join(",");
         state.addresses = addresses;
+        // New addresses (a relay reservation, a mapping) deserve a dial now, not after the
+        // backoff earned by the old ones.
+        if (changed && !state.reachable) {
+          this.#dialBackoff.succeed(peer);
+          this.#probe(peer);
+        }
         continue;
       }
       this.#peers.set(peer, {
@@ -291,7 +298,13 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
     if (!connected) {
       try {
         await this.#learn(id, state.addresses);
-        await this.#components.connectionManager.openConnection(id, { signal });
+        // The addresses the watcher vouches for are dialed as such: the peer store may hold
+        // older ones only (identify replaces them, a relayed address comes and goes).
+        const vouched = dialable(id, state.addresses);
+        await this.#components.connectionManager.openConnection(
+          vouched.length > 0 ? vouched : id,
+          { signal },
+        );
         this.#dialBackoff.succeed(peer);
         if (state.lost) this.#reconnects++;
         state.lost = false;
@@ -357,4 +370,16 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
  */
 export function liveness(init: LivenessInit = {}): (components: LivenessComponents) => Liveness {
   return (components) => new Liveness(components, init);
+}
+
+/** `addresses` as multiaddrs ending in `/p2p/<peer>`, unparsable ones left out. */
+function dialable(peer: PeerId, addresses: readonly string[]): Multiaddr[] {
+  return addresses.flatMap((text) => {
+    try {
+      const ma = multiaddr(text);
+      return [text.endsWith(`/p2p/${peer}`) ? ma : ma.encapsulate(`/p2p/${peer}`)];
+    } catch {
+      return [];
+    }
+  });
 }

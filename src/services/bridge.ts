@@ -2,6 +2,10 @@ import type { Stream } from "@libp2p/interface";
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_READ_BUFFER_BYTES } from "./constants.ts";
 import { SlabReader } from "./slab_reader.ts";
 import { writeParts } from "./write_parts.ts";
+import { resetConnection } from "./tcp_reset.ts";
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["p2p", "tunnel"]);
 
 /** Bytes moved by one bridged connection. */
 export interface BridgeResult {
@@ -11,6 +15,12 @@ export interface BridgeResult {
   streamToTcp: number;
   /** Whether either side ended with a reset or an error rather than a clean close. */
   reset: boolean;
+  /**
+   * Whether the stream ended without the remote closing it: its connection went away (a
+   * relay ended the circuit at its limit). The TCP connection is then reset, not closed,
+   * so the client never mistakes the truncated stream for a complete one.
+   */
+  cut: boolean;
 }
 
 /** Options of {@linkcode bridge}. */
@@ -174,9 +184,29 @@ function pumpStreamToTcp(
       });
     });
     let ended = false;
+    // A remote FIN comes as 'remoteCloseWrite' before 'end'; a connection that went away
+    // (a relay ending the circuit) gives 'end' alone.
+    let remoteClosed = stream.remoteWriteStatus === "closed";
+    stream.addEventListener("remoteCloseWrite", () => (remoteClosed = true), { once: true });
     const end = (): void => {
       if (ended) return;
       ended = true;
+      // The transport went away: the stream closed at once, without the remote's FIN.
+      if (!remoteClosed && (stream.status === "closed" || stream.status === "aborted")) {
+        failed = true;
+        result.reset = true;
+        result.cut = true;
+        // At once, while the socket is surely ours: once closed, its descriptor number may
+        // belong to another connection.
+        const reset = resetConnection(conn);
+        log.warning(
+          "Tunnel cut after {bytes} bytes from the peer: its connection closed under it (a relay's limit?); the TCP connection was {how}",
+          { bytes: result.streamToTcp, how: reset ? "reset" : "closed" },
+        );
+        chain = chain.catch(() => {});
+        finish();
+        return;
+      }
       chain = chain.then(() => {
         if (!failed) return conn.closeWrite();
       }).catch(() => {});
@@ -259,7 +289,7 @@ export async function bridge(
   stream: Stream,
   options: BridgeOptions = {},
 ): Promise<BridgeResult> {
-  const result: BridgeResult = { tcpToStream: 0, streamToTcp: 0, reset: false };
+  const result: BridgeResult = { tcpToStream: 0, streamToTcp: 0, reset: false, cut: false };
   if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
   stream.addEventListener("close", (event) => {
     // A reset stream unblocks the pending conn.read() by closing the socket.

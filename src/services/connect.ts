@@ -96,13 +96,14 @@ export async function connectService(
       // Anyone can write any peer under a service name: only a member is worth a tunnel.
       const waited = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
       // Connecting lets a p2p peer answer the membership challenge at once.
-      const connection = await dialTarget(network.node, { peerId: record.PeerID }, waited)
+      const target = { peerId: record.PeerID, ...addressesOf(network, init.service, record) };
+      const connection = await dialTarget(network.node, target, waited)
         .catch(() => undefined);
       if (!await network.membership.waitForMember(record.PeerID, waited, connection)) {
         unproven.warn({ service: init.service });
         return undefined;
       }
-      return { peerId: record.PeerID };
+      return target;
     },
   });
   listener.start(); // first: a bad or taken --listen fails before anything is announced
@@ -136,6 +137,18 @@ export async function connectService(
       return listener.stop();
     },
   });
+}
+
+/** The record's addresses, when the serving peer signed it (else anyone could redirect us). */
+function addressesOf(
+  network: Network,
+  service: string,
+  record: ServiceRecord,
+): { multiaddrs?: string[] } {
+  const signer = network.claims.get(SERVICES_BUCKET, service)?.signer;
+  return signer === record.PeerID && record.Multiaddrs !== undefined
+    ? { multiaddrs: record.Multiaddrs }
+    : {};
 }
 
 function lookup(network: Network, service: string): ServiceRecord | undefined {

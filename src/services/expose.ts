@@ -69,7 +69,11 @@ export interface ExposedService {
  * });
  * try {
  *   const web = await exposeService(network, { target: "127.0.0.1:8080", service: "web" });
- *   // Signed by this node: readers honour it over anything written under the name.
+ *   // Its record names this node, with its addresses (Go peers read PeerID and Name), and is
+ *   // signed by it: readers honour it over anything else written under the name.
+ *   const record = network.ledger.get(SERVICES_BUCKET, "web") as Record<string, unknown>;
+ *   assert.equal(record.PeerID, network.peerId);
+ *   assert.deepEqual(record.Multiaddrs, network.addresses());
  *   assert.equal(network.claims.get(SERVICES_BUCKET, "web")?.signer, network.peerId);
  *   await web.stop();
  * } finally {
@@ -151,11 +155,32 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   await network.node.handle([SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL], handler, {
     maxInboundStreams: MAX_SERVICE_STREAMS,
     maxOutboundStreams: MAX_SERVICE_STREAMS,
+    // Tunnels run over relayed connections too (a relay's limits are checked by the dialer).
+    runOnLimitedConnection: true,
   });
-  const record: ServiceRecord = await network.sign(SERVICES_BUCKET, init.service, {
-    Name: init.service,
-  });
-  await network.ledger.put(SERVICES_BUCKET, init.service, record);
+  // The record carries the node's addresses (direct or relayed): a consumer dials them
+  // without a DHT lookup. Rewritten when they change (a relay reservation, a port mapping).
+  let advertised = "";
+  const announce = async (): Promise<void> => {
+    const addrs = network.node.getMultiaddrs().map(String);
+    if (addrs.join(",") === advertised) return;
+    advertised = addrs.join(",");
+    const record: ServiceRecord = await network.sign(SERVICES_BUCKET, init.service, {
+      Name: init.service,
+      Multiaddrs: addrs,
+    });
+    await network.ledger.put(SERVICES_BUCKET, init.service, record);
+  };
+  const onAddresses = (): void => {
+    announce().catch((err) =>
+      log.warning("Cannot announce service {service}: {error}", {
+        service: init.service,
+        error: String(err),
+      })
+    );
+  };
+  await announce();
+  network.node.addEventListener("self:peer:update", onAddresses);
   log.info("Exposing {target} as service {service}", { ...init });
 
   return await network.adopt({
@@ -163,6 +188,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     target: init.target,
     stats,
     async stop() {
+      network.node.removeEventListener("self:peer:update", onAddresses);
       network.ledger.forget(SERVICES_BUCKET, init.service);
       targetDown.stop();
       await network.node.unhandle([SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL]).catch(() => {});

@@ -4,6 +4,8 @@ export interface ServiceRecord {
   PeerID: string;
   /** The service name (the key of the entry). */
   Name: string;
+  /** The serving node's addresses (ours; Go peers ignore it): dialed without a DHT lookup. */
+  Multiaddrs?: string[];
   /** p2p's signature by `PeerID`'s key (see `signEntry`); LocalAI peers write none. */
   Signature?: string;
 }
@@ -104,6 +106,10 @@ export function parseGoTime(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+function stringList(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.filter((a): a is string => typeof a === "string") : undefined;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -127,7 +133,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
  */
 export function asServiceRecord(value: unknown): ServiceRecord | undefined {
   if (!isObject(value) || typeof value.PeerID !== "string" || value.PeerID === "") return undefined;
-  return { PeerID: value.PeerID, Name: typeof value.Name === "string" ? value.Name : "" };
+  const addrs = stringList(value.Multiaddrs);
+  return {
+    PeerID: value.PeerID,
+    Name: typeof value.Name === "string" ? value.Name : "",
+    ...(addrs === undefined ? {} : { Multiaddrs: addrs }),
+  };
 }
 
 /**
@@ -157,9 +168,7 @@ export function asNodeData(value: unknown): NodeData | undefined {
     return undefined;
   }
   const str = (v: unknown): string => (typeof v === "string" ? v : "");
-  const addrs = Array.isArray(value.Multiaddrs)
-    ? value.Multiaddrs.filter((a): a is string => typeof a === "string")
-    : undefined;
+  const addrs = stringList(value.Multiaddrs);
   return {
     Name: value.Name,
     ID: str(value.ID),

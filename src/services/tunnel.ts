@@ -10,6 +10,7 @@ import {
   SERVICE_ACK_PROTOCOL,
   SERVICE_PROTOCOL,
 } from "./constants.ts";
+import { tunnelConnection } from "./tunnel_path.ts";
 
 /** Where a tunnel leads: the serving peer, and addresses to reach it without a lookup. */
 export interface TunnelTarget {
@@ -180,8 +181,10 @@ export async function openServiceStream(
   signal?: AbortSignal,
 ): Promise<Stream> {
   const peer = await learnAddresses(node, target);
-  return await node.dialProtocol(peer, SERVICE_PROTOCOL, {
+  const connection = await tunnelConnection(node, peer, signal);
+  return await connection.newStream(SERVICE_PROTOCOL, {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
+    runOnLimitedConnection: true,
     ...(signal === undefined ? {} : { signal }),
   });
 }
@@ -245,8 +248,10 @@ export async function openConfirmedStream(
   signal?: AbortSignal,
 ): Promise<ConfirmedStream> {
   const peer = await learnAddresses(node, target);
-  const stream = await node.dialProtocol(peer, serviceProtocolsFor(node, peer), {
+  const connection = await tunnelConnection(node, peer, signal);
+  const stream = await connection.newStream(serviceProtocolsFor(node, peer), {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
+    runOnLimitedConnection: true,
     ...(signal === undefined ? {} : { signal }),
   });
   rememberServiceProtocol(node, peer, stream.protocol);

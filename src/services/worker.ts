@@ -118,6 +118,15 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
   };
   await announce();
   const timer = setInterval(announce, init.announceIntervalMs ?? WORKER_ANNOUNCE_INTERVAL_MS);
+  // New addresses (a relay reservation, a UPnP mapping) reach consumers at once.
+  let advertised = network.node.getMultiaddrs().map(String).join(",");
+  const onAddresses = (): void => {
+    const now = network.node.getMultiaddrs().map(String).join(",");
+    if (now === advertised) return;
+    advertised = now;
+    void announce();
+  };
+  network.node.addEventListener("self:peer:update", onAddresses);
   log.info("Worker {id} serves {target} in pool {bucket}", { id, target: init.target, bucket });
   return await network.adopt({
     name,
@@ -126,6 +135,7 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
     service,
     async stop() {
       clearInterval(timer);
+      network.node.removeEventListener("self:peer:update", onAddresses);
       network.ledger.forget(bucket, name);
       await service.stop();
     },

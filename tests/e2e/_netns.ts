@@ -7,7 +7,11 @@ import { waitFor } from "../_helpers/mod.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const TOOL = new URL("./_netns_tool.ts", import.meta.url).pathname;
 
-function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
+/** Runs `cmd args…` now; never throws. */
+export function runSync(
+  cmd: string,
+  args: string[],
+): { ok: boolean; out: string; err: string } {
   try {
     const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
       .outputSync();
@@ -26,13 +30,13 @@ export function netnsUnavailable(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
   if (Deno.uid() !== 0) return "not running as root (ip netns needs CAP_SYS_ADMIN)";
   for (const [cmd, args] of [["ip", ["-V"]], ["curl", ["-V"]]] as const) {
-    const r = run(cmd, [...args]);
+    const r = runSync(cmd, [...args]);
     if (!r.ok) return `"${cmd}" is unavailable (${r.err.trim() || "failed"})`;
   }
   const probe = `p2p-probe-${crypto.randomUUID().slice(0, 8)}`;
-  const add = run("ip", ["netns", "add", probe]);
+  const add = runSync("ip", ["netns", "add", probe]);
   if (!add.ok) return `"ip netns add" failed: ${add.err.trim()}`;
-  run("ip", ["netns", "del", probe]);
+  runSync("ip", ["netns", "del", probe]);
   return undefined;
 }
 
@@ -49,7 +53,7 @@ export class Namespaces {
 
   /** Runs `ip args…`; throws with its stderr on failure. */
   ip(...args: string[]): string {
-    const r = run("ip", args);
+    const r = runSync("ip", args);
     if (!r.ok) throw new Error(`ip ${args.join(" ")}: ${r.err.trim()}`);
     return r.out;
   }
@@ -72,6 +76,13 @@ export class Namespaces {
     this.ip("-n", a, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", b);
     this.ip("-n", a, "link", "set", ifA, "up");
     this.ip("-n", b, "link", "set", ifB, "up");
+  }
+
+  /** Runs `cmd args…` inside `host` now; throws with its stderr on failure. */
+  run(host: string, cmd: string, ...args: string[]): string {
+    const r = runSync("ip", ["netns", "exec", this.name(host), cmd, ...args]);
+    if (!r.ok) throw new Error(`in ${host}: ${cmd} ${args.join(" ")}: ${r.err.trim()}`);
+    return r.out;
   }
 
   /** Runs a command inside `host`, bounded; returns its stdout. */
@@ -139,7 +150,7 @@ export class Namespaces {
   /** Stops every process (SIGTERM, then SIGKILL) and deletes every namespace. Never throws. */
   async destroy(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.stop().catch(() => {})));
-    for (const ns of this.created) run("ip", ["netns", "del", ns]);
+    for (const ns of this.created) runSync("ip", ["netns", "del", ns]);
   }
 }
 

@@ -2,8 +2,12 @@
 // -A _netns_tool.ts …`), where the test process itself cannot open sockets:
 //
 //   echo HOST:PORT               a TCP echo server (FIN answered with FIN); runs until killed
+//   serve HOST:PORT NAME         the same, except that a connection starting with "GET " gets
+//                                an HTTP answer whose body is NAME, then is closed
 //   roundtrip HOST:PORT BYTES    sends BYTES pseudo-random bytes, half-closes, reads the echo;
 //                                prints {"ok":bool,"sent":n,"received":n,"ms":n,"error":…}
+//   rtt HOST:PORT COUNT          COUNT 64-byte echoes on one connection, one at a time;
+//                                prints {"ok":bool,"p50":ms,"p99":ms,"error":…}
 import { createHash } from "node:crypto";
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
@@ -17,16 +21,31 @@ function split(address: string): { hostname: string; port: number } {
   return { hostname: hostname!, port: Number(port) };
 }
 
-async function echo(address: string): Promise<void> {
+async function echo(address: string, name?: string): Promise<void> {
   const listener = Deno.listen(split(address));
   console.log(JSON.stringify({ listening: address }));
   for await (const conn of listener) {
     (async () => {
       const buffer = new Uint8Array(64 * 1024);
       try {
+        let first = true;
         while (true) {
           const n = await conn.read(buffer);
           if (n === null) break;
+          if (
+            first && name !== undefined &&
+            new TextDecoder().decode(buffer.subarray(0, 4)) === "GET "
+          ) {
+            const body = `${name}\n`;
+            await writeAll(
+              conn,
+              new TextEncoder().encode(
+                `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+              ),
+            );
+            break;
+          }
+          first = false;
           await writeAll(conn, buffer.subarray(0, n));
         }
         await conn.closeWrite();
@@ -95,10 +114,58 @@ async function roundtrip(address: string, bytes: number): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
+async function rtt(address: string, count: number): Promise<void> {
+  const out = { ok: false, p50: 0, p99: 0, error: undefined as string | undefined };
+  let conn: Deno.TcpConn | undefined;
+  const timer = setTimeout(() => {
+    out.error = "timeout";
+    try {
+      conn?.close();
+    } catch {
+      // closed
+    }
+  }, 10_000);
+  try {
+    conn = await Deno.connect(split(address));
+    conn.setNoDelay(true);
+    const ping = new Uint8Array(64).fill(7);
+    const pong = new Uint8Array(64);
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await writeAll(conn, ping);
+      for (let got = 0; got < 64;) {
+        const n = await conn.read(pong.subarray(got));
+        if (n === null) throw new Error("closed");
+        got += n;
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    out.p50 = Math.round(times[Math.floor(times.length / 2)]! * 100) / 100;
+    out.p99 = Math.round(times[Math.floor(times.length * 0.99)]! * 100) / 100;
+    out.ok = true;
+  } catch (err) {
+    out.error ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // closed
+    }
+  }
+  console.log(JSON.stringify(out));
+}
+
 const [mode, address, bytes] = Deno.args;
 if (mode === "echo" && address) await echo(address);
+else if (mode === "serve" && address && bytes) await echo(address, bytes);
+else if (mode === "rtt" && address) await rtt(address, Number(bytes ?? 100));
 else if (mode === "roundtrip" && address) await roundtrip(address, Number(bytes ?? 1024));
 else {
-  console.error("usage: _netns_tool.ts echo HOST:PORT | roundtrip HOST:PORT BYTES");
+  console.error(
+    "usage: _netns_tool.ts echo HOST:PORT | serve HOST:PORT NAME | roundtrip HOST:PORT BYTES | rtt HOST:PORT COUNT",
+  );
   Deno.exit(2);
 }

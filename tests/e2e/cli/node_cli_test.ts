@@ -3,6 +3,7 @@ import {
   getJson,
   loopbackFlags,
   runP2P,
+  type RunResult,
   spawnNode,
   stopAll,
 } from "../../_helpers/mod.ts";
@@ -25,8 +26,42 @@ Deno.test({
       [[...base, ...loopback, "--api-listen", "0.0.0.0:0"], /"0\.0\.0\.0:0".*--api-token/],
       [[...base, ...loopback, "--api-listen", "nowhere"], /--api-listen "nowhere"/],
       [[...base, ...loopback, "--token", "bm90IGEgdG9rZW4="], /token/i],
+      [
+        [...base, ...loopback, "--announce", "11.0.0.1:4001"],
+        /--announce "11\.0\.0\.1:4001": not a multiaddr/,
+      ],
+      [
+        [...base, ...loopback, "--relay-peers", "relay.example"],
+        /--relay-peers "relay\.example": not a multiaddr/,
+      ],
+      [
+        [...base, ...loopback, "--relay-peers", "/ip4/11.0.0.1/tcp/4001"],
+        /--relay-peers "\/ip4\/11\.0\.0\.1\/tcp\/4001": missing \/p2p\//,
+      ],
+      [[...base, ...loopback, "--relay-max-duration", "soon"], /--relay-max-duration "soon"/],
+      [[...base, ...loopback, "--relay-max-circuits", "-1"], /--relay-max-circuits "-1"/],
     ];
-    const results = await Promise.all(cases.map(([args]) => runP2P(args, { env })));
+    // The environment aliases are checked too (edgevpn's names).
+    cases.push([
+      [...base, ...loopback],
+      /EDGEVPNDHTANNOUNCEMADDRS.*"garbage"|"garbage": not a multiaddr/,
+    ]);
+    // Four at a time: a dozen `deno run`s starting at once wait on each other's lock of
+    // node_modules, and Deno says so on stderr.
+    const results: RunResult[] = [];
+    for (let i = 0; i < cases.length; i += 4) {
+      results.push(
+        ...await Promise.all(
+          cases.slice(i, i + 4).map(([args], j) =>
+            runP2P(args, {
+              env: i + j === cases.length - 1
+                ? { ...env, EDGEVPNDHTANNOUNCEMADDRS: "garbage" }
+                : env,
+            })
+          ),
+        ),
+      );
+    }
     for (const [i, [args, pattern]] of cases.entries()) {
       const result = results[i]!;
       assert.doesNotMatch(result.stderr, /started|listening/i, `nothing starts: ${args}`);

@@ -110,6 +110,14 @@ export interface GoPeerOptions {
   dht?: boolean;
   /** `debug`, `info`, `warn` or `error` (default), on stderr. */
   logLevel?: string;
+  /** Listen multiaddrs. @default {["/ip4/127.0.0.1/tcp/0"]} */
+  listen?: string[];
+  /** Serve as a circuit relay with edgevpn's limits. */
+  relayService?: boolean;
+  /** Relays to reserve on (go-libp2p static relays; the peer takes itself for NATed). */
+  relayStatic?: string[];
+  /** Run inside this network namespace (the NAT lab of tests/e2e/_netns.ts). */
+  netns?: string;
 }
 
 /** The answer of the peer to one request. */
@@ -202,7 +210,16 @@ export async function startGoPeer(options: GoPeerOptions, timeoutMs = 20_000): P
   const args = ["--log-level", options.logLevel ?? "error"];
   if (options.bootstrap?.length) args.push("--bootstrap", options.bootstrap.join(","));
   if (options.dht) args.push("--dht");
-  const process = new LineProcess(binary, args, { env: { P2P_TOKEN: options.token }, stdin: true });
+  if (options.listen?.length) args.push("--listen", options.listen.join(","));
+  if (options.relayService) args.push("--relay-service");
+  if (options.relayStatic?.length) args.push("--relay-static", options.relayStatic.join(","));
+  const [command, commandArgs] = options.netns === undefined
+    ? [binary, args]
+    : ["ip", ["netns", "exec", options.netns, binary, ...args]];
+  const process = new LineProcess(command, commandArgs, {
+    env: { P2P_TOKEN: options.token },
+    stdin: true,
+  });
   try {
     const line = await waitFor(() => process.stdoutLines[0], {
       timeoutMs,

@@ -3,7 +3,12 @@
 //
 // Differences from LocalAI, all to keep tests on loopback and deterministic: listen addresses
 // and bootstrap peers come from flags, mDNS is off, the DHT is off unless --dht is given (and then
-// it needs --bootstrap: the public DHT is never used), no AutoRelay, no relay service, no UPnP.
+// it needs --bootstrap: the public DHT is never used), no UPnP, no relay service unless
+// --relay-service is given (then edgevpn's limits: 1 GiB, 30 min, 64 circuits, 1 h TTL; the
+// node takes itself for public: go-libp2p starts the service once AutoNAT says so), and no
+// AutoRelay unless --relay-static is given: then it reserves on those relays at once (go-libp2p's
+// static relays, no boot delay) and takes itself for NATed (LocalAI finds relays among the DHT's
+// closest peers after a 3 min boot delay, once AutoNAT says it is private).
 //
 // stdout carries the protocol only: first one start line {"event":"start","peerId":…,
 // "addresses":[…]}, then one JSON response per JSON request read on stdin (see control.go).
@@ -22,6 +27,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	"github.com/mudler/edgevpn/pkg/config"
 	"github.com/mudler/edgevpn/pkg/node"
 	"github.com/mudler/edgevpn/pkg/services"
@@ -31,11 +39,13 @@ import (
 const localAIInterval = 10 * time.Second
 
 type options struct {
-	token     string
-	listen    string
-	bootstrap string
-	dht       bool
-	logLevel  string
+	token        string
+	listen       string
+	bootstrap    string
+	dht          bool
+	logLevel     string
+	relayService bool
+	relayStatic  string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -47,6 +57,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.bootstrap, "bootstrap", "", "comma-separated bootstrap multiaddrs with /p2p/<id>")
 	fs.BoolVar(&o.dht, "dht", false, "run the DHT rendezvous (needs --bootstrap)")
 	fs.StringVar(&o.logLevel, "log-level", "error", "debug, info, warn or error")
+	fs.BoolVar(&o.relayService, "relay-service", false, "serve as a circuit relay (edgevpn's limits)")
+	fs.StringVar(&o.relayStatic, "relay-static", "", "comma-separated relays (with /p2p/<id>) to reserve on")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -88,12 +100,29 @@ func nodeOptions(o options, logger *stderrLogger) ([]node.Option, error) {
 		},
 		Connection: config.Connection{
 			HolePunch: true, AutoRelay: false, MaxConnections: 1000,
-			RelayService: config.RelayService{Disabled: true},
+			RelayService: config.RelayService{Disabled: !o.relayService},
 		},
 	}
 	opts, _, err := c.ToOpts(logger)
 	if err != nil {
 		return nil, fmt.Errorf("Cannot build the node options: %w", err)
+	}
+	if o.relayService {
+		opts = append(opts, node.WithLibp2pAdditionalOptions(libp2p.ForceReachabilityPublic()))
+	}
+	if relays := splitList(o.relayStatic); len(relays) > 0 {
+		infos := []libp2ppeer.AddrInfo{}
+		for _, r := range relays {
+			info, err := libp2ppeer.AddrInfoFromString(r)
+			if err != nil {
+				return nil, fmt.Errorf("Cannot use --relay-static %q: %w", r, err)
+			}
+			infos = append(infos, *info)
+		}
+		opts = append(opts, node.WithLibp2pAdditionalOptions(
+			libp2p.EnableAutoRelayWithStaticRelays(infos, autorelay.WithBootDelay(0)),
+			libp2p.ForceReachabilityPrivate(),
+		))
 	}
 	return append(opts, services.Alive(30*time.Second, 900*time.Second, 15*time.Minute)...), nil
 }

@@ -1,0 +1,306 @@
+/**
+ * The connection of {@linkcode denoTcp}: a `Deno.TcpConn` as a libp2p `MultiaddrConnection`,
+ * with write coalescing and slab reads (see `deno_tcp.ts`).
+ *
+ * @module
+ */
+import { type Logger, type MultiaddrConnection, TimeoutError } from "@libp2p/interface";
+import { AbstractMultiaddrConnection, ipPortToMultiaddr } from "@libp2p/utils";
+import type { SendResult } from "@libp2p/utils";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import type { Uint8ArrayList } from "uint8arraylist";
+import {
+  DENO_TCP_MAX_WRITE_BATCH,
+  DENO_TCP_MIN_READ,
+  DENO_TCP_SCRATCH_POOL,
+  DENO_TCP_SMALL_BATCH,
+  DENO_TCP_WRITE_LOW_WATER,
+} from "./deno_tcp_constants.ts";
+
+/** Options of {@linkcode denoTcp}. */
+export interface DenoTcpOptions {
+  /** Close a socket after this long without a byte read or written, in ms. @default {120000} */
+  inactivityTimeout?: number;
+  /** Size of a connection's read slab (a read gets at most this). @default {128 KiB} */
+  readSlabBytes?: number;
+  /** Queued bytes above which the connection asks libp2p to wait for `drain`. @default {1 MiB} */
+  writeHighWater?: number;
+  /**
+   * Outgoing IPv4 connections leave from the port of a wildcard IPv4 listener (SO_REUSEPORT,
+   * go-libp2p's default): NATs then map dials and listener alike. @default {false}
+   */
+  reusePort?: boolean;
+}
+
+export interface ConnInit {
+  conn: Deno.TcpConn;
+  direction: "inbound" | "outbound";
+  remoteAddr: Multiaddr;
+  log: Logger;
+  options: Required<DenoTcpOptions>;
+}
+
+/** Best effort: a socket that is already closed (or not TCP) refuses the options. */
+export function tune(conn: Deno.TcpConn): void {
+  try {
+    conn.setNoDelay(true);
+    conn.setKeepAlive(true);
+  } catch {
+    // closed already: the first read reports it
+  }
+}
+
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+export function isClosedError(err: unknown): boolean {
+  return err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted;
+}
+
+/**
+ * Write batch buffers of every connection, reused (a fresh buffer per write would cost more
+ * than the copy): large ones for bulk, small ones for the usual few frames.
+ */
+const scratchPools = { large: [] as Uint8Array[], small: [] as Uint8Array[] };
+
+function takeScratch(queued: number): Uint8Array {
+  if (queued <= DENO_TCP_SMALL_BATCH) {
+    return scratchPools.small.pop() ?? new Uint8Array(DENO_TCP_SMALL_BATCH);
+  }
+  return scratchPools.large.pop() ?? new Uint8Array(DENO_TCP_MAX_WRITE_BATCH);
+}
+
+function releaseScratch(scratch: Uint8Array): void {
+  const pool = scratch.byteLength === DENO_TCP_SMALL_BATCH
+    ? scratchPools.small
+    : scratchPools.large;
+  if (pool.length < DENO_TCP_SCRATCH_POOL) pool.push(scratch);
+}
+
+/** A `Deno.TcpConn` as a libp2p `MultiaddrConnection`. */
+class DenoTcpConnection extends AbstractMultiaddrConnection {
+  #conn: Deno.TcpConn;
+  #opts: Required<DenoTcpOptions>;
+  /** Bytes handed over by libp2p and not yet written, in order. */
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #needsDrain = false;
+  /** Set once the socket is (being) closed by us: read/write errors after it are expected. */
+  #closing = false;
+  #flushed: (() => void)[] = [];
+  #paused = false;
+  #resumeRead: (() => void) | undefined;
+  #lastActivity = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(init: ConnInit) {
+    super({
+      log: init.log,
+      direction: init.direction,
+      remoteAddr: init.remoteAddr,
+      inactivityTimeout: init.options.inactivityTimeout,
+    });
+    this.#conn = init.conn;
+    this.#opts = init.options;
+    this.#armTimer(this.#opts.inactivityTimeout);
+    void this.#readLoop();
+  }
+
+  // -- timeouts --------------------------------------------------------------------------
+
+  #armTimer(ms: number): void {
+    if (this.#opts.inactivityTimeout <= 0) return;
+    const timer = setTimeout(this.#onTimer, ms);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    if (this.status !== "open" && this.status !== "closing") return;
+    const idle = Date.now() - this.#lastActivity;
+    if (idle < this.#opts.inactivityTimeout) {
+      this.#armTimer(this.#opts.inactivityTimeout - idle);
+      return;
+    }
+    this.log("tcp timeout", this.remoteAddr);
+    this.abort(new TimeoutError("TCP socket inactivity timeout"));
+  };
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  // -- reading ---------------------------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const slabBytes = this.#opts.readSlabBytes;
+    let slab = new Uint8Array(slabBytes);
+    let offset = 0;
+    try {
+      while (true) {
+        if (this.#paused) {
+          await new Promise<void>((resolve) => (this.#resumeRead = resolve));
+          continue;
+        }
+        if (slabBytes - offset < DENO_TCP_MIN_READ) {
+          // Views handed up keep the old slab alive until libp2p has consumed them.
+          slab = new Uint8Array(slabBytes);
+          offset = 0;
+        }
+        const n = await this.#conn.read(slab.subarray(offset));
+        if (n === null) break;
+        if (n === 0) continue;
+        this.#lastActivity = Date.now();
+        const chunk = slab.subarray(offset, offset + n);
+        offset += n;
+        this.onData(chunk);
+      }
+    } catch (err) {
+      if (this.#closing || isClosedError(err) && this.status !== "open") return;
+      this.log("tcp error %s %e", this.remoteAddr, err);
+      this.abort(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    // The remote sent its FIN. Like @libp2p/tcp (allowHalfOpen: false): the connection is
+    // over; what we still have queued is written, then our side closes too.
+    this.log("tcp end %s", this.remoteAddr);
+    if (this.status === "open" || this.status === "closing") {
+      this.onTransportClosed();
+    }
+    await this.#whenFlushed();
+    this.#shutdown();
+  }
+
+  override sendPause(): void {
+    this.#paused = true;
+  }
+
+  override sendResume(): void {
+    this.#paused = false;
+    const resume = this.#resumeRead;
+    this.#resumeRead = undefined;
+    resume?.();
+  }
+
+  // -- writing ---------------------------------------------------------------------------
+
+  override sendData(data: Uint8ArrayList): SendResult {
+    for (const buf of data) {
+      if (buf.byteLength === 0) continue;
+      this.#queue.push(buf);
+      this.#queued += buf.byteLength;
+    }
+    if (!this.#writing && this.#queued > 0) {
+      this.#writing = true;
+      // Deferred to the end of this turn, so that every frame queued meanwhile joins the
+      // same write.
+      queueMicrotask(() => void this.#flush());
+    }
+    const canSendMore = this.#queued < this.#opts.writeHighWater;
+    if (!canSendMore) this.#needsDrain = true;
+    return { sentBytes: data.byteLength, canSendMore };
+  }
+
+  /**
+   * Takes queued pieces as one buffer to write: a single piece as it is, several copied into
+   * `scratch` (a pooled buffer, warm in cache: allocating a fresh one per write costs more
+   * than the copy). Pieces of at least a scratch's size are written on their own.
+   */
+  #takeBatch(scratch: Uint8Array): Uint8Array {
+    const first = this.#queue[0]!;
+    if (
+      this.#queue.length === 1 || first.byteLength + this.#queue[1]!.byteLength > scratch.byteLength
+    ) {
+      this.#queue.shift();
+      return first;
+    }
+    let at = 0;
+    let count = 0;
+    for (const buf of this.#queue) {
+      if (at + buf.byteLength > scratch.byteLength) break;
+      scratch.set(buf, at);
+      at += buf.byteLength;
+      count++;
+    }
+    this.#queue.splice(0, count);
+    return scratch.subarray(0, at);
+  }
+
+  async #flush(): Promise<void> {
+    // Sized by what is queued when the write starts; what arrives meanwhile follows.
+    const scratch = takeScratch(this.#queued);
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#takeBatch(scratch);
+        for (let offset = 0; offset < batch.byteLength;) {
+          offset += await this.#conn.write(batch.subarray(offset));
+        }
+        this.#lastActivity = Date.now();
+        this.#queued -= batch.byteLength;
+        if (this.#needsDrain && this.#queued <= DENO_TCP_WRITE_LOW_WATER) {
+          this.#needsDrain = false;
+          this.safeDispatchEvent("drain");
+        }
+      }
+    } catch (err) {
+      this.#queue = [];
+      this.#queued = 0;
+      if (!this.#closing) {
+        this.log("tcp write error %s %e", this.remoteAddr, err);
+        this.abort(err instanceof Error ? err : new Error(String(err)));
+      }
+    } finally {
+      releaseScratch(scratch);
+      this.#writing = false;
+      const waiters = this.#flushed;
+      this.#flushed = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  #whenFlushed(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    return new Promise((resolve) => this.#flushed.push(resolve));
+  }
+
+  // -- closing ---------------------------------------------------------------------------
+
+  #shutdown(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#stopTimer();
+    this.sendResume(); // a paused read loop must see the closed socket and end
+    closeQuietly(this.#conn);
+  }
+
+  override async sendClose(): Promise<void> {
+    await this.#whenFlushed();
+    this.#shutdown();
+  }
+
+  override sendReset(): void {
+    this.#queue = [];
+    this.#queued = 0;
+    this.#shutdown();
+  }
+}
+
+export function toMultiaddrConnection(init: ConnInit): MultiaddrConnection {
+  return new DenoTcpConnection(init);
+}
+
+export function remoteMultiaddr(conn: Deno.TcpConn): Multiaddr {
+  const addr = conn.remoteAddr;
+  let host = addr.hostname;
+  // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d.
+  if (host.startsWith("::ffff:") && host.includes(".")) host = host.slice(7);
+  return ipPortToMultiaddr(host, addr.port);
+}
