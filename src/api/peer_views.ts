@@ -2,6 +2,7 @@ import type { Connection } from "@libp2p/interface";
 import type { Network } from "../network/network.ts";
 import { isCircuit, type Reachability } from "../node/reachability.ts";
 import type { ReservationView } from "../node/relay_client.ts";
+import { isTight } from "../services/tunnel_path.ts";
 
 /** The path one connection takes, as the API shows it. */
 export interface ConnectionPath {
@@ -13,6 +14,8 @@ export interface ConnectionPath {
   relay?: string;
   /** What the relay still allows on it, when it is limited. */
   limits?: { bytes?: number; seconds?: number };
+  /** Whether those limits are too tight for a long tunnel (a stock relay's 128 KiB, 2 min). */
+  tight: boolean;
 }
 
 /** One connected peer as `GET /api/peers` shows it. */
@@ -47,13 +50,18 @@ export interface PeerView extends ConnectionPath {
  *   relayed: true,
  *   relay: "12D3KooWRVvgYVVqbB6xhnRsJxDw6Sos4UaWEgTG3oNq7Cc9Zk3z",
  *   limits: { seconds: 1799 },
+ *   tight: false,
  * });
  * ```
  */
 export function connectionPath(connection: Connection): ConnectionPath {
   const parts = connection.remoteAddr.getComponents();
   const circuitAt = parts.findIndex((c) => c.name === "p2p-circuit");
-  const path: ConnectionPath = { direction: connection.direction, relayed: circuitAt >= 0 };
+  const path: ConnectionPath = {
+    direction: connection.direction,
+    relayed: circuitAt >= 0,
+    tight: isTight(connection),
+  };
   if (circuitAt > 0) {
     const relay = parts.slice(0, circuitAt).findLast((c) => c.name === "p2p")?.value;
     if (relay !== undefined) path.relay = relay;

@@ -14,6 +14,8 @@ export interface GraphPeerInput {
   relay?: string;
   /** Limits of a limited (relayed) connection. */
   limits?: { bytes?: number; seconds?: number };
+  /** Whether the limits are tight (a stock relay's); missing: any limit counts. */
+  tight?: boolean;
   /** Whether it proved it holds the token; missing: looked up in `proven` and `members`. */
   member?: boolean;
   latencyMs?: number;
@@ -192,8 +194,8 @@ export function buildGraphModel(input: GraphModelInput): GraphModel {
   const edges: GraphModelEdge[] = [];
   for (const peer of input.peers) {
     if (!drawn.has(peer.peerId)) continue;
-    const limited = peer.limits !== undefined &&
-      (peer.limits.bytes !== undefined || peer.limits.seconds !== undefined);
+    const limited = peer.tight ?? (peer.limits !== undefined &&
+      (peer.limits.bytes !== undefined || peer.limits.seconds !== undefined));
     const path = limited ? "limited" : peer.relayed ? "relayed" : "direct";
     const via = peer.relayed && peer.relay ? peer.relay : undefined;
     // A relayed connection is drawn from its relay when the relay is in the picture.

@@ -52,6 +52,14 @@ Deno.test("graph model: relayed through a relay in the picture is drawn from the
     // Its relay is not connected to us: drawn from this node, still naming the relay.
     { peerId: id("farrelayed"), relayed: true, relay: id("unknown"), member: true },
     { peerId: id("limited"), relayed: true, relay, limits: { bytes: 131072, seconds: 120 } },
+    // As the API reports a relay with edgevpn's limits: limits, but not tight.
+    {
+      peerId: id("roomy"),
+      relayed: true,
+      relay,
+      limits: { bytes: 2 ** 30, seconds: 1799 },
+      tight: false,
+    },
     { peerId: id("stranger"), member: false },
   ];
   const model = buildGraphModel(input({ peers }));
@@ -71,6 +79,7 @@ Deno.test("graph model: relayed through a relay in the picture is drawn from the
   assert.equal(edge(id("limited")).path, "limited");
   assert.equal(edge(id("limited")).from, relay);
   assert.match(edge(id("limited")).title, /limited to 131072 B \/ 120 s/);
+  assert.equal(edge(id("roomy")).path, "relayed");
   const state = (peer: string) => model.nodes.find((n) => n.id === peer)!.state;
   assert.equal(state(id("stranger")), "stranger");
   assert.equal(state(relay), "connected");
