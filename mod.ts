@@ -44,6 +44,9 @@ export { Network, startNetwork } from "./src/network/network.ts";
 export type { NetworkOptions } from "./src/network/options.ts";
 export type { NetworkEvents } from "./src/network/events.ts";
 export type { NodeOptions } from "./src/node/create_node.ts";
+export type { NatOptions } from "./src/node/nat.ts";
+export type { RelayLimits } from "./src/node/relay_server.ts";
+export type { AutoNATRateLimit } from "./src/node/autonat_limits.ts";
 export { TypedEvents } from "./src/network/typed_events.ts";
 export { type NetworkComponent, type SharedKey, sharedKey } from "./src/network/components.ts";
 
@@ -75,7 +78,6 @@ export type { LatencyHistogram } from "./src/federated/latency_histogram.ts";
 export { type ApiOptions, type RunningApi, startApi } from "./src/api/start_api.ts";
 export { ApiListenError, type ApiServer } from "./src/api/server.ts";
 export type { RouteHandler, Router } from "./src/api/router.ts";
-export type { AllowedHost } from "./src/api/host_guard.ts";
 
 // Messaging between programs.
 export { createNode, P2PNode, type P2PNodeEvents, type PeerDetails } from "./src/messaging/node.ts";

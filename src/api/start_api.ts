@@ -4,12 +4,12 @@ import type { NetworkComponent } from "../network/components.ts";
 import type { Network } from "../network/network.ts";
 import { POOL_VIEWS } from "../services/pool_views.ts";
 import { addDashboardRoutes } from "./dashboard_routes.ts";
-import type { AllowedHost } from "./host_guard.ts";
+import { type AllowedHost, parseAllowedHosts } from "./host_guard.ts";
 import { addMetricsRoute, registerP2PMetrics } from "./metrics.ts";
 import { addNodeRoutes } from "./node_routes.ts";
 import { addP2PRoutes } from "./p2p_routes.ts";
 import { Router } from "./router.ts";
-import { type ApiServer, serveApi } from "./server.ts";
+import { ApiListenError, type ApiServer, serveApi } from "./server.ts";
 import type { ApiState } from "./state.ts";
 import { readCounters } from "./counters.ts";
 import { MetricsHistory } from "./history.ts";
@@ -21,7 +21,7 @@ export interface ApiOptions {
   /** Bearer token every request (but the page itself) needs; mandatory off loopback. */
   apiToken?: string | undefined;
   /** Hosts answered besides loopback and the bound address (`--api-allowed-hosts`). */
-  allowedHosts?: AllowedHost[] | undefined;
+  allowedHosts?: readonly string[] | undefined;
   /** What this node runs, shown on the dashboard. @default {"node"} */
   role?: string;
   /** Extra readiness checks for `/readyz`: each says why the node is not ready, or nothing. */
@@ -93,7 +93,7 @@ export async function startApi(network: Network, options: ApiOptions): Promise<R
       server = serveApi({
         listen: options.listen,
         apiToken: options.apiToken,
-        allowedHosts: options.allowedHosts,
+        allowedHosts: allowedHostsOf(options.allowedHosts),
         handler: router.handle,
       });
       // Sampled only while someone can read it, from the same counters /metrics reads.
@@ -106,4 +106,14 @@ export async function startApi(network: Network, options: ApiOptions): Promise<R
     stop: () => api.shutdown(),
   };
   return await network.add(api);
+}
+
+/** The `allowedHosts` option parsed (`name` or `name:port` each), or an error naming it. */
+function allowedHostsOf(hosts: readonly string[] | undefined): AllowedHost[] {
+  if (hosts === undefined || hosts.length === 0) return [];
+  try {
+    return parseAllowedHosts(hosts.join(","), "allowedHosts");
+  } catch (err) {
+    throw new ApiListenError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
 }

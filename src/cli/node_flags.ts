@@ -1,6 +1,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { multiaddr } from "@multiformats/multiaddr";
-import { type AllowedHost, parseAllowedHosts } from "../api/host_guard.ts";
+import { parseAllowedHosts } from "../api/host_guard.ts";
 import type { NodeOptions } from "../node/create_node.ts";
 import { InvalidTokenError } from "../token/errors.ts";
 import { decodeToken } from "../token/token.ts";
@@ -159,7 +159,8 @@ export interface ResolvedNodeFlags {
   apiListen: string | undefined;
   apiToken: string | undefined;
   /** `--api-allowed-hosts`, parsed. */
-  apiAllowedHosts: AllowedHost[];
+  /** Validated entries of `--api-allowed-hosts`. */
+  apiAllowedHosts: string[];
   logLevel: string;
   logFormat: string;
 }
@@ -214,7 +215,7 @@ export function resolveNodeFlags(flags: NodeFlags, env: EnvReader): ResolvedNode
     identityPath: flags.identity ?? firstEnv(env, NODE_ENV.identity),
     apiListen: flags.apiListen ?? firstEnv(env, NODE_ENV.apiListen),
     apiToken: apiToken?.text,
-    apiAllowedHosts: allowedHosts === undefined ? [] : parseAllowedHosts(allowedHosts),
+    apiAllowedHosts: allowedHosts === undefined ? [] : validHosts(allowedHosts),
     logLevel,
     logFormat,
   };
@@ -280,4 +281,10 @@ export function parsePositiveInt(flag: string, text: string): number {
     throw new UsageError(`Cannot use ${flag} "${text}": not a positive integer`);
   }
   return value;
+}
+
+/** The entries of an `--api-allowed-hosts` list, checked now so a bad one stops the start. */
+function validHosts(list: string): string[] {
+  parseAllowedHosts(list);
+  return list.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
 }

@@ -28,7 +28,7 @@ function ip4Prefix(ma: Multiaddr): string | undefined {
  * ```ts
  * import assert from "node:assert/strict";
  * import { multiaddr } from "@multiformats/multiaddr";
- * import { dialOrder } from "@p2p/p2p/node";
+ * import { dialOrder } from "./address_order.ts";
  *
  * const order = dialOrder(() => ["/ip4/10.2.0.2/tcp/4001"]);
  * const addrs = [

@@ -24,7 +24,7 @@ export interface AutoNATRateLimit {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { WindowLimiter } from "@p2p/p2p/node";
+ * import { WindowLimiter } from "./autonat_limits.ts";
  *
  * const limiter = new WindowLimiter({ global: 2, peer: 1, intervalMs: 1000 });
  * assert.equal(limiter.take("a", 0), true);
@@ -77,7 +77,7 @@ export class WindowLimiter {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { rateLimitedAutoNAT } from "@p2p/p2p/node";
+ * import { rateLimitedAutoNAT } from "./autonat_limits.ts";
  *
  * assert.equal(typeof rateLimitedAutoNAT({}, { global: 100, peer: 100, intervalMs: 10_000 }), "function");
  * ```

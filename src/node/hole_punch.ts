@@ -284,7 +284,7 @@ export class HolePunch implements Startable {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { holePunch } from "@p2p/p2p/node";
+ * import { holePunch } from "./hole_punch.ts";
  *
  * assert.equal(typeof holePunch(), "function");
  * ```

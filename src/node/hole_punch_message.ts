@@ -30,7 +30,7 @@ function varint(value: number, out: number[]): void {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeHolePunch, encodeHolePunch, HolePunchType } from "@p2p/p2p/node";
+ * import { decodeHolePunch, encodeHolePunch, HolePunchType } from "./hole_punch_message.ts";
  *
  * const bytes = encodeHolePunch(HolePunchType.SYNC, []);
  * assert.deepEqual([...bytes], [0x08, 0xac, 0x02]);

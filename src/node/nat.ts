@@ -65,7 +65,7 @@ export interface NatParts {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { natParts } from "@p2p/p2p/node";
+ * import { natParts } from "./nat.ts";
  *
  * const parts = natParts({ relayService: false }, ["/ip4/127.0.0.1/tcp/0"]);
  * assert.deepEqual(Object.keys(parts.services).sort(), ["autoNAT", "holePunch", "relayClient"]);

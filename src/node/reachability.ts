@@ -35,7 +35,7 @@ export function isPublicDirect(ma: Multiaddr): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { multiaddr } from "@multiformats/multiaddr";
- * import { reachabilityOf } from "@p2p/p2p/node";
+ * import { reachabilityOf } from "./reachability.ts";
  *
  * const address = (text: string, verified: boolean) => ({
  *   multiaddr: multiaddr(text), verified, expires: 0, type: "observed" as const,

@@ -293,7 +293,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { relayClient } from "@p2p/p2p/node";
+ * import { relayClient } from "./relay_client.ts";
  *
  * assert.equal(typeof relayClient({ desired: 2 }), "function");
  * ```

@@ -156,7 +156,7 @@ function preferredAddresses(addrs: Uint8Array[]): Uint8Array[] {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { memberRelayServer } from "@p2p/p2p/node";
+ * import { memberRelayServer } from "./relay_server.ts";
  *
  * assert.equal(typeof memberRelayServer({ maxCircuits: 16 }), "function");
  * ```

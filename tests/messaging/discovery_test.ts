@@ -50,8 +50,12 @@ Deno.test({
       assert.deepEqual(await a.findPeers({ minUptimeS: 3_600 }), []);
       assert.deepEqual(await a.findPeers({ maxLatencyMs: -1 }), []);
       assert.equal((await a.findPeers({ limit: 1 })).length, 1);
-      // A member finds the others but never itself.
-      assert.deepEqual((await b.findPeers()).map((m) => m.peerId), [c.peerId]);
+      // A member finds the others but never itself (once c's record and proof reached b).
+      const fromB = await waitFor(async () => {
+        const found = await b.findPeers();
+        return found.length > 0 ? found : undefined;
+      }, { message: "b to find c" });
+      assert.deepEqual(fromB.map((m) => m.peerId), [c.peerId]);
 
       // Re-advertising replaces the record.
       await c.advertise({ models: ["mistral"] }, { pools: ["worker"] });
