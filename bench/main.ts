@@ -20,8 +20,9 @@ import {
 } from "./federated.ts";
 import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./ledger.ts";
 import { loadAvg, stopAllChildren } from "./lib/proc.ts";
-import { chooseProxy, type ProxyKind } from "./lib/proxy.ts";
+import { chooseProxy, otherProxies, type ProxyKind } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
+import { goalLines, sshSummary } from "./goals.ts";
 import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
 import { NAT_FULL, NAT_QUICK, type NatBenchResult, runNatBench } from "./nat.ts";
 
@@ -167,6 +168,7 @@ function summarize(
     "nat_direct_rtt_p50_ms": nat?.direct?.rttP50Ms ?? NaN,
     "nat_reservation_ms": nat?.reservationMs ?? NaN,
     "nat_upnp_mapping_ms": nat?.upnpMappingMs ?? NaN,
+    ...sshSummary(tunnel),
     "proxy_kind": proxyKind,
   };
   return s;
@@ -208,7 +210,13 @@ async function main(): Promise<number> {
   };
   const tunnel = await part(
     "tunnel",
-    () => runTunnelBench(args.quick ? TUNNEL_QUICK : TUNNEL_FULL, choice, log),
+    async () =>
+      runTunnelBench(
+        args.quick ? TUNNEL_QUICK : TUNNEL_FULL,
+        choice,
+        log,
+        await otherProxies(choice, args.proxy),
+      ),
   );
   const federated = await part(
     "federated",
@@ -263,6 +271,7 @@ async function main(): Promise<number> {
   log("");
   log(`done in ${elapsedS.toFixed(1)} s; load average ${loadEnd}; results in ${args.out}`);
   for (const f of failures) log(`FAILED ${f}`);
+  for (const line of goalLines(summary)) log(line);
   log(keyValueLine(summary));
   return failures.length === 0 ? 0 : 1;
 }

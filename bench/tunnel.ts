@@ -1,7 +1,9 @@
 /**
- * Tunnel bench (issue 4 §8): a local TCP service reached directly, through the plain proxy,
- * through the relay floor (two chained Deno relays, the tunnel's process topology without
- * libp2p) and through the p2p tunnel (`p2p expose` + `p2p connect`, two processes). Bulk
+ * Tunnel bench (issue 4 §8, issue 18): a local TCP service reached directly, through the plain
+ * proxies (haproxy, nginx: whichever are installed), through the relay floor (two chained Deno
+ * relays, the tunnel's process topology without libp2p), through `ssh -L` (a throwaway sshd on
+ * loopback: the encrypted, multiplexed anchor) and through the p2p tunnel (`p2p expose` +
+ * `p2p connect`, two processes). Bulk
  * upload and download MiB/s, 64-byte RTT, new connections/s, CPU per MiB of each process, RSS
  * of the two tunnel processes idle and during parallel bulk transfers, and the floors of
  * `floors.ts` (the cipher's bound on bulk, the runtime's and the module graph's RSS).
@@ -10,7 +12,14 @@ import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
 import type { ConnRateResult, RttResult } from "./lib/load.ts";
 import { cpuProbe, type CpuReport, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
-import { type PlainProxy, type ProxyChoice, startProxy, startRelayChain } from "./lib/proxy.ts";
+import {
+  type PlainProxy,
+  type ProxyChoice,
+  type ProxyKind,
+  startProxy,
+  startRelayChain,
+} from "./lib/proxy.ts";
+import { type SshAvailability, sshAvailable, type SshForward, startSshForward } from "./lib/ssh.ts";
 import {
   chachaCost,
   type CipherCost,
@@ -83,8 +92,14 @@ export interface PathResult {
   upload: BulkResult;
   download: BulkResult;
   bulkMiBs: number;
+  /** The run whose p50 is the median of the runs' p50s (p99: the median of their p99s). */
   rtt: RttResult;
+  /** Every RTT run (`runs` of `rttCount` round trips each). */
+  rttRuns: RttResult[];
+  /** The run with the median rate (`runs` runs after one unmeasured warm-up). */
   conn: ConnRateResult;
+  /** Every measured connection-rate run. */
+  connRuns: ConnRateResult[];
   /** CPU during the connection-rate run: ms per connection and core share per process. */
   connCpu: {
     msPerConn: Record<string, number>;
@@ -98,8 +113,21 @@ export interface PathResult {
 export interface TunnelResult {
   options: TunnelOptions;
   proxyKind: string;
-  /** `relay`: two chained Deno relays, the tunnel's process topology without libp2p. */
-  paths: { direct: PathResult; proxy: PathResult; relay: PathResult; tunnel: PathResult };
+  /**
+   * `relay`: two chained Deno relays, the tunnel's process topology without libp2p; `ssh`:
+   * `ssh -L` through a throwaway sshd (absent where openssh is not installed: see `ssh`).
+   */
+  paths: {
+    direct: PathResult;
+    proxy: PathResult;
+    relay: PathResult;
+    tunnel: PathResult;
+    ssh?: PathResult;
+  };
+  /** Every plain proxy measured, by kind (`proxy` above is the primary one). */
+  proxies: Partial<Record<ProxyKind, PathResult>>;
+  /** Whether the `ssh -L` anchor ran, and its version or why not. */
+  ssh: SshAvailability;
   /** What bounds the ratios on this machine, measured in the same run. */
   floors: {
     cipher: CipherCost;
@@ -158,26 +186,38 @@ async function measurePath(
 ): Promise<PathResult> {
   const upload = await bulk(port, "upload", opts, pids);
   const download = await bulk(port, "download", opts, pids);
-  const rtt = await echoRtt(port, opts.rttCount, 64, 60_000);
-  // Unmeasured warm-up (JIT, accept paths), then the measured run.
+  const rttRuns: RttResult[] = [];
+  for (let i = 0; i < opts.runs; i++) rttRuns.push(await echoRtt(port, opts.rttCount, 64, 60_000));
+  const rtt: RttResult = {
+    ...medianBy(rttRuns, (r) => r.p50Ms),
+    p99Ms: median(rttRuns.map((r) => r.p99Ms)),
+  };
+  // Unmeasured warm-up (JIT, accept paths), then the measured runs.
   await connRate(port, {
     concurrency: opts.concurrency,
     seconds: 1,
     maxConns: Math.ceil(opts.connMax / 10),
   }, echoExchange);
   const stopCpu = cpuProbe(pids);
-  const conn = await connRate(port, {
-    concurrency: opts.concurrency,
-    seconds: opts.connSeconds,
-    maxConns: opts.connMax,
-  }, echoExchange);
+  const connRuns: ConnRateResult[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    connRuns.push(
+      await connRate(port, {
+        concurrency: opts.concurrency,
+        seconds: opts.connSeconds,
+        maxConns: opts.connMax,
+      }, echoExchange),
+    );
+  }
+  const conn = medianBy(connRuns, (r) => r.perS);
+  const connOk = connRuns.reduce((a, r) => a + r.ok, 0);
   const cpu = stopCpu();
   const connShare = Object.fromEntries(
     Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
   );
   const connCpu = {
     msPerConn: Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, conn.ok)]),
+      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, connOk)]),
     ),
     coreShare: connShare,
     machineBusy: cpu.machineBusy,
@@ -188,7 +228,9 @@ async function measurePath(
     download,
     bulkMiBs: (upload.medianMiBs + download.medianMiBs) / 2,
     rtt,
+    rttRuns,
     conn,
+    connRuns,
     connCpu,
   };
   log(row([
@@ -199,9 +241,15 @@ async function measurePath(
     fmt(rtt.p99Ms, 3),
     fmt(conn.perS, 0),
     fmt(conn.firstByteP50Ms, 2),
-    String(conn.errors),
+    String(connRuns.reduce((a, r) => a + r.errors, 0)),
   ], WIDTHS));
   return result;
+}
+
+/** The element whose `key` is the median (the lower middle one for an even count). */
+function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  const sorted = [...xs].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 const WIDTHS = [14, 10, 10, 10, 10, 9, 10, 6];
@@ -229,6 +277,7 @@ export async function runTunnelBench(
   opts: TunnelOptions,
   proxyChoice: ProxyChoice,
   log: (line: string) => void,
+  otherProxies: readonly ProxyChoice[] = [],
 ): Promise<TunnelResult> {
   const started: { stop(): Promise<void> }[] = [];
   try {
@@ -237,8 +286,21 @@ export async function runTunnelBench(
     started.push(service.child);
     const proxy: PlainProxy = await startProxy(proxyChoice, [service.info.port], "tunnel");
     started.push(proxy);
+    const others: PlainProxy[] = [];
+    for (const choice of otherProxies) {
+      const other = await startProxy(choice, [service.info.port], "tunnel");
+      started.push(other);
+      others.push(other);
+    }
     const relay = await startRelayChain([service.info.port]);
     started.push(relay);
+    const sshCheck = await sshAvailable();
+    let ssh: SshForward | undefined;
+    if (sshCheck.ok) {
+      ssh = await startSshForward(service.info.port);
+      started.push(ssh);
+    }
+    log(sshCheck.ok ? `ssh -L anchor: ${sshCheck.note}` : `NOTE: ${sshCheck.note}`);
     const token = generateToken();
     const expose: P2PChild = await spawnP2P("expose", [
       "expose",
@@ -264,6 +326,8 @@ export async function runTunnelBench(
     await warmUp(tunnelPort, 40_000, "the tunnel");
     await warmUp(proxy.port, 10_000, "the plain proxy");
     await warmUp(relay.port, 10_000, "the relay chain");
+    for (const other of others) await warmUp(other.port, 10_000, `${other.kind}`);
+    if (ssh !== undefined) await warmUp(ssh.port, 10_000, "ssh -L");
     const startupMs = performance.now() - t0;
     log(
       `tunnel: service :${service.info.port}, ${proxy.kind} :${proxy.port}, ` +
@@ -314,10 +378,23 @@ export async function runTunnelBench(
       { ...basePids, proxy: proxy.pid },
       log,
     );
+    const proxies: Partial<Record<ProxyKind, PathResult>> = { [proxy.kind]: proxyPath };
+    for (const other of others) {
+      proxies[other.kind] = await measurePath(
+        `proxy(${other.kind})`,
+        other.port,
+        opts,
+        { ...basePids, proxy: other.pid },
+        log,
+      );
+    }
     const relayPath = await measurePath("deno relay×2", relay.port, opts, {
       ...basePids,
       ...relay.pids,
     }, log);
+    const sshPath = ssh === undefined
+      ? undefined
+      : await measurePath("ssh -L", ssh.port, opts, { ...basePids, ...ssh.pids }, log);
     const tunnel = await measurePath("p2p tunnel", tunnelPort, opts, {
       ...basePids,
       expose: expose.child.pid,
@@ -346,6 +423,7 @@ export async function runTunnelBench(
         ["direct", direct],
         ["proxy", proxyPath],
         ["relay", relayPath],
+        ...(sshPath === undefined ? [] : [["ssh", sshPath] as const]),
         ["tunnel", tunnel],
       ] as const
     ) {
@@ -373,7 +451,15 @@ export async function runTunnelBench(
     return {
       options: opts,
       proxyKind: proxy.kind,
-      paths: { direct, proxy: proxyPath, relay: relayPath, tunnel },
+      paths: {
+        direct,
+        proxy: proxyPath,
+        relay: relayPath,
+        tunnel,
+        ...(sshPath === undefined ? {} : { ssh: sshPath }),
+      },
+      proxies,
+      ssh: sshCheck,
       floors,
       rss,
       startupMs,

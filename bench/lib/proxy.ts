@@ -75,6 +75,24 @@ export async function chooseProxy(want: ProxyKind | "auto"): Promise<ProxyChoice
   return fallback(want === "auto" ? "neither haproxy nor nginx+stream found" : `${want} not found`);
 }
 
+/**
+ * The other installed C proxies besides `primary` (haproxy and nginx are both baselines of
+ * the tunnel bench where both are installed); none when a proxy was asked for by name.
+ */
+export async function otherProxies(
+  primary: ProxyChoice,
+  want: ProxyKind | "auto",
+): Promise<ProxyChoice[]> {
+  if (want !== "auto") return [];
+  const out: ProxyChoice[] = [];
+  for (const kind of ["haproxy", "nginx"] as const) {
+    if (kind === primary.kind) continue;
+    const choice = await chooseProxy(kind);
+    if (choice.kind === kind) out.push(choice);
+  }
+  return out;
+}
+
 /** Starts the chosen proxy in front of `backends` (round-robin when several). */
 export async function startProxy(
   choice: ProxyChoice,

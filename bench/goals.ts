@@ -1,0 +1,101 @@
+/**
+ * The targets of issue 18, checked against the figures of the same run. They live here, in
+ * the bench, and never in tests: a figure depends on the machine and its load.
+ */
+import type { TunnelResult } from "./tunnel.ts";
+
+/** One figure of the last line: a number (NaN when not measured) or a word. */
+export type SummaryValue = number | string;
+
+/** A target: the summary key it reads, the comparison and the bound. */
+export interface Goal {
+  /** The summary key holding the measured figure. */
+  key: string;
+  /** What a reader sees. */
+  label: string;
+  op: "<=" | ">=";
+  bound: number;
+}
+
+/** Issue 18's goals, in the order the output lists them. */
+export const GOALS: readonly Goal[] = [
+  { key: "tunnel_up_ssh_ratio", label: "tunnel upload ÷ ssh -L", op: ">=", bound: 1.0 },
+  { key: "tunnel_down_ssh_ratio", label: "tunnel download ÷ ssh -L", op: ">=", bound: 1.0 },
+  { key: "tunnel_rtt_p50_ssh_ratio", label: "tunnel RTT p50 ÷ ssh -L", op: "<=", bound: 1.5 },
+  { key: "tunnel_rtt_p99_ssh_ratio", label: "tunnel RTT p99 ÷ ssh -L", op: "<=", bound: 2.0 },
+  { key: "tunnel_conn_ssh_ratio", label: "tunnel new conn/s ÷ ssh -L", op: ">=", bound: 0.6 },
+  {
+    key: "federated_conn_ratio",
+    label: "balancer conn/s ÷ haproxy round-robin",
+    op: ">=",
+    bound: 0.5,
+  },
+  { key: "federated_errors", label: "balancer errors", op: "<=", bound: 0 },
+  { key: "node_idle_rss_mib", label: "idle p2p node RSS, MiB", op: "<=", bound: 70 },
+  {
+    key: "scale_20_dht_rss_mib",
+    label: "20 nodes, DHT on: RSS per node, MiB",
+    op: "<=",
+    bound: 100,
+  },
+  {
+    key: "scale_40_ledger_ms",
+    label: "40 processes, DHT off: write seen by all, ms",
+    op: "<=",
+    bound: 3000,
+  },
+  {
+    key: "scale_20_dht_ledger_ms",
+    label: "20 processes, DHT on: write seen by all, ms",
+    op: "<=",
+    bound: 2000,
+  },
+  { key: "ledger_put_3000_ms", label: "ledger put with 3,000 keys, ms", op: "<=", bound: 5 },
+  { key: "network_stop_ms", label: "Network.stop() of an idle node, ms", op: "<=", bound: 100 },
+];
+
+function ratio(a: number | undefined, b: number | undefined): number {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
+}
+
+/** The `ssh -L` figures and the tunnel's ratios to them (NaN where ssh did not run). */
+export function sshSummary(tunnel: TunnelResult | undefined): Record<string, SummaryValue> {
+  const t = tunnel?.paths.tunnel;
+  const s = tunnel?.paths.ssh;
+  const nginx = tunnel?.proxies.nginx;
+  const haproxy = tunnel?.proxies.haproxy;
+  return {
+    "ssh_up_mbps": s?.upload.medianMiBs ?? NaN,
+    "ssh_down_mbps": s?.download.medianMiBs ?? NaN,
+    "ssh_rtt_p50_ms": s?.rtt.p50Ms ?? NaN,
+    "ssh_rtt_p99_ms": s?.rtt.p99Ms ?? NaN,
+    "ssh_conn_per_s": s?.conn.perS ?? NaN,
+    "tunnel_up_ssh_ratio": ratio(t?.upload.medianMiBs, s?.upload.medianMiBs),
+    "tunnel_down_ssh_ratio": ratio(t?.download.medianMiBs, s?.download.medianMiBs),
+    "tunnel_rtt_p50_ssh_ratio": ratio(t?.rtt.p50Ms, s?.rtt.p50Ms),
+    "tunnel_rtt_p99_ssh_ratio": ratio(t?.rtt.p99Ms, s?.rtt.p99Ms),
+    "tunnel_conn_ssh_ratio": ratio(t?.conn.perS, s?.conn.perS),
+    "haproxy_bulk_mbps": haproxy?.bulkMiBs ?? NaN,
+    "nginx_bulk_mbps": nginx?.bulkMiBs ?? NaN,
+    "haproxy_rtt_p50_ms": haproxy?.rtt.p50Ms ?? NaN,
+    "nginx_rtt_p50_ms": nginx?.rtt.p50Ms ?? NaN,
+    "haproxy_conn_per_s": haproxy?.conn.perS ?? NaN,
+    "nginx_conn_per_s": nginx?.conn.perS ?? NaN,
+  };
+}
+
+/** One line per goal whose figure this run measured: the figure, the bound, met or not. */
+export function goalLines(summary: Record<string, SummaryValue>): string[] {
+  const lines: string[] = [];
+  for (const g of GOALS) {
+    const v = summary[g.key];
+    if (typeof v !== "number" || !Number.isFinite(v)) continue;
+    const met = g.op === "<=" ? v <= g.bound : v >= g.bound;
+    lines.push(
+      `goal ${met ? "met    " : "NOT met"} ${g.label}: ${
+        Number.isInteger(v) ? v : v.toFixed(v < 10 ? 3 : 1)
+      } (target ${g.op} ${g.bound})`,
+    );
+  }
+  return lines;
+}
