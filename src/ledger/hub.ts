@@ -99,6 +99,7 @@ export class LedgerHub {
   #rejectHandlers: RejectHandler[] = [];
   #joinHandlers: (() => void)[] = [];
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastEncoded: { block: Block; sealKey: string; payload: Uint8Array } | undefined;
 
   /**
    * Creates a hub; it subscribes to nothing until {@linkcode LedgerHub.start}.
@@ -166,7 +167,12 @@ export class LedgerHub {
    */
   encode(block: Block): { topic: string; payload: Uint8Array } {
     const atS = this.#init.now() / 1000;
-    const payload = encodeEnvelope(block, sealKeyAt(this.#init.token, atS));
+    const sealKey = sealKeyAt(this.#init.token, atS);
+    const payload = encodeEnvelope(block, sealKey);
+    // A write encodes its block twice, the size check then the publish, and gzip and the seal
+    // of a large ledger cost milliseconds: the publish that follows takes this one, once (a
+    // rebroadcast must be a new message, or gossipsub drops it as already seen).
+    this.#lastEncoded = { block, sealKey, payload };
     if (payload.byteLength > this.#init.maxMessageBytes) {
       throw new LedgerWriteError(
         `Cannot write to the ledger: the sealed block would be ${payload.byteLength} bytes, above the gossip limit of ${this.#init.maxMessageBytes}`,
@@ -182,10 +188,22 @@ export class LedgerHub {
    * @throws {LedgerWriteError} The sealed block is larger than the gossip cap.
    */
   async publish(block: Block): Promise<number> {
-    const { topic, payload } = this.encode(block);
+    const { topic, payload } = this.#takeEncoded(block) ?? this.encode(block);
+    this.#lastEncoded = undefined;
     if (!this.#topics.has(topic)) this.#refreshTopics();
     const result = await this.#init.pubsub.publish(topic, payload);
     return result.recipients.length;
+  }
+
+  /** The encoding the size check of this block made, if the seal key is still current. */
+  #takeEncoded(block: Block): { topic: string; payload: Uint8Array } | undefined {
+    const last = this.#lastEncoded;
+    this.#lastEncoded = undefined;
+    const atS = this.#init.now() / 1000;
+    if (last?.block !== block || last.sealKey !== sealKeyAt(this.#init.token, atS)) {
+      return undefined;
+    }
+    return { topic: topicAt(this.#init.token, atS), payload: last.payload };
   }
 
   #refreshTopics(): void {

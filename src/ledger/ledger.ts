@@ -73,6 +73,15 @@ function keyOf(bucket: string, key: string): Key {
   return `${bucket}\u0000${key}`;
 }
 
+/** A `put` waiting for the end of the tick, to be committed with the others of that tick. */
+interface PendingPut {
+  bucket: string;
+  key: string;
+  json: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The replicated bucket → key → JSON map of an edgevpn network: one versioned snapshot
  * (the last block) that every write replaces and every node rebroadcasts.
@@ -120,6 +129,12 @@ export class Ledger extends EventTarget {
   #reannouncedAt = new Map<Key, number>();
   #reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
+  /**
+   * Puts of the current tick: they share one block (one checksum, one seal, one gossip
+   * message), which is what makes a burst of writes cheap in a large ledger. Any read, and
+   * the end of the tick, commits them.
+   */
+  #pending: PendingPut[] = [];
   #stats: LedgerStats = {
     index: 0,
     applied: 0,
@@ -158,6 +173,7 @@ export class Ledger extends EventTarget {
 
   /** Stops the periodic rebroadcast and any pending write-back. */
   stop(): void {
+    this.#commitPending();
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -167,22 +183,23 @@ export class Ledger extends EventTarget {
 
   /** The current block. */
   get block(): Block {
+    this.#commitPending();
     return this.#block;
   }
 
   /** A copy of the counters. */
   get stats(): LedgerStats {
-    return structuredClone({ ...this.#stats, index: this.#block.Index });
+    return structuredClone({ ...this.#stats, index: this.block.Index });
   }
 
   /** All buckets: bucket → key → JSON text. */
   get storage(): Storage {
-    return this.#block.Storage;
+    return this.block.Storage;
   }
 
   /** The bucket's entries, each value parsed from its JSON text. */
   bucket(bucket: string): Record<string, unknown> {
-    const entries = ownEntry(this.#block.Storage, bucket) ?? {};
+    const entries = ownEntry(this.block.Storage, bucket) ?? {};
     return Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, parseJson(v)]));
   }
 
@@ -199,25 +216,62 @@ export class Ledger extends EventTarget {
 
   /** The JSON text under `bucket`/`key`: own entries only (not `constructor`, `toString`…). */
   #text(bucket: string, key: string): string | undefined {
-    const entries = ownEntry(this.#block.Storage, bucket);
+    const entries = ownEntry(this.block.Storage, bucket);
     return entries === undefined ? undefined : ownEntry(entries, key);
   }
 
   /**
-   * Writes `value` (as JSON) under `bucket`/`key` and keeps it announced until deleted.
+   * Writes `value` (as JSON) under `bucket`/`key` and keeps it announced until deleted. Puts
+   * made in the same tick share one block; a read in between commits the ones before it.
    *
    * @throws {LedgerWriteError} The new block would exceed the gossip limit; nothing changes.
    */
-  async put(bucket: string, key: string, value: unknown): Promise<void> {
+  put(bucket: string, key: string, value: unknown): Promise<void> {
     const json = JSON.stringify(value) ?? "null";
-    this.#commit(withValue(this.#block.Storage, bucket, key, json));
-    this.#owned.set(keyOf(bucket, key), { bucket, key, json });
-    this.#tombstones.delete(keyOf(bucket, key));
-    await this.#publish();
+    return new Promise<void>((resolve, reject) => {
+      if (this.#pending.length === 0) queueMicrotask(() => this.#commitPending());
+      this.#pending.push({ bucket, key, json, resolve, reject });
+    });
+  }
+
+  /**
+   * Commits the pending puts as one block and publishes it once; each put resolves when it
+   * is sent. If the shared block would be too large, they are committed one by one and only
+   * the ones that do not fit are rejected, as if each had been made alone.
+   */
+  #commitPending(): void {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    let storage = this.#block.Storage;
+    for (const p of batch) storage = withValue(storage, p.bucket, p.key, p.json);
+    const committed: PendingPut[] = [];
+    try {
+      this.#commit(storage);
+      committed.push(...batch);
+    } catch {
+      for (const p of batch) {
+        try {
+          this.#commit(withValue(this.#block.Storage, p.bucket, p.key, p.json));
+          committed.push(p);
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+    }
+    if (committed.length === 0) return;
+    for (const p of committed) {
+      this.#owned.set(keyOf(p.bucket, p.key), { bucket: p.bucket, key: p.key, json: p.json });
+      this.#tombstones.delete(keyOf(p.bucket, p.key));
+    }
+    void this.#publish().then(() => {
+      for (const p of committed) p.resolve();
+    });
   }
 
   /** Deletes `bucket`/`key` and stops announcing it. */
   async delete(bucket: string, key: string): Promise<void> {
+    this.#commitPending();
     const id = keyOf(bucket, key);
     this.#owned.delete(id);
     this.#tombstones.set(id, { bucket, key, until: this.#now() + TOMBSTONE_TTL_MS });
@@ -228,6 +282,7 @@ export class Ledger extends EventTarget {
 
   /** Deletes a whole bucket and stops announcing its entries. */
   async deleteBucket(bucket: string): Promise<void> {
+    this.#commitPending();
     for (const [id, entry] of this.#owned) if (entry.bucket === bucket) this.#owned.delete(id);
     if (this.#block.Storage[bucket] === undefined) return;
     this.#commit(withoutBucket(this.#block.Storage, bucket));
@@ -236,11 +291,13 @@ export class Ledger extends EventTarget {
 
   /** Stops announcing `bucket`/`key` without deleting it (it ages out where readers judge it). */
   forget(bucket: string, key: string): void {
+    this.#commitPending();
     this.#owned.delete(keyOf(bucket, key));
   }
 
   /** Rebroadcasts the whole current block now (how newcomers learn the state). */
   sync(): void {
+    this.#commitPending();
     void this.#publish();
   }
 
@@ -265,6 +322,7 @@ export class Ledger extends EventTarget {
   }
 
   #receive(block: Block, from: string): void {
+    this.#commitPending();
     if (!shouldAdopt(this.#block, block)) {
       this.#stats.ignored++;
       return;

@@ -502,6 +502,40 @@ Deno.test("Ledger.put() of a block too large for the channel is refused and chan
   }
 });
 
+Deno.test("Ledger: puts made in one tick share one block; one that does not fit is refused alone", async () => {
+  const { a, b, wire, channelA, stop } = pair({ maxBlockBytes: 2_000 });
+  try {
+    await a.put("demo", "first", 0);
+    wire.flush();
+    const sentBefore = channelA.sent.length;
+    const indexBefore = a.block.Index;
+    const events: unknown[] = [];
+    a.addEventListener("change", (e) => events.push(e));
+
+    const writes = [a.put("demo", "x", 1), a.put("demo", "y", 2), a.put("other", "z", 3)];
+    // Visible to reads at once, before the tick ends.
+    assert.equal(a.get("demo", "y"), 2);
+    await Promise.all(writes);
+    assert.equal(a.block.Index, indexBefore + 1, "one block for the three writes");
+    assert.equal(channelA.sent.length, sentBefore + 1, "one gossip message");
+    assert.equal(events.length, 1);
+    wire.flush();
+    assert.deepEqual([b.get("demo", "x"), b.get("demo", "y"), b.get("other", "z")], [1, 2, 3]);
+
+    // Together they would not fit: the ones that fit alone are written, the other refused.
+    const ok1 = a.put("demo", "ok1", "a");
+    const huge = a.put("demo", "huge", "h".repeat(5_000));
+    await ok1;
+    await assert.rejects(huge, LedgerWriteError);
+    assert.equal(a.get("demo", "ok1"), "a");
+    assert.equal(a.get("demo", "huge"), undefined);
+    wire.flush();
+    assert.equal(b.get("demo", "ok1"), "a");
+  } finally {
+    stop();
+  }
+});
+
 Deno.test("Ledger: two owners of one key do not re-announce it in an endless storm", async () => {
   const { a, b, wire, stop } = pair({ reannounceIntervalMs: 60_000 });
   try {
