@@ -2,6 +2,7 @@
  * The targets of issue 18, checked against the figures of the same run. They live here, in
  * the bench, and never in tests: a figure depends on the machine and its load.
  */
+import type { LifecycleResult } from "./lifecycle.ts";
 import type { TunnelResult } from "./tunnel.ts";
 
 /** One figure of the last line: a number (NaN when not measured) or a word. */
@@ -81,6 +82,20 @@ export function sshSummary(tunnel: TunnelResult | undefined): Record<string, Sum
     "nginx_rtt_p50_ms": nginx?.rtt.p50Ms ?? NaN,
     "haproxy_conn_per_s": haproxy?.conn.perS ?? NaN,
     "nginx_conn_per_s": nginx?.conn.perS ?? NaN,
+  };
+}
+
+/** Failover, `Network.stop()` and `ledger.put` figures of the lifecycle part. */
+export function lifecycleSummary(
+  lifecycle: LifecycleResult | undefined,
+): Record<string, SummaryValue> {
+  return {
+    "failover_sigterm_ms": lifecycle?.failover.SIGTERM?.medianMs ?? NaN,
+    "failover_sigkill_ms": lifecycle?.failover.SIGKILL?.medianMs ?? NaN,
+    "failover_sigstop_ms": lifecycle?.failover.SIGSTOP?.medianMs ?? NaN,
+    "network_stop_ms": lifecycle?.stop.medianMs ?? NaN,
+    "ledger_put_3000_ms": lifecycle?.put.keys === 3000 ? lifecycle.put.sequentialMedianMs : NaN,
+    "ledger_put_burst_ms": lifecycle?.put.burstPerPutMs ?? NaN,
   };
 }
 

@@ -22,13 +22,19 @@ import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./
 import { loadAvg, stopAllChildren } from "./lib/proc.ts";
 import { chooseProxy, otherProxies, type ProxyKind } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
-import { goalLines, sshSummary } from "./goals.ts";
+import { goalLines, lifecycleSummary, sshSummary } from "./goals.ts";
+import {
+  LIFECYCLE_FULL,
+  LIFECYCLE_QUICK,
+  type LifecycleResult,
+  runLifecycleBench,
+} from "./lifecycle.ts";
 import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
 import { NAT_FULL, NAT_QUICK, type NatBenchResult, runNatBench } from "./nat.ts";
 
-const PARTS = ["tunnel", "federated", "ledger", "nat"] as const;
+const PARTS = ["tunnel", "federated", "ledger", "nat", "lifecycle"] as const;
 /** Parts run when none is named: `nat` needs root and the namespace lab, so it is asked for. */
-const DEFAULT_PARTS: Part[] = ["tunnel", "federated", "ledger"];
+const DEFAULT_PARTS: Part[] = ["tunnel", "federated", "ledger", "lifecycle"];
 type Part = typeof PARTS[number];
 
 /** Hard bound of a whole run: past it, everything is stopped and the run fails. */
@@ -93,6 +99,7 @@ function summarize(
   federated: FederatedResult | undefined,
   ledger: LedgerResult | undefined,
   nat?: NatBenchResult,
+  lifecycle?: LifecycleResult,
 ): Summary {
   const t = tunnel?.paths;
   const f = federated?.paths;
@@ -169,6 +176,7 @@ function summarize(
     "nat_reservation_ms": nat?.reservationMs ?? NaN,
     "nat_upnp_mapping_ms": nat?.upnpMappingMs ?? NaN,
     ...sshSummary(tunnel),
+    ...lifecycleSummary(lifecycle),
     "proxy_kind": proxyKind,
   };
   return s;
@@ -233,8 +241,12 @@ async function main(): Promise<number> {
   );
 
   const nat = await part("nat", () => runNatBench(args.quick ? NAT_QUICK : NAT_FULL, log));
+  const lifecycle = await part(
+    "lifecycle",
+    () => runLifecycleBench(args.quick ? LIFECYCLE_QUICK : LIFECYCLE_FULL, log),
+  );
 
-  const summary = summarize(choice.kind, tunnel, federated, ledger, nat);
+  const summary = summarize(choice.kind, tunnel, federated, ledger, nat, lifecycle);
   const loadEnd = loadAvg();
   const elapsedS = (performance.now() - t0) / 1000;
   const result = {
@@ -255,6 +267,7 @@ async function main(): Promise<number> {
     federated,
     ledger,
     nat,
+    lifecycle,
   };
   const outDir = args.out.slice(0, args.out.lastIndexOf("/"));
   if (outDir) await Deno.mkdir(outDir, { recursive: true });
