@@ -151,6 +151,8 @@ export async function startProxy(
         "  server {",
         `    listen 127.0.0.1:${port};`,
         `    proxy_pass ${label};`,
+        // The upload command half-closes and waits for the count: keep the other half open.
+        "    proxy_half_close on;",
         "  }",
         "}",
         "",

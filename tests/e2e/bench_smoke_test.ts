@@ -40,7 +40,22 @@ const ALL_KEYS = [
   "ledger_5_ms",
   "ledger_20_ms",
   "ledger_50_ms",
+  "ssh_conn_per_s",
+  "tunnel_conn_ssh_ratio",
+  "failover_sigkill_ms",
+  "network_stop_ms",
   "proxy_kind",
+];
+
+/** Keys the tunnel part fills where openssh is installed (the `ssh -L` anchor). */
+const SSH_KEYS = [
+  "ssh_up_mbps",
+  "ssh_down_mbps",
+  "ssh_rtt_p50_ms",
+  "ssh_conn_per_s",
+  "tunnel_up_ssh_ratio",
+  "tunnel_rtt_p50_ssh_ratio",
+  "tunnel_conn_ssh_ratio",
 ];
 
 function parseKeyValues(line: string): Map<string, string> {
@@ -80,6 +95,16 @@ Deno.test({
         assert.ok(Number.isFinite(value) && value > 0, `${key}=${pairs.get(key)}`);
       }
       assert.match(pairs.get("proxy_kind") ?? "", /^(haproxy|nginx|deno)$/);
+      // The anchor ran, or the output says why not.
+      if (stdout.includes("ssh -L anchor skipped")) {
+        assert.equal(pairs.get("ssh_conn_per_s"), "na");
+      } else {
+        for (const key of SSH_KEYS) {
+          const value = Number(pairs.get(key));
+          assert.ok(Number.isFinite(value) && value > 0, `${key}=${pairs.get(key)}`);
+        }
+        assert.ok(stdout.includes("goal "), "the goals are checked on the last lines");
+      }
 
       const json = JSON.parse(await Deno.readTextFile(out));
       assert.equal(json.meta.quick, true);
