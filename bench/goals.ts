@@ -3,6 +3,7 @@
  * the bench, and never in tests: a figure depends on the machine and its load.
  */
 import type { LifecycleResult } from "./lifecycle.ts";
+import type { ScaleResult } from "./scale.ts";
 import type { TunnelResult } from "./tunnel.ts";
 
 /** One figure of the last line: a number (NaN when not measured) or a word. */
@@ -97,6 +98,21 @@ export function lifecycleSummary(
     "ledger_put_3000_ms": lifecycle?.put.keys === 3000 ? lifecycle.put.sequentialMedianMs : NaN,
     "ledger_put_burst_ms": lifecycle?.put.burstPerPutMs ?? NaN,
   };
+}
+
+/** Per size and DHT setting of the scale part: RSS per node, write-until-all-read time. */
+export function scaleSummary(scale: ScaleResult | undefined): Record<string, SummaryValue> {
+  const out: Record<string, SummaryValue> = {};
+  for (const n of [10, 20, 40]) {
+    for (const dht of [false, true]) {
+      const r = scale?.rows.find((x) => x.n === n && x.dht === dht);
+      const tag = `scale_${n}${dht ? "_dht" : ""}`;
+      out[`${tag}_rss_mib`] = r?.rssMedianMiB ?? NaN;
+      out[`${tag}_cpu`] = r?.cpuMedian ?? NaN;
+      out[`${tag}_ledger_ms`] = r?.writeMedianMs ?? NaN;
+    }
+  }
+  return out;
 }
 
 /** One line per goal whose figure this run measured: the figure, the bound, met or not. */

@@ -22,7 +22,8 @@ import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./
 import { loadAvg, stopAllChildren } from "./lib/proc.ts";
 import { chooseProxy, otherProxies, type ProxyKind } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
-import { goalLines, lifecycleSummary, sshSummary } from "./goals.ts";
+import { goalLines, lifecycleSummary, scaleSummary, sshSummary } from "./goals.ts";
+import { runScaleBench, SCALE_FULL, SCALE_QUICK, type ScaleResult } from "./scale.ts";
 import {
   LIFECYCLE_FULL,
   LIFECYCLE_QUICK,
@@ -32,13 +33,13 @@ import {
 import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
 import { NAT_FULL, NAT_QUICK, type NatBenchResult, runNatBench } from "./nat.ts";
 
-const PARTS = ["tunnel", "federated", "ledger", "nat", "lifecycle"] as const;
+const PARTS = ["tunnel", "federated", "ledger", "nat", "lifecycle", "scale"] as const;
 /** Parts run when none is named: `nat` needs root and the namespace lab, so it is asked for. */
-const DEFAULT_PARTS: Part[] = ["tunnel", "federated", "ledger", "lifecycle"];
+const DEFAULT_PARTS: Part[] = ["tunnel", "federated", "ledger", "lifecycle", "scale"];
 type Part = typeof PARTS[number];
 
 /** Hard bound of a whole run: past it, everything is stopped and the run fails. */
-const WATCHDOG_FULL_MS = 15 * 60_000;
+const WATCHDOG_FULL_MS = 30 * 60_000;
 const WATCHDOG_QUICK_MS = 4 * 60_000;
 
 interface Args {
@@ -100,6 +101,7 @@ function summarize(
   ledger: LedgerResult | undefined,
   nat?: NatBenchResult,
   lifecycle?: LifecycleResult,
+  scale?: ScaleResult,
 ): Summary {
   const t = tunnel?.paths;
   const f = federated?.paths;
@@ -177,6 +179,7 @@ function summarize(
     "nat_upnp_mapping_ms": nat?.upnpMappingMs ?? NaN,
     ...sshSummary(tunnel),
     ...lifecycleSummary(lifecycle),
+    ...scaleSummary(scale),
     "proxy_kind": proxyKind,
   };
   return s;
@@ -246,7 +249,12 @@ async function main(): Promise<number> {
     () => runLifecycleBench(args.quick ? LIFECYCLE_QUICK : LIFECYCLE_FULL, log),
   );
 
-  const summary = summarize(choice.kind, tunnel, federated, ledger, nat, lifecycle);
+  const scale = await part(
+    "scale",
+    () => runScaleBench(args.quick ? SCALE_QUICK : SCALE_FULL, log),
+  );
+
+  const summary = summarize(choice.kind, tunnel, federated, ledger, nat, lifecycle, scale);
   const loadEnd = loadAvg();
   const elapsedS = (performance.now() - t0) / 1000;
   const result = {
@@ -268,6 +276,7 @@ async function main(): Promise<number> {
     ledger,
     nat,
     lifecycle,
+    scale,
   };
   const outDir = args.out.slice(0, args.out.lastIndexOf("/"));
   if (outDir) await Deno.mkdir(outDir, { recursive: true });
@@ -293,7 +302,7 @@ if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
   const watchdog = setTimeout(async () => {
     console.error(
-      `bench: watchdog: still running after ${quick ? 4 : 15} min; stopping everything`,
+      `bench: watchdog: still running after ${quick ? 4 : 30} min; stopping everything`,
     );
     await stopAllChildren();
     Deno.exit(2);
