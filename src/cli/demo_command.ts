@@ -1,10 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { startApi } from "../api/start_api.ts";
-import { startFederated } from "../federated/server.ts";
-import { type Network, startNetwork } from "../network/network.ts";
+import type { Network } from "../network/network.ts";
 import type { PoolView } from "../services/pool.ts";
-import { startWorker } from "../services/worker.ts";
 import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
 import { configureLogging } from "./logging.ts";
@@ -36,6 +33,14 @@ export function demoCommandOf(context: CliContext): Command {
       const loopback = { token, listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false } as const;
       const networks: Network[] = [];
       const backends: Deno.HttpServer[] = [];
+      // Loaded by this command only (see run_node.ts).
+      const [{ startApi }, { startFederated }, { startNetwork }, { startWorker }] = await Promise
+        .all([
+          import("../api/start_api.ts"),
+          import("../federated/server.ts"),
+          import("../network/network.ts"),
+          import("../services/worker.ts"),
+        ]);
       try {
         const seed = await startNetwork({ ...loopback, bootstrapPeers: [], metrics: true });
         networks.push(seed);

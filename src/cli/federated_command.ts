@@ -1,6 +1,5 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import { DEFAULT_IDLE_TIMEOUT_S, STRATEGIES } from "../federated/constants.ts";
-import { startFederated } from "../federated/server.ts";
 import { FEDERATED_POOL, MAX_SERVICE_STREAMS } from "../services/constants.ts";
 import { parseTarget } from "../services/target.ts";
 import type { CliContext } from "./cli.ts";
@@ -75,6 +74,7 @@ export function federatedCommandOf(context: CliContext): Command {
       await runNodeCommand("federated", nodeFlags, context, {
         generateTokenIfMissing: true,
         run: async (network) => {
+          const { startFederated } = await import("../federated/server.ts");
           const server = await startFederated(network, {
             listen,
             pool: flags.pool,

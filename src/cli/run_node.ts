@@ -2,8 +2,7 @@ import { getLogger } from "@logtape/logtape";
 import { isLoopback } from "../api/host_guard.ts";
 import { ApiListenError } from "../api/server.ts";
 import { parseTarget } from "../services/target.ts";
-import { startApi } from "../api/start_api.ts";
-import { type Network, startNetwork } from "../network/network.ts";
+import type { Network } from "../network/network.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { fingerprint } from "../token/derive.ts";
 import { generateToken } from "../token/token.ts";
@@ -79,6 +78,9 @@ export async function runNodeCommand(
       }, printed as "token" on stdout).\nOther nodes join with: P2P_TOKEN=<token> p2p worker --target HOST:PORT\n`,
     );
   }
+  // Loaded here, not at start-up: commands that run no node (token, ledger, wait…) never
+  // load libp2p, and a node loads the API's modules only when it serves one.
+  const { startNetwork } = await import("../network/network.ts");
   const network = await startNetwork({
     ...flags.node,
     token,
@@ -92,7 +94,9 @@ export async function runNodeCommand(
   });
   try {
     const info = (await parts.run?.(network, flags)) ?? {};
-    const api = flags.apiListen === undefined ? undefined : await startApi(network, {
+    const api = flags.apiListen === undefined ? undefined : await (
+      await import("../api/start_api.ts")
+    ).startApi(network, {
       listen: flags.apiListen,
       apiToken: flags.apiToken,
       allowedHosts: flags.apiAllowedHosts,

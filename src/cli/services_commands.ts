@@ -1,7 +1,4 @@
 import type { Command } from "@commander-js/extra-typings";
-import { connectService } from "../services/connect.ts";
-import { exposeService } from "../services/expose.ts";
-import { startWorker } from "../services/worker.ts";
 import { FEDERATED_POOL } from "../services/constants.ts";
 import { parseTarget } from "../services/target.ts";
 import type { CliContext } from "./cli.ts";
@@ -19,6 +16,7 @@ export function exposeCommandOf(context: CliContext): Command {
       parseTarget(flags.target, "--target");
       await runNodeCommand("expose", flags, context, {
         run: async (network) => {
+          const { exposeService } = await import("../services/expose.ts");
           await exposeService(network, { target: flags.target, service: flags.service });
           return { service: flags.service };
         },
@@ -37,6 +35,7 @@ export function connectCommandOf(context: CliContext): Command {
       parseTarget(flags.listen, "--listen", "127.0.0.1");
       await runNodeCommand("connect", flags, context, {
         run: async (network) => {
+          const { connectService } = await import("../services/connect.ts");
           const connected = await connectService(network, {
             service: flags.service,
             listen: flags.listen,
@@ -62,6 +61,7 @@ export function workerCommandOf(context: CliContext): Command {
       parseTarget(flags.target, "--target");
       await runNodeCommand("worker", flags, context, {
         run: async (network) => {
+          const { startWorker } = await import("../services/worker.ts");
           const worker = await startWorker(network, {
             target: flags.target,
             pool: flags.pool,
