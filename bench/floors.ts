@@ -4,7 +4,7 @@
  *
  * - the cost of ChaCha20-Poly1305 on `node:crypto` in Deno, the cipher every wire-compatible
  *   noise session must run once to seal and once to open each byte;
- * - the RSS of an empty Deno process and of one that has loaded `main.ts`'s module graph.
+ * - the RSS of an empty Deno process and of one that has loaded `p2p expose`'s module graph.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { Child, rssMiB, sleep } from "./lib/proc.ts";
@@ -84,7 +84,7 @@ export function cryptoBoundMiBs(
   return Math.min(1000 / sealer, 1000 / opener, (cores * 1000) / total);
 }
 
-/** VmRSS of an empty Deno process and of one with `main.ts`'s module graph loaded. */
+/** VmRSS of an empty Deno process and of one with `p2p expose`'s module graph loaded. */
 export interface RssFloors {
   emptyMiB: number;
   importsMiB: number;

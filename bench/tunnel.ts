@@ -487,7 +487,9 @@ async function measureFloors(
       `≤ ${fmt(upload)} up, ${fmt(download)} down MiB/s on ${cores} cores`,
   );
   log(
-    `floors: RSS MiB of an empty deno run ${fmt(rss.emptyMiB)}, with main.ts's modules loaded ` +
+    `floors: RSS MiB of an empty deno run ${
+      fmt(rss.emptyMiB)
+    }, with a tunnel command's modules loaded ` +
       `${fmt(rss.importsMiB)} (same V8 flags as the p2p processes)`,
   );
   return { cipher, cryptoBoundMiBs: { upload, download, mean: (upload + download) / 2 }, rss };
