@@ -8,6 +8,7 @@ import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
 import { installYamuxWindowThreshold } from "./yamux_window.ts";
 import { denoNoiseCrypto } from "./noise_crypto.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
+import { quietLogger } from "./quiet_logger.ts";
 import { cacheProtocolMerges } from "./peer_store_cache.ts";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
@@ -200,6 +201,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       floodPublish: true,
       doPX: true,
       allowPublishToZeroTopicPeers: true,
+      // IHAVE gossip to every peer outside the mesh at each heartbeat (default: a quarter of
+      // them, at least 6). A hub, such as the seed every member bootstrapped to, meshes with a
+      // dozen peers; the others learn of a new block only by gossip, and with a quarter per
+      // heartbeat some of 40 waited for the next rebroadcast (10 s). IHAVEs carry message IDs.
+      gossipFactor: 1,
       globalSignaturePolicy: "StrictSign",
       ...gossipScoring((peer) => proved.by?.isMember(peer) ?? false),
       // The ledger travels over relayed (limited) connections too.
@@ -238,8 +244,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const prometheusMetrics = options.metricsRegistry === undefined
     ? undefined
     : (await import("@libp2p/prometheus-metrics")).prometheusMetrics;
+  const logger = tuning.logger === "quiet" ? quietLogger() : undefined;
   const node = await createLibp2p({
     start: false,
+    ...(logger === undefined ? {} : { logger }),
     nodeInfo: { name: "p2p", version: VERSION, userAgent: AGENT_VERSION },
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
     connectionGater: bothGaters(

@@ -23,6 +23,11 @@ export interface Tuning {
    * in libp2p); `stock`: every one is written. @default {"cached"}
    */
   peerStore: "cached" | "stock";
+  /**
+   * `quiet`: one shared disabled libp2p logger while `DEBUG` is unset; `stock`: libp2p's
+   * logger, a few debug instances per connection and stream. @default {"quiet"}
+   */
+  logger: "quiet" | "stock";
 }
 
 /**
@@ -42,6 +47,7 @@ export const DEFAULT_TUNING: Tuning = {
   yamux: "half",
   noise: "deno",
   peerStore: "cached",
+  logger: "quiet",
 };
 
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
@@ -49,6 +55,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   yamux: ["half", "stock"],
   noise: ["deno", "stock", "node"],
   peerStore: ["cached", "stock"],
+  logger: ["quiet", "stock"],
 };
 
 /**

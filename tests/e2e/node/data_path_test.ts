@@ -104,18 +104,21 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     yamux: "half",
     noise: "deno",
     peerStore: "cached",
+    logger: "quiet",
   });
-  assert.deepEqual(parseTuning("tcp:node, yamux:stock,noise:stock,peerStore:stock"), {
+  assert.deepEqual(parseTuning("tcp:node, yamux:stock,noise:stock,peerStore:stock,logger:stock"), {
     tcp: "node",
     yamux: "stock",
     noise: "stock",
     peerStore: "stock",
+    logger: "stock",
   });
   assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
     tcp: "deno",
     yamux: "half",
     noise: "node",
     peerStore: "cached",
+    logger: "quiet",
   });
 });
 
