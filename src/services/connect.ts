@@ -93,7 +93,9 @@ export async function connectService(
         notFound.warn({ service: init.service, seconds: waitMs / 1000 });
         return undefined;
       }
-      // Anyone can write any peer under a service name: only a member is worth a tunnel.
+      // Anyone can write any peer under a service name: only a member is worth a tunnel. The
+      // usual case, a proven member: no dial, no wait, so no timer per connection.
+      if (network.membership.isMember(record.PeerID)) return { peerId: record.PeerID };
       const waited = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
       // Connecting lets a p2p peer answer the membership challenge at once.
       const target = { peerId: record.PeerID, ...addressesOf(network, init.service, record) };

@@ -209,6 +209,10 @@ async function admission(
   peer: string,
   connection: Connection,
 ): Promise<string | undefined> {
+  // The usual case, a known consumer: no wait, so no timer per stream.
+  if (network.ledger.has(USERS_BUCKET, peer) && network.membership.isMember(peer)) {
+    return undefined;
+  }
   const signal = AbortSignal.timeout(ADMISSION_WAIT_MS);
   const [user, member] = await Promise.all([
     waitForUser(network, peer, signal),
