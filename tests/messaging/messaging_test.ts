@@ -211,7 +211,9 @@ Deno.test({
       assert.match(info.agent!, /p2p/);
       assert.ok(info.addresses.some((addr) => addr.startsWith("/ip4/127.0.0.1/")));
       assert.ok(info.connectedSince! <= Date.now() && info.connectedSince! > Date.now() - 60_000);
-      assert.equal(await a.peerInfo(a.peerId.replace(/.$/, "x")).catch(() => undefined), undefined);
+      // Another last character (an ID that ends in "x" stays itself with "x": 1 run in 58).
+      const unknown = a.peerId.replace(/.$/, a.peerId.endsWith("x") ? "y" : "x");
+      assert.equal(await a.peerInfo(unknown).catch(() => undefined), undefined);
 
       const statsA = a.stats();
       assert.deepEqual(statsA.peers.map((p) => p.peerId), [bId]);
