@@ -179,6 +179,9 @@ function lagProbe(): () => number {
 /** One put on `writer`, timed until every node reads the value (bounded). */
 function timePut(nets: Network[], writer: Network, run: number): Promise<number[]> {
   const nonce = `${run}-${crypto.randomUUID()}`;
+  // A key per run: a writer keeps its own entries announced, so writers of one key would
+  // contest it (each writing its value back once a second) and a later run would time that.
+  const key = `${KEY}-${run}`;
   const arrivals = new Array<number>(nets.length).fill(NaN);
   let left = nets.length;
   let t0 = 0;
@@ -193,7 +196,7 @@ function timePut(nets: Network[], writer: Network, run: number): Promise<number[
     nets.forEach((net, i) => {
       const check = (): void => {
         if (!Number.isNaN(arrivals[i]!)) return;
-        const v = net.ledger.get(BUCKET, KEY) as { nonce?: string } | undefined;
+        const v = net.ledger.get(BUCKET, key) as { nonce?: string } | undefined;
         if (v?.nonce !== nonce) return;
         arrivals[i] = performance.now() - t0;
         if (--left === 0) finish();
@@ -202,7 +205,7 @@ function timePut(nets: Network[], writer: Network, run: number): Promise<number[
       cleanups.push(() => net.ledger.removeEventListener("change", check));
     });
     t0 = performance.now();
-    writer.ledger.put(BUCKET, KEY, { nonce }).catch(() => finish());
+    writer.ledger.put(BUCKET, key, { nonce }).catch(() => finish());
   });
 }
 
