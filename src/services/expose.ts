@@ -197,7 +197,6 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   });
 }
 
-/** Whether `peer` is (or within a short wait becomes) present in the `users` bucket. */
 /**
  * Why a peer may not open service streams, or `undefined` when it may: like a Go node, only
  * peers in `users`; unlike one, only peers that proved they hold the token (anyone can write
@@ -223,6 +222,7 @@ async function admission(
   return undefined;
 }
 
+/** Whether `peer` is (or within a short wait becomes) present in the `users` bucket. */
 function waitForUser(network: Network, peer: string, signal: AbortSignal): Promise<boolean> {
   if (network.ledger.has(USERS_BUCKET, peer)) return Promise.resolve(true);
   return new Promise((resolve) => {
