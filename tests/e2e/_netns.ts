@@ -2,7 +2,7 @@
 // `p2p-<random>-<host>`, every link is a veth pair created inside the namespaces (its ends
 // never exist in the host's namespace), and every address is a private 10.x address that only
 // exists inside them. `destroy()` kills what runs inside and deletes the namespaces.
-import { waitFor } from "../_helpers/mod.ts";
+import { LineProcess, waitFor } from "../_helpers/mod.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const TOOL = new URL("./_netns_tool.ts", import.meta.url).pathname;
@@ -155,27 +155,10 @@ export class Namespaces {
 }
 
 /** A process running inside a namespace, with its output lines collected. */
-export class NsProcess {
-  readonly child: Deno.ChildProcess;
-  readonly stdoutLines: string[] = [];
-  readonly stderrLines: string[] = [];
-  readonly exited: Promise<Deno.CommandStatus>;
-  #readers: Promise<void>[];
-
+export class NsProcess extends LineProcess {
   constructor(ns: string, command: string[], env: Record<string, string>) {
     // `ip netns exec` execs the command: the child's PID is the command's own.
-    this.child = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, ...command],
-      env: { NO_COLOR: "1", ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#readers = [
-      collect(this.child.stdout, this.stdoutLines),
-      collect(this.child.stderr, this.stderrLines),
-    ];
-    this.exited = this.child.status;
+    super("ip", ["netns", "exec", ns, ...command], { env });
   }
 
   /** The JSON start line (bounded wait). */
@@ -184,46 +167,8 @@ export class NsProcess {
       timeoutMs,
       message: "a start line",
     }).catch((err) => {
-      throw new Error(`${err.message}\nstderr:\n${this.stderrLines.join("\n")}`);
+      throw new Error(`${err.message}\nstderr:\n${this.stderrText}`);
     });
     return JSON.parse(line);
   }
-
-  /** Sends `signal`, then SIGKILL after the bound; waits for the exit. */
-  async stop(signal: Deno.Signal = "SIGTERM", timeoutMs = 5_000): Promise<Deno.CommandStatus> {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // exited
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-    }, timeoutMs);
-    try {
-      const status = await this.exited;
-      let drain: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(this.#readers),
-        new Promise((resolve) => (drain = setTimeout(resolve, 2_000))),
-      ]);
-      clearTimeout(drain);
-      return status;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    const parts = (rest + chunk).split("\n");
-    rest = parts.pop() ?? "";
-    into.push(...parts);
-  }
-  if (rest !== "") into.push(rest);
 }
