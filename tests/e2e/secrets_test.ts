@@ -27,7 +27,7 @@ import { tcp } from "@libp2p/tcp";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { multiaddr } from "@multiformats/multiaddr";
-import { genesisBlock, nextBlock, withValue } from "../../src/ledger/block.ts";
+import { type Block, genesisBlock, nextBlock, withValue } from "../../src/ledger/block.ts";
 import { encodeEnvelope } from "../../src/ledger/envelope.ts";
 import { createLibp2pNode } from "../../src/node/create_node.ts";
 import { PRIVATE_NETWORK_LABEL, YAMUX_MAX_STREAMS } from "../../src/node/constants.ts";
@@ -360,33 +360,42 @@ Deno.test({
         dht: false,
       });
       await attacker.start();
-      const topic = topicAt(token, Date.now() / 1000);
-      attacker.services.pubsub.subscribe(topic);
       await attacker.dial(multiaddr(n1.addr));
-      await waitFor(
-        () =>
-          attacker!.services.pubsub.getSubscribers(topic).some((p) =>
-            p.toString() === n1.start.peerId
-          ),
-        { message: "n1's subscription to reach the peer" },
-      );
+      // It holds the token: n1 sees it as a member once the challenge is answered.
+      const attackerId = attacker.peerId.toString();
+      await waitFor(async () => {
+        const peers = await getJson(n1.api, "/api/peers") as { peerId: string; member: boolean }[];
+        return peers.some((p) => p.peerId === attackerId && p.member);
+      }, { message: "n1 to see the peer with the token as a member" });
+      const pubsub = attacker.services.pubsub;
+      // The topic and key rotate every few seconds (edgevpn's TOTP windows): each try publishes
+      // under the current ones, once n1's subscription to that topic has reached the peer.
+      const publishUntil = (block: Block, done: () => Promise<boolean>, message: string) =>
+        waitFor(async () => {
+          if (await done()) return true;
+          const now = Date.now() / 1000;
+          const topic = topicAt(token, now);
+          pubsub.subscribe(topic);
+          if (pubsub.getSubscribers(topic).some((p) => p.toString() === n1.start.peerId)) {
+            // A window that closes between the check and the send only costs this try.
+            await pubsub.publish(topic, encodeEnvelope(block, sealKeyAt(token, now)))
+              .catch(() => {});
+          }
+          return false;
+        }, { timeoutMs: 15_000, intervalMs: 500, message });
       const block = nextBlock(
         genesisBlock(new Date()),
         withValue({}, "limits", "oversize", big),
         new Date(),
       );
       block.Index = 1_000_000;
-      await attacker.services.pubsub.publish(
-        topic,
-        encodeEnvelope(block, sealKeyAt(token, Date.now() / 1000)),
-      );
       // n1's hub drops it as oversize (counted), the node lives and still replicates.
-      await waitFor(async () => {
+      await publishUntil(block, async () => {
         const info = await getJson(n1.api, "/api/node") as {
           ledger: { dropped: { oversize?: number } };
         };
         return (info.ledger.dropped.oversize ?? 0) > 0;
-      }, { message: "n1 to count the oversize message as dropped" });
+      }, "n1 to count the oversize message as dropped");
       // A normal write on n2 reaches n1.
       assert.equal((await put(n2.api, "small", '"ok"')).status, 200);
       await waitFor(async () => (await fetch(`${n1.api}/api/ledger/limits/small`)).status === 200, {
@@ -406,15 +415,10 @@ Deno.test({
         withValue(storage, "limits", "from-peer", '"small"'),
         new Date(),
       );
-      await attacker.services.pubsub.publish(
-        topic,
-        encodeEnvelope(follow, sealKeyAt(token, Date.now() / 1000)),
-      );
-      await waitFor(
+      await publishUntil(
+        follow,
         async () => (await fetch(`${n1.api}/api/ledger/limits/from-peer`)).status === 200,
-        {
-          message: "the peer's normal block after its oversize one",
-        },
+        "the peer's normal block after its oversize one",
       );
       const info = await getJson(n1.api, "/api/node") as { ledger: { dropped: object } };
       console.log(

@@ -84,6 +84,8 @@ Deno.test({
 
       // Both federated workers are listed online, with LastSeen and live connection counts.
       const pool = await untilPoolOnline(api, "federated", ["alpha", "bravo"]);
+      // rpc1 joins on its own schedule: its entry is awaited before /api/p2p lists it.
+      await untilPoolOnline(api, "worker", ["rpc1"]);
       for (const worker of pool) {
         assert.match(worker.lastSeen, GO_TIME, `lastSeen of ${worker.name}`);
         assert.match(worker.id, new RegExp(`-${worker.name}$`));
