@@ -20,6 +20,7 @@ import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib
 import { Child, cpuProbe, loadAvg, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
 import { loopbackFlags, p2pTaskV8Flags, spawnServer, type StartLine } from "./lib/spawn.ts";
 import { fmt } from "./lib/stats.ts";
+import { warmUp } from "./paths.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -90,16 +91,7 @@ try {
   ]);
   started.push(connect.child);
   const port = Number(String(connect.start.listen).split(":").pop());
-  for (let i = 0; i < 200; i++) {
-    const r = await connRate(port, {
-      concurrency: 1,
-      seconds: 15,
-      maxConns: 1,
-      perConnTimeoutMs: 15_000,
-    }, echoExchange);
-    if (r.ok === 1) break;
-    await sleep(100);
-  }
+  await warmUp(port, 30_000, "the tunnel");
   const pids = { expose: expose.child.pid, connect: connect.child.pid };
   console.log(`pids: expose ${pids.expose} connect ${pids.connect} service ${service.child.pid}`);
   await sleep(2_000);

@@ -11,7 +11,14 @@
 import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload } from "./lib/load.ts";
 import { cpuProbe, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
-import { measurePath, MIB_TIMEOUT_MS, type PathResult, warmUp, WIDTHS } from "./paths.ts";
+import {
+  measurePath,
+  MIB_TIMEOUT_MS,
+  type PathOptions,
+  type PathResult,
+  warmUp,
+  WIDTHS,
+} from "./paths.ts";
 import {
   type PlainProxy,
   type ProxyChoice,
@@ -33,13 +40,7 @@ import { fmt, row } from "./lib/stats.ts";
 export type { BulkResult, PathResult } from "./paths.ts";
 
 /** Sizes and bounds of the tunnel bench. */
-export interface TunnelOptions {
-  bulkMiB: number;
-  runs: number;
-  rttCount: number;
-  connSeconds: number;
-  connMax: number;
-  concurrency: number;
+export interface TunnelOptions extends PathOptions {
   parallel: number;
   parallelMiB: number;
   /** Idle period before the idle RSS and background CPU readings. */

@@ -138,6 +138,30 @@ export async function stopAllChildren(): Promise<void> {
 }
 
 /** Resolves after `ms`. */
+/**
+ * Runs `cmd args…` to completion: its stdout and stderr when it exits 0, `undefined` when it
+ * fails or is not installed.
+ */
+export async function commandOutput(cmd: string, args: string[]): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return out.success ? text : undefined;
+  } catch {
+    return undefined; // not installed
+  }
+}
+
+/** Whether `cmd` is on the PATH (it ran, whatever its exit code). */
+export async function installed(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

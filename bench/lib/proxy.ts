@@ -2,7 +2,7 @@
  * The plain-proxy baseline: haproxy (TCP mode), else nginx (stream module), else the bench's
  * own minimal Deno TCP proxy. Configs go to a temp dir; every listener is on 127.0.0.1.
  */
-import { Child } from "./proc.ts";
+import { Child, commandOutput } from "./proc.ts";
 import { freePort, waitForPort } from "./net.ts";
 import { spawnServer } from "./spawn.ts";
 
@@ -24,16 +24,6 @@ export interface ProxyChoice {
   nginxStreamModule?: string | undefined;
 }
 
-async function run(cmd: string, args: string[]): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return out.success ? text : undefined;
-  } catch {
-    return undefined; // not installed
-  }
-}
-
 const NGINX_STREAM_MODULES = [
   "/usr/lib/nginx/modules/ngx_stream_module.so",
   "/usr/share/nginx/modules/ngx_stream_module.so",
@@ -50,8 +40,8 @@ function exists(path: string): boolean {
 
 /** Picks the proxy: `want` ("auto" = haproxy, nginx, deno in that order). */
 export async function chooseProxy(want: ProxyKind | "auto"): Promise<ProxyChoice> {
-  const haproxy = await run("haproxy", ["-v"]);
-  const nginx = await run("nginx", ["-V"]);
+  const haproxy = await commandOutput("haproxy", ["-v"]);
+  const nginx = await commandOutput("nginx", ["-V"]);
   const builtinStream = nginx?.includes("--with-stream") === true &&
     !nginx.includes("--with-stream=dynamic");
   const module = NGINX_STREAM_MODULES.find(exists);

@@ -4,7 +4,7 @@
  * port to the bench service. It is what a user would use instead of `p2p expose` + `p2p
  * connect`: one encrypted, multiplexed connection carrying every forwarded TCP connection.
  */
-import { Child, sleep } from "./proc.ts";
+import { Child, commandOutput, installed, sleep } from "./proc.ts";
 import { freePort, waitForPort } from "./net.ts";
 
 /** The cipher the anchor is pinned to (noise uses the same AEAD). */
@@ -28,16 +28,6 @@ export interface SshAvailability {
   note: string;
 }
 
-async function output(cmd: string, args: string[]): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return out.success ? text : undefined;
-  } catch {
-    return undefined; // not installed
-  }
-}
-
 const SSHD_PATHS = ["/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd"];
 
 function sshdPath(): string | undefined {
@@ -53,9 +43,9 @@ function sshdPath(): string | undefined {
 
 /** Checks for `ssh`, `sshd` and `ssh-keygen` (sshd must be run by its absolute path). */
 export async function sshAvailable(): Promise<SshAvailability> {
-  const version = await output("ssh", ["-V"]);
+  const version = await commandOutput("ssh", ["-V"]);
   const sshd = sshdPath();
-  const keygen = await output("ssh-keygen", ["-?"]).then(() => true, () => false);
+  const keygen = await installed("ssh-keygen", ["-?"]);
   if (version === undefined || sshd === undefined || !keygen) {
     return {
       ok: false,
@@ -166,7 +156,7 @@ export async function startSshForward(target: number, timeoutMs = 20_000): Promi
       }),
     ]);
     const port = freePort();
-    const user = Deno.env.get("USER") ?? (await output("id", ["-un"]))?.trim() ?? "root";
+    const user = Deno.env.get("USER") ?? (await commandOutput("id", ["-un"]))?.trim() ?? "root";
     const client = new Child({
       name: "ssh",
       cmd: "ssh",
