@@ -33,6 +33,7 @@ import {
 } from "./http_parse.ts";
 import { BODY_READ_BYTES, BodyReader, ConnReader } from "./http_reader.ts";
 import { errorResponse } from "./router.ts";
+import { closeQuietly, writeAll } from "../node/tcp_io.ts";
 
 const log = getLogger(["p2p", "api"]);
 const encoder = new TextEncoder();
@@ -75,20 +76,6 @@ interface Client {
   /** Whether it has been answered once: a keep-alive client, not one that never spoke. */
   answered: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // already closed
-  }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "./constants.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { httpAnswer, NO_WORKERS_MESSAGE } from "./http_answer.ts";
+import { closeQuietly, writeAll } from "../node/tcp_io.ts";
 
 const log = getLogger(["p2p", "federated"]);
 
@@ -348,21 +349,7 @@ export class FederatedServer implements NetworkComponent {
 }
 
 async function writeQuietly(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  try {
-    for (let offset = 0; offset < data.byteLength;) {
-      offset += await conn.write(data.subarray(offset));
-    }
-  } catch {
-    // the client went away
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
+  await writeAll(conn, data).catch(() => {}); // the client went away
 }
 
 /** The federated balancers running on a network (the API shows their counters). */

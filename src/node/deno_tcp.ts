@@ -39,12 +39,8 @@ import {
   DENO_TCP_SOCKET_TIMEOUT_MS,
   DENO_TCP_WRITE_HIGH_WATER,
 } from "./deno_tcp_constants.ts";
-import {
-  closeQuietly,
-  type DenoTcpOptions,
-  toMultiaddrConnection,
-  tune,
-} from "./deno_tcp_connection.ts";
+import { closeQuietly } from "./tcp_io.ts";
+import { type DenoTcpOptions, toMultiaddrConnection, tune } from "./deno_tcp_connection.ts";
 import { DenoTcpListener, ReusePorts } from "./deno_tcp_listener.ts";
 import { connectFrom, reusePortSupported } from "./reuse_port.ts";
 

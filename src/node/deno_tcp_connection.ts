@@ -16,6 +16,7 @@ import {
   DENO_TCP_SMALL_BATCH,
   DENO_TCP_WRITE_LOW_WATER,
 } from "./deno_tcp_constants.ts";
+import { closeQuietly } from "./tcp_io.ts";
 
 /** Options of {@linkcode denoTcp}. */
 export interface DenoTcpOptions {
@@ -47,14 +48,6 @@ export function tune(conn: Deno.TcpConn): void {
     conn.setKeepAlive(true);
   } catch {
     // closed already: the first read reports it
-  }
-}
-
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
   }
 }
 

@@ -16,6 +16,14 @@ import { getNetConfig, getThinWaistAddresses } from "@libp2p/utils";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { DENO_TCP_ACCEPT_RETRY_MS } from "./deno_tcp_constants.ts";
 import { listenReusable } from "./reuse_port.ts";
+import { closeQuietly } from "./tcp_io.ts";
+import {
+  type DenoTcpOptions,
+  isClosedError,
+  remoteMultiaddr,
+  toMultiaddrConnection,
+  tune,
+} from "./deno_tcp_connection.ts";
 
 /** What the listener accepts from: a `Deno.TcpListener`, or a port-sharing one. */
 interface Acceptor {
@@ -71,14 +79,6 @@ export class ReusePorts {
     return this.first();
   }
 }
-import {
-  closeQuietly,
-  type DenoTcpOptions,
-  isClosedError,
-  remoteMultiaddr,
-  toMultiaddrConnection,
-  tune,
-} from "./deno_tcp_connection.ts";
 
 /** Node's error codes for Deno's listen errors, so messages read as with `@libp2p/tcp`. */
 const LISTEN_ERROR_CODES: [new (...args: never[]) => Error, string, string][] = [

@@ -4,6 +4,7 @@ import { SlabReader } from "./slab_reader.ts";
 import { writeParts } from "./write_parts.ts";
 import { resetConnection } from "./tcp_reset.ts";
 import { getLogger } from "@logtape/logtape";
+import { closeQuietly, writeAll } from "../node/tcp_io.ts";
 
 const log = getLogger(["p2p", "tunnel"]);
 
@@ -35,12 +36,6 @@ export interface BridgeOptions {
   read?: () => Promise<Uint8Array | null>;
   /** Called as bytes move, for live counters. */
   onBytes?: (direction: "tcpToStream" | "streamToTcp", bytes: number) => void;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
 }
 
 /**
@@ -92,14 +87,6 @@ function drained(stream: Stream): Promise<void> {
     stream.addEventListener("drain", done);
     stream.addEventListener("close", done);
   });
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }
 
 /** TCP → stream: sends what the client writes; its FIN becomes the stream's half-close. */

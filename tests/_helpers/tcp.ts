@@ -1,9 +1,6 @@
-/** Writes all of `data`. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
+import { closeQuietly } from "../../src/node/tcp_io.ts";
+
+export { closeQuietly, writeAll } from "../../src/node/tcp_io.ts";
 
 /** Reads until EOF, handing each chunk to `onChunk`; returns the byte count. */
 export async function readToEnd(
@@ -69,15 +66,6 @@ export class Pattern {
     const chunk = this.#base.subarray(this.#offset, this.#offset + n);
     this.#offset = (this.#offset + n) % this.#length;
     return chunk;
-  }
-}
-
-/** Closes a connection or listener that may already be closed. */
-export function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
   }
 }
 

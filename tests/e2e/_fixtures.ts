@@ -13,6 +13,7 @@ import {
 } from "../_helpers/mod.ts";
 import { createHash } from "node:crypto";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
+import { closeQuietly, writeAll } from "../_helpers/tcp.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -61,20 +62,6 @@ export function patternSha256(bytes: number): string {
 
 // ---------------------------------------------------------------------------------------
 // Backends
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
-
-function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
 
 /**
  * An HTTP-ish backend on 127.0.0.1 that answers with its name:
@@ -532,11 +519,6 @@ export async function untilOnline(
   });
 }
 
-/** Percentile of `values` (0–100). */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+export { percentile } from "../../src/messaging/stats.ts";
 
 export { withTimeout };

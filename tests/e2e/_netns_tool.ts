@@ -9,12 +9,7 @@
 //   rtt HOST:PORT COUNT          COUNT 64-byte echoes on one connection, one at a time;
 //                                prints {"ok":bool,"p50":ms,"p99":ms,"error":…}
 import { createHash } from "node:crypto";
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
+import { writeAll } from "../_helpers/tcp.ts";
 
 function split(address: string): { hostname: string; port: number } {
   const [hostname, port] = address.split(":");

@@ -18,6 +18,7 @@ import { bridge, type BridgeResult } from "../../src/services/bridge.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 import { FuzzFailure, type FuzzTarget } from "./_harness.ts";
 import type { Rng } from "./_rng.ts";
+import { closeQuietly, writeAll } from "../_helpers/tcp.ts";
 
 const LANES = 8;
 /** A case still running after this long is reported as a hang. */
@@ -95,23 +96,9 @@ function makePlan(rng: Rng, maxPayload: number, largeShare: number): Plan {
 
 const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
-
 function tcpAddr(listener: Deno.Listener): Deno.ConnectOptions {
   const { hostname, port } = listener.addr as Deno.NetAddr;
   return { hostname, port };
-}
-
-function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }
 
 /** What one end received: a byte count and whether it stayed a prefix of `expected`. */

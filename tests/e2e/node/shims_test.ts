@@ -30,13 +30,17 @@ async function exitDelayAfterStop(args: string[], limitMs: number): Promise<numb
   return status.signal === "SIGKILL" ? undefined : exitedAt - stoppedAt;
 }
 
-Deno.test("a process that starts and stops a libp2p node exits by itself within 2 s", async () => {
-  const delay = await exitDelayAfterStop([], 2_000);
-  assert.ok(delay !== undefined, "the process was still running 2 s after stop()");
-  assert.ok(delay < 2_000, `exit took ${delay} ms`);
+// Without the shims the process stays up for minutes (over 90 s measured): 10 s after stop()
+// tells a hang from an exit on any machine, however loaded.
+const HANG_MS = 10_000;
+
+Deno.test("a process that starts and stops a libp2p node exits by itself", async () => {
+  const delay = await exitDelayAfterStop([], HANG_MS);
+  assert.ok(delay !== undefined, `the process was still running ${HANG_MS} ms after stop()`);
+  console.log(`exited ${Math.round(delay)} ms after stop()`);
 });
 
 Deno.test("without the shims the same process does not exit by itself (why they exist)", async () => {
-  const delay = await exitDelayAfterStop(["--without-shims"], 3_000);
+  const delay = await exitDelayAfterStop(["--without-shims"], HANG_MS);
   assert.equal(delay, undefined, "Deno now exits without the shims: they may be obsolete");
 });

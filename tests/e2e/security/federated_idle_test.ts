@@ -17,6 +17,7 @@ import {
   untilPoolOnline,
 } from "../api/_fixtures.ts";
 import { rssMiB } from "../../../bench/lib/proc.ts";
+import { percentile } from "../../../src/messaging/stats.ts";
 import { holdIdleClients, type IdleClients } from "../../security/_idle_clients.ts";
 
 const IDLE_CLIENTS = 2_000;
@@ -35,11 +36,6 @@ async function connectionOpenedAt(workerApi: string, balancerPeer: string): Prom
   const peer = peers.find((p) => p.peerId === balancerPeer);
   if (peer === undefined) throw new Error("the worker is not connected to the balancer");
   return peer.openedAt;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 Deno.test({
