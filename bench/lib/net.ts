@@ -1,11 +1,6 @@
 /** TCP helpers of the bench: every wait is bounded by the caller's deadline or a timeout. */
 
-/** Writes all of `data`. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
+export { closeQuietly, writeAll } from "../../src/node/tcp_io.ts";
 
 /** Fills `buf` completely; throws if the peer closes first. */
 export async function readExact(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
@@ -31,15 +26,6 @@ export async function connectLocal(port: number): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
   return conn;
-}
-
-/** Closes quietly. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }
 
 /** A port that was free on 127.0.0.1 a moment ago (for configs that need one up front). */

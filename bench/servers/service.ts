@@ -10,16 +10,11 @@
  * @module
  */
 
+import { writeAll } from "../../src/node/tcp_io.ts";
 import { acceptLoop } from "./accept.ts";
 
 const IDLE_LIMIT_MS = 60_000; // a stuck client never holds a connection longer than this
 const CHUNK = 256 * 1024;
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
 
 async function readExact(conn: Deno.Conn, buf: Uint8Array): Promise<boolean> {
   for (let offset = 0; offset < buf.byteLength;) {

@@ -14,6 +14,7 @@ import {
 import { createHash } from "node:crypto";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
 import { closeQuietly, writeAll } from "../_helpers/tcp.ts";
+import { freePort } from "../../bench/lib/net.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,13 +22,7 @@ const decoder = new TextDecoder();
 /** The host name every worker ID starts with (workers run on this machine). */
 export const HOST = Deno.hostname();
 
-/** A TCP port on 127.0.0.1 nothing listens on now. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+export { freePort };
 
 // ---------------------------------------------------------------------------------------
 // Payload
