@@ -5,10 +5,20 @@ import { TIGHT_RELAY_BYTES, TIGHT_RELAY_SECONDS } from "../node/constants.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 
 const log = getLogger(["p2p", "tunnel"]);
-const tightOnly = new RepeatedWarning(
-  log,
-  "Tunnels to {peer} go through relay {relay}, which allows {limit}: they end (with an error) at that limit",
-);
+/** Per node, so that one network's warnings never mute another's in the same process. */
+const tightOnlyWarnings = new WeakMap<P2PLibp2p, RepeatedWarning>();
+
+function tightOnly(node: P2PLibp2p): RepeatedWarning {
+  let warning = tightOnlyWarnings.get(node);
+  if (warning === undefined) {
+    warning = new RepeatedWarning(
+      log,
+      "Tunnels to {peer} go through relay {relay}, which allows {limit}: they end (with an error) at that limit",
+    );
+    tightOnlyWarnings.set(node, warning);
+  }
+  return warning;
+}
 
 /**
  * Whether `connection` runs through a relay that would cut a tunnel soon: a stock Go or js
@@ -69,7 +79,7 @@ export async function tunnelConnection(
     }
   }
   const limits = first.limits;
-  tightOnly.warn({
+  tightOnly(node).warn({
     peer: peer.toString(),
     relay: tightRelay ?? "?",
     limit: `${limits?.bytes ?? "?"} bytes, ${limits?.seconds ?? "?"} s`,
