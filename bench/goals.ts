@@ -71,6 +71,7 @@ export function sshSummary(tunnel: TunnelResult | undefined): Record<string, Sum
     "ssh_down_mbps": s?.download.medianMiBs ?? NaN,
     "ssh_rtt_p50_ms": s?.rtt.p50Ms ?? NaN,
     "ssh_rtt_p99_ms": s?.rtt.p99Ms ?? NaN,
+    "ssh_rtt_p99_cold_ms": s?.rttCold.p99Ms ?? NaN,
     "ssh_conn_per_s": s?.conn.perS ?? NaN,
     "tunnel_up_ssh_ratio": ratio(t?.upload.medianMiBs, s?.upload.medianMiBs),
     "tunnel_down_ssh_ratio": ratio(t?.download.medianMiBs, s?.download.medianMiBs),

@@ -115,6 +115,7 @@ function summarize(
     "tunnel_down_mbps": t?.tunnel.download.medianMiBs ?? NaN,
     "tunnel_rtt_p50_ms": t?.tunnel.rtt.p50Ms ?? NaN,
     "tunnel_rtt_p99_ms": t?.tunnel.rtt.p99Ms ?? NaN,
+    "tunnel_rtt_p99_cold_ms": t?.tunnel.rttCold.p99Ms ?? NaN,
     "proxy_rtt_p50_ms": t?.proxy.rtt.p50Ms ?? NaN,
     "direct_rtt_p50_ms": t?.direct.rtt.p50Ms ?? NaN,
     "tunnel_rtt_ratio": ratio(t?.tunnel.rtt.p50Ms, t?.proxy.rtt.p50Ms),

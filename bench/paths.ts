@@ -13,6 +13,12 @@ export interface PathOptions {
   bulkMiB: number;
   runs: number;
   rttCount: number;
+  /**
+   * Unmeasured round trips between the cold run and the measured ones: V8 keeps optimizing
+   * the small-message path for the first ~25,000 round trips of a process, with bursts of
+   * slow ones while it does (none with `--max-opt=2`); `ssh` has no JIT to warm.
+   */
+  rttWarm: number;
   connSeconds: number;
   connMax: number;
   concurrency: number;
@@ -38,7 +44,9 @@ export interface PathResult {
   bulkMiBs: number;
   /** The run whose p50 is the median of the runs' p50s (p99: the median of their p99s). */
   rtt: RttResult;
-  /** Every RTT run (`runs` of `rttCount` round trips each). */
+  /** The first `rttCount` round trips of the path, before any warm-up (reported, not compared). */
+  rttCold: RttResult;
+  /** Every RTT run (`runs` of `rttCount` round trips each, after `rttWarm` unmeasured ones). */
   rttRuns: RttResult[];
   /** The run with the median rate (`runs` runs after one unmeasured warm-up). */
   conn: ConnRateResult;
@@ -95,6 +103,8 @@ export async function measurePath(
 ): Promise<PathResult> {
   const upload = await bulk(port, "upload", opts, pids);
   const download = await bulk(port, "download", opts, pids);
+  const rttCold = await echoRtt(port, opts.rttCount, 64, 60_000);
+  await echoRtt(port, opts.rttWarm, 64, 120_000);
   const rttRuns: RttResult[] = [];
   for (let i = 0; i < opts.runs; i++) rttRuns.push(await echoRtt(port, opts.rttCount, 64, 60_000));
   const rtt: RttResult = {
@@ -137,6 +147,7 @@ export async function measurePath(
     download,
     bulkMiBs: (upload.medianMiBs + download.medianMiBs) / 2,
     rtt,
+    rttCold,
     rttRuns,
     conn,
     connRuns,

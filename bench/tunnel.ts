@@ -54,6 +54,7 @@ export const TUNNEL_FULL: TunnelOptions = {
   bulkMiB: 200,
   runs: 3,
   rttCount: 2000,
+  rttWarm: 25_000,
   connSeconds: 2,
   connMax: 5000,
   concurrency: 16,
@@ -68,6 +69,7 @@ export const TUNNEL_QUICK: TunnelOptions = {
   bulkMiB: 8,
   runs: 1,
   rttCount: 200,
+  rttWarm: 200,
   connSeconds: 0.5,
   connMax: 200,
   concurrency: 16,
@@ -248,6 +250,12 @@ export async function runTunnelBench(
       bulkMaxMiB: { expose: bulkMax.expose ?? NaN, connect: bulkMax.connect ?? NaN },
       parallel,
     };
+    log(
+      `rtt p99 of each path's first ${opts.rttCount} round trips, before the ${opts.rttWarm} ` +
+        `unmeasured ones (cold, not compared): tunnel ${fmt(tunnel.rttCold.p99Ms, 3)} ms` +
+        (sshPath === undefined ? "" : `, ssh -L ${fmt(sshPath.rttCold.p99Ms, 3)} ms`) +
+        `, direct ${fmt(direct.rttCold.p99Ms, 3)} ms`,
+    );
     log(
       `tunnel idle: RSS MiB expose ${fmt(idle.expose)} connect ${fmt(idle.connect)}; CPU ${
         fmt((idleCpu.expose ?? NaN) * 100, 1)
