@@ -10,7 +10,13 @@
  * @module
  */
 import { Namespaces, type NsProcess } from "../tests/e2e/_netns.ts";
-import { miniupnpd, miniupnpdUnavailable, NAT_LAB, natLab } from "../tests/e2e/_netns_nat.ts";
+import {
+  miniupnpd,
+  miniupnpdUnavailable,
+  NAT_LAB,
+  natLab,
+  startPublicNode,
+} from "../tests/e2e/_netns_nat.ts";
 import { waitFor } from "../tests/_helpers/wait.ts";
 import { encodeToken, generateTokenConfig } from "../src/token/token.ts";
 
@@ -102,18 +108,7 @@ export async function runNatBench(
   const result: NatBenchResult = {};
   try {
     natLab(nets, "drop");
-    const relay = await nets.p2p("pub", [
-      "node",
-      ...NODE,
-      "--announce",
-      `/ip4/${NAT_LAB.pub}/tcp/4001`,
-      "--bootstrap-peers",
-      "none",
-    ], env);
-    const peers = [
-      "--bootstrap-peers",
-      `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relay.startLine()).peerId}`,
-    ];
+    const peers = ["--bootstrap-peers", (await startPublicNode(nets, env)).addr];
     nets.tool("a", ["echo", "127.0.0.1:7000"]);
     const expose = async (
       service: string,

@@ -43,6 +43,35 @@ export const NAT_LAB = {
 } as const;
 
 /**
+ * Starts `p2p node` on a public host of the lab (`pub` at 11.0.0.1, or `pub2`, `pub3`… at
+ * 11.0.0.2…), listening on port 4001 and announcing that address, with no bootstrap peers:
+ * the relay every test bootstraps to, or one more public observer. `flags` are appended.
+ *
+ * @returns The process and its dialable address (`/ip4/…/tcp/4001/p2p/<id>`).
+ */
+export async function startPublicNode(
+  nets: Namespaces,
+  env: Record<string, string>,
+  flags: readonly string[] = [],
+  host = "pub",
+): Promise<{ process: NsProcess; addr: string }> {
+  const ip = host === "pub" ? NAT_LAB.pub : `11.0.0.${host.slice("pub".length)}`;
+  const process = await nets.p2p(host, [
+    "node",
+    "--no-mdns",
+    "--listen-maddrs",
+    "/ip4/0.0.0.0/tcp/4001",
+    "--announce",
+    `/ip4/${ip}/tcp/4001`,
+    "--bootstrap-peers",
+    "none",
+    ...flags,
+  ], env);
+  const peerId = (await process.startLine()).peerId as string;
+  return { process, addr: `/ip4/${ip}/tcp/4001/p2p/${peerId}` };
+}
+
+/**
  * Builds the NAT lab of {@linkcode NAT_LAB} in `nets`: hosts `pub` (the internet, where public nodes
  * run), `nat1`, `nat2` (home routers: MASQUERADE, only replies come in) and `a`, `b` behind
  * them. `unsolicited` is what a router does with a new connection from outside: `drop` it

@@ -9,7 +9,7 @@ import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../src/token/token.ts";
 import { Namespaces, type NsProcess } from "./_netns.ts";
-import { NAT_LAB, natLab, natLabUnavailable } from "./_netns_nat.ts";
+import { NAT_LAB, natLab, natLabUnavailable, startPublicNode } from "./_netns_nat.ts";
 
 const unavailable = natLabUnavailable();
 if (unavailable !== undefined) {
@@ -29,17 +29,7 @@ async function serving(
   nets: Namespaces,
   env: Record<string, string>,
 ): Promise<{ relay: string; server: string; circuit: string }> {
-  const relayProcess = await nets.p2p("pub", [
-    "node",
-    "--no-mdns",
-    "--listen-maddrs",
-    "/ip4/0.0.0.0/tcp/4001",
-    "--announce",
-    `/ip4/${NAT_LAB.pub}/tcp/4001`,
-    "--bootstrap-peers",
-    "none",
-  ], env);
-  const relay = `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relayProcess.startLine()).peerId}`;
+  const relay = (await startPublicNode(nets, env)).addr;
   nets.tool("a", ["echo", "127.0.0.1:7000"]);
   const expose = await nets.p2p("a", [
     "expose",
@@ -232,17 +222,7 @@ Deno.test({
     const env = { P2P_TOKEN: encodeToken(generateTokenConfig()) };
     try {
       natLab(nets, "drop");
-      const relayProcess = await nets.p2p("pub", [
-        "node",
-        "--no-mdns",
-        "--listen-maddrs",
-        "/ip4/0.0.0.0/tcp/4001",
-        "--announce",
-        `/ip4/${NAT_LAB.pub}/tcp/4001`,
-        "--bootstrap-peers",
-        "none",
-      ], env);
-      const relay = `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relayProcess.startLine()).peerId}`;
+      const relay = (await startPublicNode(nets, env)).addr;
       const node = [
         "--no-mdns",
         "--listen-maddrs",

@@ -13,6 +13,7 @@ import {
   NAT_LAB,
   natLab,
   natLabUnavailable,
+  startPublicNode,
 } from "./_netns_nat.ts";
 
 const unavailable = natLabUnavailable();
@@ -43,21 +44,13 @@ async function startRelay(
   keyFile: string,
   extra: string[] = [],
 ): Promise<{ process: NsProcess; addr: string }> {
-  const process = await nets.p2p("pub", [
-    "node",
-    ...node,
-    "--announce",
-    `/ip4/${NAT_LAB.pub}/tcp/4001`,
-    "--bootstrap-peers",
-    "none",
+  return await startPublicNode(nets, env, [
     "--identity",
     keyFile,
     "--api-listen",
     "127.0.0.1:8080",
     ...extra,
-  ], env);
-  const peerId = (await process.startLine()).peerId as string;
-  return { process, addr: `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${peerId}` };
+  ]);
 }
 
 Deno.test({

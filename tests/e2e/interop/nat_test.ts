@@ -8,7 +8,7 @@ import { waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { encodeToken, generateTokenConfig } from "../../../src/token/token.ts";
 import { Namespaces } from "../_netns.ts";
-import { NAT_LAB, natLab, natLabUnavailable } from "../_netns_nat.ts";
+import { NAT_LAB, natLab, natLabUnavailable, startPublicNode } from "../_netns_nat.ts";
 import { GO, type GoPeer, startGoPeer } from "./_go_peer.ts";
 import { NODE_TEST } from "./_fixtures.ts";
 
@@ -103,17 +103,10 @@ Deno.test({
     let goNode: GoPeer | undefined;
     try {
       natLab(nets, "drop");
-      const relay = await nets.p2p("pub", [
-        "node",
-        ...NODE,
-        "--announce",
-        `/ip4/${NAT_LAB.pub}/tcp/4001`,
-        "--bootstrap-peers",
-        "none",
+      const relayAddr = (await startPublicNode(nets, { P2P_TOKEN: token }, [
         "--api-listen",
         "127.0.0.1:8080",
-      ], { P2P_TOKEN: token });
-      const relayAddr = `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relay.startLine()).peerId}`;
+      ])).addr;
       nets.tool("a", ["echo", "127.0.0.1:7000"]);
       goNode = await startGoPeer({
         token,
@@ -171,31 +164,22 @@ Deno.test({
     try {
       natLab(nets, "drop", 3);
       const node = ["--no-mdns", "--no-dht", "--listen-maddrs", "/ip4/0.0.0.0/tcp/4001"];
-      const relay = await nets.p2p("pub", [
-        "node",
-        ...node,
-        "--announce",
-        `/ip4/${NAT_LAB.pub}/tcp/4001`,
-        "--bootstrap-peers",
-        "none",
+      const relayAddr = (await startPublicNode(nets, { P2P_TOKEN: token }, [
+        "--no-dht",
         "--api-listen",
         "127.0.0.1:8080",
-      ], { P2P_TOKEN: token });
-      const relayAddr = `/ip4/${NAT_LAB.pub}/tcp/4001/p2p/${(await relay.startLine()).peerId}`;
+      ])).addr;
       // go-libp2p trusts (and punches from) an observed address once 4 peers of distinct
       // addresses reported it: the relay and three more public hosts.
       const observers = [relayAddr];
       for (const i of [2, 3, 4]) {
-        const p = await nets.p2p(`pub${i}`, [
-          "node",
-          ...node,
-          "--announce",
-          `/ip4/11.0.0.${i}/tcp/4001`,
-          "--bootstrap-peers",
-          "none",
-          "--no-relay-service",
-        ], { P2P_TOKEN: token });
-        observers.push(`/ip4/11.0.0.${i}/tcp/4001/p2p/${(await p.startLine()).peerId}`);
+        const observer = await startPublicNode(
+          nets,
+          { P2P_TOKEN: token },
+          ["--no-dht", "--no-relay-service"],
+          `pub${i}`,
+        );
+        observers.push(observer.addr);
       }
       goNode = await startGoPeer({
         token,
