@@ -32,6 +32,7 @@ import {
 } from "./lifecycle.ts";
 import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
 import { NAT_FULL, NAT_QUICK, type NatBenchResult, runNatBench } from "./nat.ts";
+import { bundle } from "../scripts/bundle.ts";
 
 const PARTS = ["tunnel", "federated", "ledger", "nat", "lifecycle", "scale"] as const;
 /** Parts run when none is named: `nat` needs root and the namespace lab, so it is asked for. */
@@ -42,8 +43,12 @@ type Part = typeof PARTS[number];
 const WATCHDOG_FULL_MS = 30 * 60_000;
 const WATCHDOG_QUICK_MS = 4 * 60_000;
 
+/** What the `p2p` processes run: the release build's bundle (as shipped) or `main.ts`. */
+type Entry = "bundle" | "source";
+
 interface Args {
   quick: boolean;
+  entry: Entry;
   noIpColocation: boolean;
   ledgerDht: boolean;
   proxy: ProxyKind | "auto";
@@ -52,11 +57,12 @@ interface Args {
 }
 
 const USAGE = `usage: deno task bench [--quick] [--proxy auto|haproxy|nginx|deno] [--out FILE]
-       [--ledger-dht] [--ledger-no-ip-colocation] [${PARTS.join("|")}…]`;
+       [--entry bundle|source] [--ledger-dht] [--ledger-no-ip-colocation] [${PARTS.join("|")}…]`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     quick: false,
+    entry: "bundle",
     noIpColocation: false,
     ledgerDht: false,
     proxy: "auto",
@@ -74,6 +80,10 @@ function parseArgs(argv: string[]): Args {
         throw new Error(`--proxy: ${v}\n${USAGE}`);
       }
       args.proxy = v;
+    } else if (a === "--entry" || a.startsWith("--entry=")) {
+      const v = a.includes("=") ? a.split("=")[1]! : argv[++i];
+      if (v !== "bundle" && v !== "source") throw new Error(`--entry: ${v}\n${USAGE}`);
+      args.entry = v;
     } else if (a === "--out" || a.startsWith("--out=")) {
       const v = a.includes("=") ? a.split("=")[1] : argv[++i];
       if (!v) throw new Error(`--out needs a file\n${USAGE}`);
@@ -192,8 +202,40 @@ function keyValueLine(s: Summary): string {
   ).join(" ");
 }
 
+/**
+ * Points `P2P_ENTRY` at what the `p2p` processes run (unless the caller set it): a fresh
+ * bundle in `tmp`, or the sources. Returns a line for the log.
+ */
+async function chooseEntry(
+  entry: Entry,
+  tmp: string,
+): Promise<{ kind: Entry | "P2P_ENTRY"; note: string }> {
+  const given = Deno.env.get("P2P_ENTRY");
+  if (given !== undefined && given !== "") return { kind: "P2P_ENTRY", note: given };
+  if (entry === "source") {
+    return { kind: entry, note: "main.ts (the sources; --entry bundle runs the release build)" };
+  }
+  Deno.env.set("P2P_ENTRY", await bundle(tmp));
+  return {
+    kind: entry,
+    note: "the bundle of the release build (deno task bundle; --entry source runs main.ts)",
+  };
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(Deno.args);
+  const tmp = await Deno.makeTempDir({ prefix: "p2p-bench-bundle-" });
+  try {
+    return await runParts(args, await chooseEntry(args.entry, tmp));
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function runParts(
+  args: Args,
+  entry: { kind: Entry | "P2P_ENTRY"; note: string },
+): Promise<number> {
   const log = (line: string): void => console.log(line);
   const t0 = performance.now();
   const loadStart = loadAvg();
@@ -203,6 +245,7 @@ async function main(): Promise<number> {
       `${navigator.hardwareConcurrency} cores; load average ${loadStart}; Deno ${Deno.version.deno}`,
   );
   log(`plain proxy: ${choice.kind} (${choice.note})`);
+  log(`p2p processes run ${entry.note}`);
   if (choice.kind === "deno") log(`NOTE: ${choice.note}`);
   log("units: MiB/s (the *_mbps keys are MiB/s), ms; conn/s = new connections per second");
 
@@ -255,7 +298,10 @@ async function main(): Promise<number> {
     () => runScaleBench(args.quick ? SCALE_QUICK : SCALE_FULL, log),
   );
 
-  const summary = summarize(choice.kind, tunnel, federated, ledger, nat, lifecycle, scale);
+  const summary = {
+    ...summarize(choice.kind, tunnel, federated, ledger, nat, lifecycle, scale),
+    "entry": entry.kind,
+  };
   const loadEnd = loadAvg();
   const elapsedS = (performance.now() - t0) / 1000;
   const result = {
@@ -269,6 +315,7 @@ async function main(): Promise<number> {
       loadAverageEnd: loadEnd,
       elapsedS,
       proxy: choice,
+      entry: entry.note,
       failures,
     },
     summary,

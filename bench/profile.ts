@@ -21,6 +21,7 @@ import { Child, cpuProbe, loadAvg, rssMiB, rssSampler, sleep } from "./lib/proc.
 import { loopbackFlags, p2pTaskV8Flags, spawnServer, type StartLine } from "./lib/spawn.ts";
 import { fmt } from "./lib/stats.ts";
 import { warmUp } from "./paths.ts";
+import { p2pEntry } from "./lib/entry.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -36,7 +37,6 @@ const { values } = parseArgs({
     warm: { type: "boolean", default: false },
   },
 });
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const mib = Number(values.mib);
 const runs = Number(values.runs);
 const phases = new Set(values.phases.split(","));
@@ -52,7 +52,7 @@ async function spawnNode(
   const child = new Child({
     name,
     cmd: Deno.execPath(),
-    args: ["run", "-A", ...p2pTaskV8Flags(), ...prof, ...values.flags, MAIN, ...args],
+    args: ["run", "-A", ...p2pTaskV8Flags(), ...prof, ...values.flags, p2pEntry(), ...args],
     env: Deno.env.toObject(),
   });
   const line = await child.waitLine((l) => l.startsWith("{"), 30_000);

@@ -1,7 +1,7 @@
 /** Spawning the bench's helper servers and `p2p` processes. */
 import { Child } from "./proc.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { p2pEntry } from "./entry.ts";
 const SERVERS = new URL("../servers/", import.meta.url).pathname;
 
 /** Loopback-only node flags: 127.0.0.1 listener, no mDNS, an explicit bootstrap list. */
@@ -69,7 +69,7 @@ export async function spawnP2P(
   const child = new Child({
     name,
     cmd: Deno.execPath(),
-    args: ["run", "-A", ...extraDenoFlags(), MAIN, ...args],
+    args: ["run", "-A", ...extraDenoFlags(), p2pEntry(), ...args],
   });
   try {
     const line = await child.waitLine((l) => l.startsWith("{"), timeoutMs);

@@ -38,6 +38,14 @@ interface Parts {
 }
 
 /**
+ * prom-client, loaded when metrics are on. It is CommonJS: Deno exposes its exports as named
+ * ones, the release bundle (esbuild) only as `default`.
+ */
+async function promClient(): Promise<typeof import("prom-client")> {
+  const mod = await import("prom-client");
+  return (mod as unknown as { default?: typeof mod }).default ?? mod;
+}
+/**
  * A running p2p node on one token's network: the libp2p node (discovery, membership,
  * liveness, guards), the sealed ledger with its heartbeat, and the components a program adds
  * (services, workers, the federated balancer, the API, messaging). The CLI and the library
@@ -142,7 +150,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
         ? await generateKeyPair("Ed25519")
         : await loadOrCreateIdentity(opts.identity));
     // Dedicated: @libp2p/prometheus-metrics resets prom-client's global registry.
-    const metricsRegistry = opts.metrics ? new (await import("prom-client")).Registry() : undefined;
+    const metricsRegistry = opts.metrics ? new (await promClient()).Registry() : undefined;
     const node = await createLibp2pNode({
       ...opts,
       token,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { p2pEntry } from "../../bench/lib/entry.ts";
 
 /** Output of a finished `p2p` run. */
 export interface RunResult {
@@ -18,7 +18,7 @@ export async function runP2P(
   } = {},
 ): Promise<RunResult> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: ["run", "-A", p2pEntry(), ...args],
     env: { NO_COLOR: "1", ...env },
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -119,7 +119,7 @@ export class LineProcess {
 /** A long-running `p2p` process (main.ts under `deno run -A`). */
 export class P2PProcess extends LineProcess {
   constructor(args: string[], env: Record<string, string> = {}) {
-    super(Deno.execPath(), ["run", "-A", MAIN, ...args], { env });
+    super(Deno.execPath(), ["run", "-A", p2pEntry(), ...args], { env });
   }
 }
 

@@ -4,7 +4,7 @@
 // exists inside them. `destroy()` kills what runs inside and deletes the namespaces.
 import { LineProcess, waitFor } from "../_helpers/mod.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { p2pEntry } from "../../bench/lib/entry.ts";
 const TOOL = new URL("./_netns_tool.ts", import.meta.url).pathname;
 
 /** Runs `cmd args…` now; never throws. */
@@ -128,7 +128,11 @@ export class Namespaces {
 
   /** Starts `p2p args…` inside `host` and waits (bounded) for its start line. */
   async p2p(host: string, args: string[], env: Record<string, string>): Promise<NsProcess> {
-    const p = new NsProcess(this.name(host), [Deno.execPath(), "run", "-A", MAIN, ...args], env);
+    const p = new NsProcess(
+      this.name(host),
+      [Deno.execPath(), "run", "-A", p2pEntry(), ...args],
+      env,
+    );
     this.processes.push(p);
     await p.startLine();
     return p;

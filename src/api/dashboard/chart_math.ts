@@ -2,6 +2,8 @@
 // sample, and the units operators read. Pure and self-contained (each function is embedded in
 // the page by its source, see `CHART_MATH_SOURCE`), so the unit tests run the page's code.
 
+import { embedFunctions } from "./embed.ts";
+
 /** The smallest "nice" number (1, 2, 2.5, 5 or 7.5 × 10ⁿ) at or above `value`; 1 for nothing. */
 export function niceCeiling(value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) return 1;
@@ -166,8 +168,8 @@ export function formatMs(value: number | null): string {
     " ms";
 }
 
-/** The functions above as the page embeds them (compiled source, declared in order). */
-export const CHART_MATH_SOURCE: string = [
+/** The functions above as the page embeds them (compiled source, see `embed.ts`). */
+export const CHART_MATH_SOURCE: string = embedFunctions({
   niceCeiling,
   seriesMax,
   robustMax,
@@ -179,4 +181,4 @@ export const CHART_MATH_SOURCE: string = [
   formatRate,
   formatBytesRate,
   formatMs,
-].map(String).join("\n");
+});

@@ -11,10 +11,11 @@
  * `Authorization: Bearer` with every fetch; a refused token clears it and says so.
  *
  * The pure parts (graph model and layout, chart arithmetic, history merging) are TypeScript
- * modules with unit tests; the page embeds their compiled source (`String(fn)`), so the
- * browser runs exactly the tested code.
+ * modules with unit tests; the page embeds their compiled source (`embed.ts`), so the
+ * browser runs exactly the tested code, minified or not.
  */
 import { CHART_MATH_SOURCE } from "./chart_math.ts";
+import { embedFunctions } from "./embed.ts";
 import { buildGraphModel } from "./graph_model.ts";
 import { layoutGraph } from "./graph_layout.ts";
 import { mergeHistory } from "./history_merge.ts";
@@ -62,9 +63,7 @@ const BODY = `<header>
 
 const SCRIPT = [
   '"use strict";',
-  String(buildGraphModel),
-  String(layoutGraph),
-  String(mergeHistory),
+  embedFunctions({ buildGraphModel, layoutGraph, mergeHistory }),
   CHART_MATH_SOURCE,
   APP_SCRIPT,
   TABLES_SCRIPT,

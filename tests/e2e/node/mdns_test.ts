@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
 
 const SCRIPT = new URL("../../node/_fixtures/mdns_pair.sh", import.meta.url).pathname;
-const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
+import { p2pEntry } from "../../../bench/lib/entry.ts";
 
 const unavailable = privateNamespaceUnavailable(["ip", "curl"]);
 if (unavailable !== undefined) {
@@ -19,7 +19,7 @@ Deno.test({
       // Both nodes run in ONE fresh network namespace (only `lo`): mDNS never leaves it.
       const out = await new Deno.Command("unshare", {
         args: ["-n", "bash", SCRIPT],
-        env: { DENO: Deno.execPath(), MAIN, P2P_TOKEN: generateToken(), WORK: work },
+        env: { DENO: Deno.execPath(), MAIN: p2pEntry(), P2P_TOKEN: generateToken(), WORK: work },
         stdout: "piped",
         stderr: "piped",
         stdin: "null",
