@@ -202,20 +202,20 @@ function keyValueLine(s: Summary): string {
   ).join(" ");
 }
 
+/** Where the bench writes the bundle (ignored by git); rebuilt by every run. */
+const BUNDLE_DIR = new URL("./output/bundle", import.meta.url).pathname;
+
 /**
- * Points `P2P_ENTRY` at what the `p2p` processes run (unless the caller set it): a fresh
- * bundle in `tmp`, or the sources. Returns a line for the log.
+ * Points `P2P_ENTRY` at what the `p2p` processes run (unless the caller set it): the bundle,
+ * built now, or the sources. Returns which, and a line for the log.
  */
-async function chooseEntry(
-  entry: Entry,
-  tmp: string,
-): Promise<{ kind: Entry | "P2P_ENTRY"; note: string }> {
+async function chooseEntry(entry: Entry): Promise<{ kind: Entry | "P2P_ENTRY"; note: string }> {
   const given = Deno.env.get("P2P_ENTRY");
   if (given !== undefined && given !== "") return { kind: "P2P_ENTRY", note: given };
   if (entry === "source") {
     return { kind: entry, note: "main.ts (the sources; --entry bundle runs the release build)" };
   }
-  Deno.env.set("P2P_ENTRY", await bundle(tmp));
+  Deno.env.set("P2P_ENTRY", await bundle(BUNDLE_DIR));
   return {
     kind: entry,
     note: "the bundle of the release build (deno task bundle; --entry source runs main.ts)",
@@ -224,12 +224,7 @@ async function chooseEntry(
 
 async function main(): Promise<number> {
   const args = parseArgs(Deno.args);
-  const tmp = await Deno.makeTempDir({ prefix: "p2p-bench-bundle-" });
-  try {
-    return await runParts(args, await chooseEntry(args.entry, tmp));
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
+  return await runParts(args, await chooseEntry(args.entry));
 }
 
 async function runParts(

@@ -89,11 +89,14 @@ async function inlinePackageJsonReads(code: string): Promise<{ code: string; cou
 /**
  * Bundles `main.ts` into `outDir` and patches the output.
  *
- * @param outDir The directory to write (created; existing files of the same name replaced).
+ * @param outDir The directory to write (created; the `.js` files of an earlier build removed).
  * @returns The entry file to run: `<outDir>/main.js`.
  */
 export async function bundle(outDir: string): Promise<string> {
   await Deno.mkdir(outDir, { recursive: true });
+  for await (const entry of Deno.readDir(outDir)) {
+    if (entry.isFile && entry.name.endsWith(".js")) await Deno.remove(`${outDir}/${entry.name}`);
+  }
   const out = await new Deno.Command(Deno.execPath(), {
     args: bundleArgs(outDir),
     cwd: ROOT.pathname,
@@ -142,12 +145,11 @@ async function analyze(entry: string): Promise<void> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { outdir: { type: "string", default: new URL("dist/bundle", ROOT).pathname } },
-  });
   try {
-    await Deno.remove(values.outdir, { recursive: true }).catch(() => {});
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: { outdir: { type: "string", default: new URL("dist/bundle", ROOT).pathname } },
+    });
     console.log(await bundle(values.outdir));
   } catch (err) {
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);

@@ -45,6 +45,7 @@ async function promClient(): Promise<typeof import("prom-client")> {
   const mod = await import("prom-client");
   return (mod as unknown as { default?: typeof mod }).default ?? mod;
 }
+
 /**
  * A running p2p node on one token's network: the libp2p node (discovery, membership,
  * liveness, guards), the sealed ledger with its heartbeat, and the components a program adds

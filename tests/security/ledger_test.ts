@@ -6,17 +6,19 @@ import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { type Network, startNetwork } from "../../src/network/network.ts";
 import { startCluster } from "../services/_fixtures.ts";
+import { SYNC_INTERVAL_MS } from "../../src/ledger/constants.ts";
 import { craftBlock, publishCompressed, publishRawBlock } from "./_attacks.ts";
 
 /**
  * Writes `key` on `writer` and waits until every node of `nodes` reads it: replication works.
  * (The attacker publishes by hand, bypassing its own ledger, so only the nodes that follow
- * the rules are checked.)
+ * the rules are checked.) Bounded by one periodic re-broadcast: a gossip message lost under
+ * load is repaired by it, while a frozen ledger never converges.
  */
 async function replicates(nodes: Network[], writer: Network, key: string): Promise<void> {
   await writer.ledger.put("resume", key, key);
   await waitFor(() => nodes.every((n) => n.ledger.get("resume", key) === key), {
-    timeoutMs: 5_000,
+    timeoutMs: SYNC_INTERVAL_MS + 5_000,
     message: `the write "${key}" to reach every node (indices ${
       nodes.map((n) => n.ledger.block.Index).join(", ")
     })`,
