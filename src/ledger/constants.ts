@@ -3,6 +3,12 @@
  */
 export const SYNC_INTERVAL_MS = 10_000;
 /**
+ * A node that heard this many copies of its own current block since its last rebroadcast
+ * skips the next one (Trickle, RFC 6206): in a settled network a few nodes rebroadcast per
+ * interval instead of all of them. Two, so that one lost message does not silence a round.
+ */
+export const SYNC_QUIET_AFTER = 2;
+/**
  * A newly seen subscriber gets the whole block after this debounce instead of waiting a tick.
  */
 export const NEW_PEER_SYNC_DELAY_MS = 150;

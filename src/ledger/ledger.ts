@@ -9,7 +9,12 @@ import {
   withoutKey,
   withValue,
 } from "./block.ts";
-import { REANNOUNCE_MIN_INTERVAL_MS, SYNC_INTERVAL_MS, TOMBSTONE_TTL_MS } from "./constants.ts";
+import {
+  REANNOUNCE_MIN_INTERVAL_MS,
+  SYNC_INTERVAL_MS,
+  SYNC_QUIET_AFTER,
+  TOMBSTONE_TTL_MS,
+} from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
 
 const log = getLogger(["p2p", "ledger"]);
@@ -34,8 +39,13 @@ export interface LedgerInit {
   channel: BlockChannel;
   /** The clock, in milliseconds since the epoch. @default {Date.now} */
   now?: () => number;
-  /** Upper bound between full-block rebroadcasts. @default {10000} */
+  /**
+   * Upper bound between full-block rebroadcasts; each wait is drawn between half of it and
+   * all of it, so that nodes started together do not rebroadcast together. @default {10000}
+   */
   syncIntervalMs?: number;
+  /** Where the rebroadcast waits are drawn from, in [0, 1). @default {Math.random} */
+  random?: () => number;
   /**
    * Least time between two immediate write-backs of the same entry; a later one waits for the
    * end of this interval (two owners of one key then alternate at this pace, not in a storm).
@@ -59,6 +69,11 @@ export interface LedgerStats {
   published: number;
   /** Times this node re-announced its own entries after adopting a block that lacked them. */
   reannounced: number;
+  /**
+   * Periodic rebroadcasts skipped because peers had rebroadcast this very block meanwhile
+   * (see `SYNC_QUIET_AFTER`).
+   */
+  quiet: number;
 }
 
 /** The ledger's change events. */
@@ -121,6 +136,9 @@ export class Ledger extends EventTarget {
   #channel: BlockChannel;
   #now: () => number;
   #syncIntervalMs: number;
+  #random: () => number;
+  /** Copies of the current block heard from peers since the last periodic rebroadcast. */
+  #heardSame = 0;
   #block: Block;
   #owned = new Map<Key, { bucket: string; key: string; json: string }>();
   #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
@@ -142,6 +160,7 @@ export class Ledger extends EventTarget {
     dropped: {},
     published: 0,
     reannounced: 0,
+    quiet: 0,
   };
 
   /**
@@ -155,6 +174,7 @@ export class Ledger extends EventTarget {
     this.#channel = init.channel;
     this.#now = init.now ?? Date.now;
     this.#syncIntervalMs = init.syncIntervalMs ?? SYNC_INTERVAL_MS;
+    this.#random = init.random ?? Math.random;
     this.#reannounceIntervalMs = init.reannounceIntervalMs ?? REANNOUNCE_MIN_INTERVAL_MS;
     this.#block = genesisBlock(new Date(this.#now()));
     this.#channel.onBlock((block, from) => this.#receive(block, from));
@@ -309,6 +329,7 @@ export class Ledger extends EventTarget {
 
   #setBlock(block: Block, local: boolean): void {
     this.#block = block;
+    this.#heardSame = 0;
     this.dispatchEvent(new CustomEvent("change", { detail: { block, local } }));
   }
 
@@ -323,6 +344,7 @@ export class Ledger extends EventTarget {
 
   #receive(block: Block, from: string): void {
     this.#commitPending();
+    if (block.Index === this.#block.Index && block.Hash === this.#block.Hash) this.#heardSame++;
     if (!shouldAdopt(this.#block, block)) {
       this.#stats.ignored++;
       return;
@@ -390,9 +412,18 @@ export class Ledger extends EventTarget {
   #scheduleSync(delayMs: number): void {
     if (!this.#running) return;
     this.#timer = setTimeout(() => {
-      this.sync();
-      this.#scheduleSync(this.#syncIntervalMs);
+      this.#periodicSync();
+      this.#scheduleSync(this.#syncIntervalMs * (0.5 + this.#random() / 2));
     }, delayMs);
+  }
+
+  /** Rebroadcasts, unless enough peers rebroadcast this very block since the last time. */
+  #periodicSync(): void {
+    this.#commitPending();
+    const quiet = this.#heardSame >= SYNC_QUIET_AFTER;
+    this.#heardSame = 0;
+    if (quiet) this.#stats.quiet++;
+    else this.sync();
   }
 }
 

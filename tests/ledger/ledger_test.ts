@@ -170,6 +170,7 @@ Deno.test("Ledger.stats counts published, applied, ignored, dropped and the inde
       dropped: {},
       published: 0,
       reannounced: 0,
+      quiet: 0,
     });
     await a.put("demo", "k", 1);
     await a.put("demo", "k", 2);
@@ -188,6 +189,7 @@ Deno.test("Ledger.stats counts published, applied, ignored, dropped and the inde
       dropped: { "wrong-key": 2, "bad-hex": 1 },
       published: 0,
       reannounced: 0,
+      quiet: 0,
     });
     assert.equal(a.stats.published, 3);
     assert.equal(a.stats.index, 2);
@@ -253,6 +255,7 @@ Deno.test("Ledger adopts a received block by the merge rule: higher index, then 
       dropped: {},
       published: 0,
       reannounced: 0,
+      quiet: 0,
     });
     assert.equal(channelA.sent.length, 0);
   } finally {
