@@ -72,15 +72,30 @@ async function installedPackageJson(name: string): Promise<{ name: string; versi
   return { name: String(json.name), version: String(json.version) };
 }
 
+/** A known package.json read, and the JSON text that replaces it. */
+interface Replacement {
+  call: RegExp;
+  json: string;
+}
+
+/** The replacement of each known package.json read, from the installed packages. */
+function replacements(): Promise<Replacement[]> {
+  return Promise.all(PACKAGE_JSON_READS.map(async (read) => ({
+    call: new RegExp(`\\b[\\w$]+\\("${read.path.replaceAll(".", "\\.")}"\\)`, "g"),
+    json: JSON.stringify(await installedPackageJson(read.name)),
+  })));
+}
+
 /** Replaces each known package.json read in `code`; returns the code and how many it replaced. */
-async function inlinePackageJsonReads(code: string): Promise<{ code: string; count: number }> {
+function inlinePackageJsonReads(
+  code: string,
+  known: readonly Replacement[],
+): { code: string; count: number } {
   let count = 0;
-  for (const read of PACKAGE_JSON_READS) {
-    const json = await installedPackageJson(read.name);
-    const call = new RegExp(`\\b[\\w$]+\\("${read.path.replaceAll(".", "\\.")}"\\)`, "g");
+  for (const { call, json } of known) {
     code = code.replace(call, () => {
       count++;
-      return JSON.stringify(json);
+      return json;
     });
   }
   return { code, count };
@@ -106,11 +121,12 @@ export async function bundle(outDir: string): Promise<string> {
   if (!out.success) {
     throw new Error(`Cannot bundle: deno bundle failed: ${new TextDecoder().decode(out.stderr)}`);
   }
+  const known = await replacements();
   let replaced = 0;
   for await (const entry of Deno.readDir(outDir)) {
     if (!entry.isFile || !entry.name.endsWith(".js")) continue;
     const path = `${outDir}/${entry.name}`;
-    const patched = await inlinePackageJsonReads(await Deno.readTextFile(path));
+    const patched = inlinePackageJsonReads(await Deno.readTextFile(path), known);
     const left = patched.code.match(RELATIVE_JSON_REQUIRE);
     if (left !== null) {
       throw new Error(`Cannot bundle: ${entry.name} still requires ${left.join(", ")}`);
