@@ -27,6 +27,13 @@ export interface ScaleOptions {
   writeTimeoutMs: number;
   /** Configurations: DHT off, on. */
   dht: boolean[];
+  /**
+   * With the DHT on, the writes are timed again this long after the first ones, in a formed
+   * network (0: not). 20 processes that just started keep 2 cores busy for about a minute
+   * (each V8 compiling the same code, the DHT and gossip meshes forming), and a write timed
+   * then measures the queue for the CPU as much as the ledger.
+   */
+  settleMs: number;
 }
 
 /** Full-size settings. */
@@ -37,6 +44,7 @@ export const SCALE_FULL: ScaleOptions = {
   readyTimeoutMs: 90_000,
   writeTimeoutMs: 20_000,
   dht: [false, true],
+  settleMs: 60_000,
 };
 
 /** `--quick` settings. */
@@ -47,6 +55,7 @@ export const SCALE_QUICK: ScaleOptions = {
   readyTimeoutMs: 30_000,
   writeTimeoutMs: 10_000,
   dht: [false],
+  settleMs: 0,
 };
 
 /** Poll interval of the readers, ms (the resolution of the write times). */
@@ -77,6 +86,9 @@ export interface ScaleRow {
   /** Share of one core per node while the writes spread: median and max. */
   writeCpuMedian: number;
   writeCpuMax: number;
+  /** The same writes timed in the formed network (`settleMs` later; empty when not). */
+  formedWritesMs: number[];
+  formedWriteMedianMs: number;
 }
 
 /** What the scale bench measured. */
@@ -208,15 +220,24 @@ async function runSize(
   const idleCpu = Object.values(idle().procs).map((p) => p.coreShare);
   const rss = nodes.map((node) => rssMiB(node.p2p.child.pid));
 
-  const writesMs: number[] = [];
+  const timeWrites = async (prefix: string): Promise<number[]> => {
+    const times: number[] = [];
+    for (let w = 0; w < opts.writes; w++) {
+      // A leaf writes (the seed would be one hop closer to everyone).
+      const writer = nodes[1 + (w % (n - 1))]!;
+      times.push(await timeWrite(nodes, writer, `${prefix}${w}`, opts.writeTimeoutMs));
+      await sleep(500);
+    }
+    return times;
+  };
   const during = cpuProbe(pids);
-  for (let w = 0; w < opts.writes; w++) {
-    // A leaf writes (the seed would be one hop closer to everyone).
-    const writer = nodes[1 + (w % (n - 1))]!;
-    writesMs.push(await timeWrite(nodes, writer, `k${w}`, opts.writeTimeoutMs));
-    await sleep(500);
-  }
+  const writesMs = await timeWrites("k");
   const writeCpu = Object.values(during().procs).map((p) => p.coreShare);
+  let formedWritesMs: number[] = [];
+  if (dht && opts.settleMs > 0) {
+    await sleep(opts.settleMs);
+    formedWritesMs = await timeWrites("formed-k");
+  }
   return {
     n,
     dht,
@@ -232,10 +253,14 @@ async function runSize(
     writeMedianMs: writesMs.some(Number.isNaN) ? NaN : median(writesMs),
     writeCpuMedian: median(writeCpu),
     writeCpuMax: Math.max(...writeCpu),
+    formedWritesMs,
+    formedWriteMedianMs: formedWritesMs.length === 0 || formedWritesMs.some(Number.isNaN)
+      ? NaN
+      : median(formedWritesMs),
   };
 }
 
-const WIDTHS = [6, 4, 9, 9, 10, 10, 10, 10, 12, 18];
+const WIDTHS = [6, 4, 9, 9, 10, 10, 10, 10, 10, 18, 10, 18];
 
 /** Runs the scale bench; every process it starts is stopped before the next size. */
 export async function runScaleBench(
@@ -257,6 +282,8 @@ export async function runScaleBench(
       "idle CPU",
       "write CPU",
       "write ms",
+      "runs ms",
+      "formed ms",
       "runs ms",
     ],
     WIDTHS,
@@ -283,6 +310,8 @@ export async function runScaleBench(
           `${fmt(r.writeCpuMedian * 100, 0)}%`,
           fmt(r.writeMedianMs, 0),
           r.writesMs.map((x) => fmt(x, 0)).join(","),
+          r.formedWritesMs.length === 0 ? "-" : fmt(r.formedWriteMedianMs, 0),
+          r.formedWritesMs.map((x) => fmt(x, 0)).join(","),
         ], WIDTHS));
       } finally {
         await Promise.all(started.map((c) => c.stop().catch(() => {})));
@@ -291,7 +320,8 @@ export async function runScaleBench(
   }
   log(
     "scale: members = min/median each node sees (DHT off: a star, leaves see the seed); " +
-      "CPU = share of one core per node (median); '!' = not every node saw its members in time",
+      "CPU = share of one core per node (median); '!' = not every node saw its members in time; " +
+      `formed = the writes again ${opts.settleMs / 1000} s later (DHT on)`,
   );
   return { options: opts, rows };
 }

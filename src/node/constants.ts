@@ -25,6 +25,11 @@ export const DEFAULT_LISTEN_ADDRS: readonly string[] = ["/ip4/0.0.0.0/tcp/0", "/
  */
 export const RENDEZVOUS_INTERVAL_MS = 10_000;
 /**
+ * A rendezvous CID we provided is provided again after this long even if no peer joined
+ * (holders may have restarted): tokens with long DHT intervals keep one CID for minutes.
+ */
+export const RENDEZVOUS_REPROVIDE_MS = 5 * 60_000;
+/**
  * Bound on one provide or find-providers step of a rendezvous cycle.
  */
 export const RENDEZVOUS_STEP_TIMEOUT_MS = 8_000;

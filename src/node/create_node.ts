@@ -43,6 +43,7 @@ import {
 } from "./constants.ts";
 import { silentConnectionCloser } from "./silent_connections.ts";
 import { type Rendezvous, rendezvous } from "./rendezvous.ts";
+import { providerRecordPolicy } from "./provider_records.ts";
 import { AGENT_VERSION, VERSION } from "./version.ts";
 import { autoDial } from "./auto_dial.ts";
 import { type Membership, membership } from "./membership.ts";
@@ -239,6 +240,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       protocol: options.private ? dhtProtocolOf(options.token) : PUBLIC_DHT_PROTOCOL,
       // A private bootstrap list means a private cluster: serve records, keep LAN addresses.
       ...(explicitBootstrap ? { clientMode: false, peerInfoMapper: passthroughMapper } : {}),
+      // A DHT of the network's own holds rendezvous records only: kept minutes, not the
+      // 48 hours a public DHT server owes everyone's records.
+      ...(options.private || explicitBootstrap
+        ? { reprovide: providerRecordPolicy(options.token) }
+        : {}),
     });
   }
   const prometheusMetrics = options.metricsRegistry === undefined

@@ -8,6 +8,7 @@ import type { NetworkToken } from "../token/token.ts";
 import {
   RENDEZVOUS_INTERVAL_MS,
   RENDEZVOUS_MAX_PROVIDERS,
+  RENDEZVOUS_REPROVIDE_MS,
   RENDEZVOUS_STEP_TIMEOUT_MS,
 } from "./constants.ts";
 
@@ -33,6 +34,11 @@ export interface RendezvousComponents {
   connectionManager: ConnectionManager;
   /** Where the component logs (`p2p:rendezvous`). */
   logger: ComponentLogger;
+  /**
+   * The DHT service, when there is one: told to stop re-providing a CID that rotated out
+   * (kad-dht keeps our own provider records, and re-provides them, until cancelled).
+   */
+  dht?: { cancelReprovide(key: CID): Promise<void> };
 }
 
 /** The result of one rendezvous cycle, for logs and tests. */
@@ -43,6 +49,8 @@ export interface RendezvousCycle {
   dialed: number;
   /** Providers found in total (excluding ourselves). */
   found: number;
+  /** CIDs this cycle provided (a CID is provided again only when it may help: see below). */
+  provided: string[];
 }
 
 /** A running rendezvous loop: see {@linkcode rendezvous}. */
@@ -63,6 +71,8 @@ class RendezvousService implements Rendezvous {
   #current: Promise<RendezvousCycle> | undefined;
   #abort = new AbortController();
   #cycles = 0;
+  /** Our provides per CID still in use: when, and how many connections we had then. */
+  #provided = new Map<string, { atMs: number; connections: number }>();
 
   constructor(components: RendezvousComponents, init: RendezvousInit) {
     this.#components = components;
@@ -121,16 +131,51 @@ class RendezvousService implements Rendezvous {
   async #cycle(): Promise<RendezvousCycle> {
     await this.#dialBootstrapPeers();
     const cids = this.#rendezvousCids();
-    if (!this.#init.dht) return { cids: [], dialed: 0, found: 0 };
+    if (!this.#init.dht) return { cids: [], dialed: 0, found: 0, provided: [] };
+    await this.#forgetRotatedOut(cids);
     let found = 0;
     let dialed = 0;
+    const provided: string[] = [];
     for (const cid of cids) {
-      await this.#provide(cid);
+      if (this.#shouldProvide(cid) && await this.#provide(cid)) provided.push(cid.toString());
       const providers = await this.#findProviders(cid);
       found += providers.length;
       dialed += await this.#dialAll(providers);
     }
-    return { cids: cids.map((c) => c.toString()), dialed, found };
+    return { cids: cids.map((c) => c.toString()), dialed, found, provided };
+  }
+
+  /**
+   * A provider record lives on the DHT far longer than a rendezvous window, so providing the
+   * same CID every cycle (as edgevpn does) only repeats the lookup and the k ADD_PROVIDER
+   * messages to the same peers. A CID is provided again when our connections more than
+   * doubled since we last did (peers closer to it may have joined without the record: a
+   * node that started alone provides again as the network forms, a few times, not every
+   * cycle) or after {@linkcode RENDEZVOUS_REPROVIDE_MS}.
+   */
+  #shouldProvide(cid: CID): boolean {
+    const last = this.#provided.get(cid.toString());
+    if (last === undefined) return true;
+    return this.#connectionCount() > 2 * last.connections ||
+      this.#init.now() - last.atMs >= RENDEZVOUS_REPROVIDE_MS;
+  }
+
+  /** Stops kad-dht re-providing CIDs that are neither current nor previous any more. */
+  async #forgetRotatedOut(inUse: CID[]): Promise<void> {
+    const keep = new Set(inUse.map(String));
+    for (const key of [...this.#provided.keys()]) {
+      if (keep.has(key)) continue;
+      this.#provided.delete(key);
+      try {
+        await this.#components.dht?.cancelReprovide(CID.parse(key));
+      } catch (err) {
+        this.#log("cancel re-provide of %s failed - %e", key, err);
+      }
+    }
+  }
+
+  #connectionCount(): number {
+    return this.#components.connectionManager.getConnections().length;
   }
 
   #rendezvousCids(): CID[] {
@@ -141,11 +186,16 @@ class RendezvousService implements Rendezvous {
     return namespaces.map((ns) => CID.parse(rendezvousCid(ns)));
   }
 
-  async #provide(cid: CID): Promise<void> {
+  /** Provides `cid`; whether it did (a failed provide is tried again next cycle). */
+  async #provide(cid: CID): Promise<boolean> {
+    const connections = this.#connectionCount();
     try {
       await this.#components.contentRouting.provide(cid, { signal: this.#stepSignal() });
+      this.#provided.set(cid.toString(), { atMs: this.#init.now(), connections });
+      return true;
     } catch (err) {
       this.#log("provide %s failed - %e", cid, err);
+      return false;
     }
   }
 
@@ -214,8 +264,8 @@ function peerIdOf(addr: string): string | undefined {
 /**
  * The rendezvous loop of edgevpn's DHT discovery, as a libp2p service: a first cycle when the
  * node has started, then one every `intervalMs`. Each cycle dials bootstrap peers that are
- * not connected, then provides the current and the previous rendezvous CIDs on the DHT,
- * finds their providers and dials those not yet connected.
+ * not connected, then provides the current and the previous rendezvous CIDs on the DHT (again
+ * only when that may help), finds their providers and dials those not yet connected.
  *
  * @param init The token and loop options.
  * @returns A libp2p service factory.
