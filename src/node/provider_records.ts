@@ -16,11 +16,11 @@ export const PROVIDER_SWEEP_MS = 60_000;
 
 /**
  * For a DHT of the network's own (private protocol, or an explicit bootstrap list): its only
- * records are rendezvous CIDs, each searched for two DHT windows
- * (current and previous). kad-dht keeps every record 48 hours and never drops our own: with
- * LocalAI's 30 s window a node of a 20-node network gains some 2,400 records an hour, and
- * every GET_PROVIDERS scans them all. Records outlive their use by one rendezvous cycle and
- * a sweep; the rendezvous loop cancels our own when they rotate out.
+ * records are rendezvous CIDs, each searched for two DHT windows (current and previous).
+ * kad-dht keeps every record 48 hours and never drops our own: with LocalAI's 30 s window a
+ * node of a 20-node network gains some 2,400 records an hour, and every GET_PROVIDERS scans
+ * them all. Records outlive their use by one rendezvous cycle and a sweep; the rendezvous
+ * loop cancels our own when they rotate out.
  *
  * @param token The network token (its DHT window).
  * @returns kad-dht's `reprovide` options.
