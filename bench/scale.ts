@@ -250,14 +250,17 @@ async function runSize(
     cpuMedian: median(idleCpu),
     cpuMax: Math.max(...idleCpu),
     writesMs,
-    writeMedianMs: writesMs.some(Number.isNaN) ? NaN : median(writesMs),
+    writeMedianMs: medianOfAll(writesMs),
     writeCpuMedian: median(writeCpu),
     writeCpuMax: Math.max(...writeCpu),
     formedWritesMs,
-    formedWriteMedianMs: formedWritesMs.length === 0 || formedWritesMs.some(Number.isNaN)
-      ? NaN
-      : median(formedWritesMs),
+    formedWriteMedianMs: medianOfAll(formedWritesMs),
   };
+}
+
+/** The median of the write times; NaN when a write never reached every node (or none ran). */
+function medianOfAll(times: number[]): number {
+  return times.some(Number.isNaN) ? NaN : median(times);
 }
 
 const WIDTHS = [6, 4, 9, 9, 10, 10, 10, 10, 10, 18, 10, 18];

@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import type { ComponentLogger, ContentRouting, Logger } from "@libp2p/interface";
 import type { ConnectionManager } from "@libp2p/interface-internal";
 import type { CID } from "multiformats/cid";
-import { rendezvous, type RendezvousComponents } from "../../src/node/rendezvous.ts";
+import {
+  type Rendezvous,
+  rendezvous,
+  type RendezvousComponents,
+} from "../../src/node/rendezvous.ts";
 import { RENDEZVOUS_REPROVIDE_MS } from "../../src/node/constants.ts";
 import { rendezvousAt, rendezvousCid } from "../../src/token/derive.ts";
-import { generateTokenConfig } from "../../src/token/token.ts";
+import { generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
 import { providerRecordPolicy } from "../../src/node/provider_records.ts";
 
 const silent: Logger = Object.assign(() => {}, {
@@ -54,96 +58,84 @@ const cidAt = (ms: number): string => rendezvousCid(rendezvousAt(token, ms / 100
 // The middle of a window, so that a few seconds either way stay in it.
 const start = (Math.floor(Date.now() / 30_000) + 0.5) * 30_000;
 
-Deno.test("rendezvous provides each CID once while nobody joins", async () => {
-  const net = fakeNetwork();
-  let now = start;
-  const loop = rendezvous({ token, now: () => now })(net.components);
+/** What a test gets: the started loop, its fake network, and the clock it reads (settable). */
+interface LoopRun {
+  loop: Rendezvous;
+  net: ReturnType<typeof fakeNetwork>;
+  clock: { now: number };
+}
+
+/** Runs `body` against a started rendezvous loop on a fake network; stops the loop after. */
+async function withLoop(
+  body: (run: LoopRun) => Promise<void>,
+  init: { failProvides?: number; token?: NetworkToken; startMs?: number } = {},
+): Promise<void> {
+  const net = fakeNetwork(init.failProvides);
+  const clock = { now: init.startMs ?? start };
+  const loop = rendezvous({ token: init.token ?? token, now: () => clock.now })(net.components);
   loop.start();
   try {
+    await body({ loop, net, clock });
+  } finally {
+    await loop.stop();
+  }
+}
+
+Deno.test("rendezvous provides each CID once while nobody joins", () =>
+  withLoop(async ({ loop, net, clock }) => {
     const first = await loop.runCycle();
     assert.deepEqual(first.provided, [cidAt(start), cidAt(start - 30_000)]);
-    now += 10_000;
+    clock.now += 10_000;
     const second = await loop.runCycle();
     assert.deepEqual(second.provided, []);
     assert.equal(second.cids.length, 2, "both CIDs are still searched");
     assert.equal(net.provides.length, 2);
-  } finally {
-    await loop.stop();
-  }
-});
+  }));
 
-Deno.test("rendezvous provides again when its connections more than doubled", async () => {
-  const net = fakeNetwork();
-  let now = start;
-  const loop = rendezvous({ token, now: () => now })(net.components);
-  loop.start();
-  try {
+Deno.test("rendezvous provides again when its connections more than doubled", () =>
+  withLoop(async ({ loop, net, clock }) => {
     await loop.runCycle(); // alone
     net.connections.push({ remotePeer: "a" });
-    now += 1_000;
+    clock.now += 1_000;
     assert.equal((await loop.runCycle()).provided.length, 2, "0 → 1 connection");
     net.connections.push({ remotePeer: "b" });
-    now += 1_000;
+    clock.now += 1_000;
     assert.equal((await loop.runCycle()).provided.length, 0, "1 → 2: not more than doubled");
     net.connections.push({ remotePeer: "c" });
-    now += 1_000;
+    clock.now += 1_000;
     assert.equal((await loop.runCycle()).provided.length, 2, "1 → 3");
-    now += 1_000;
+    clock.now += 1_000;
     assert.equal((await loop.runCycle()).provided.length, 0);
-  } finally {
-    await loop.stop();
-  }
-});
+  }));
 
-Deno.test("rendezvous tries a failed provide again next cycle", async () => {
-  const net = fakeNetwork(1);
-  let now = start;
-  const loop = rendezvous({ token, now: () => now })(net.components);
-  loop.start();
-  try {
+Deno.test("rendezvous tries a failed provide again next cycle", () =>
+  withLoop(async ({ loop, clock }) => {
     assert.deepEqual((await loop.runCycle()).provided, [cidAt(start - 30_000)]);
-    now += 5_000;
+    clock.now += 5_000;
     assert.deepEqual((await loop.runCycle()).provided, [cidAt(start)]);
-  } finally {
-    await loop.stop();
-  }
-});
+  }, { failProvides: 1 }));
 
-Deno.test("rendezvous provides the new CID on rotation and cancels the one rotated out", async () => {
-  const net = fakeNetwork();
-  let now = start;
-  const loop = rendezvous({ token, now: () => now })(net.components);
-  loop.start();
-  try {
+Deno.test("rendezvous provides the new CID on rotation and cancels the one rotated out", () =>
+  withLoop(async ({ loop, net, clock }) => {
     await loop.runCycle();
-    now += 30_000;
-    assert.deepEqual((await loop.runCycle()).provided, [cidAt(now)]);
+    clock.now += 30_000;
+    assert.deepEqual((await loop.runCycle()).provided, [cidAt(clock.now)]);
     assert.deepEqual(net.cancelled, [cidAt(start - 30_000)]);
-    now += RENDEZVOUS_REPROVIDE_MS;
+    clock.now += RENDEZVOUS_REPROVIDE_MS;
     const late = await loop.runCycle();
     assert.equal(late.provided.length, 2, "a fresh window: both CIDs are new");
-  } finally {
-    await loop.stop();
-  }
-});
+  }));
 
-Deno.test("rendezvous provides a long-lived CID again after the re-provide period", async () => {
-  const long = generateTokenConfig({ dhtInterval: 3600 });
-  const net = fakeNetwork();
+Deno.test("rendezvous provides a long-lived CID again after the re-provide period", () => {
   const windowStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-  let now = windowStart + 60_000;
-  const loop = rendezvous({ token: long, now: () => now })(net.components);
-  loop.start();
-  try {
+  return withLoop(async ({ loop, net, clock }) => {
     assert.equal((await loop.runCycle()).provided.length, 2);
-    now += RENDEZVOUS_REPROVIDE_MS - 1;
+    clock.now += RENDEZVOUS_REPROVIDE_MS - 1;
     assert.equal((await loop.runCycle()).provided.length, 0);
-    now += 1;
+    clock.now += 1;
     assert.equal((await loop.runCycle()).provided.length, 2);
     assert.deepEqual(net.cancelled, []);
-  } finally {
-    await loop.stop();
-  }
+  }, { token: generateTokenConfig({ dhtInterval: 3600 }), startMs: windowStart + 60_000 });
 });
 
 Deno.test("provider records outlive their two DHT windows and are swept", () => {
