@@ -25,6 +25,12 @@ export const DEFAULT_LISTEN_ADDRS: readonly string[] = ["/ip4/0.0.0.0/tcp/0", "/
  */
 export const RENDEZVOUS_INTERVAL_MS = 10_000;
 /**
+ * Most cycles between two rendezvous lookups while lookups bring nobody new: a lookup asks
+ * every DHT peer near the CID (a new stream each), and in a formed network it is the DHT's
+ * main idle cost. Newcomers find us by their own lookups, every cycle.
+ */
+export const RENDEZVOUS_MAX_LOOKUP_CYCLES = 6;
+/**
  * A rendezvous CID we provided is provided again after this long even if no peer joined
  * (holders may have restarted): tokens with long DHT intervals keep one CID for minutes.
  */

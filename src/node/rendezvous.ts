@@ -7,6 +7,7 @@ import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
 import {
   RENDEZVOUS_INTERVAL_MS,
+  RENDEZVOUS_MAX_LOOKUP_CYCLES,
   RENDEZVOUS_MAX_PROVIDERS,
   RENDEZVOUS_REPROVIDE_MS,
   RENDEZVOUS_STEP_TIMEOUT_MS,
@@ -43,8 +44,10 @@ export interface RendezvousComponents {
 
 /** The result of one rendezvous cycle, for logs and tests. */
 export interface RendezvousCycle {
-  /** Rendezvous CIDs (current, previous) this cycle provided and searched. */
+  /** Rendezvous CIDs in use (current, previous). */
   cids: string[];
+  /** CIDs whose providers this cycle looked up: none while lookups back off (see below). */
+  searched: string[];
   /** Providers found that were not connected and were dialed successfully. */
   dialed: number;
   /** Providers found in total (excluding ourselves). */
@@ -73,6 +76,8 @@ class RendezvousService implements Rendezvous {
   #cycles = 0;
   /** Our provides per CID still in use: when, and how many connections we had then. */
   #provided = new Map<string, { atMs: number; connections: number }>();
+  /** Lookups: every how many cycles, cycles since the last one, connections after it. */
+  #lookups = { every: 1, skipped: 0, connections: 0 };
 
   constructor(components: RendezvousComponents, init: RendezvousInit) {
     this.#components = components;
@@ -131,18 +136,45 @@ class RendezvousService implements Rendezvous {
   async #cycle(): Promise<RendezvousCycle> {
     await this.#dialBootstrapPeers();
     const cids = this.#rendezvousCids();
-    if (!this.#init.dht) return { cids: [], dialed: 0, found: 0, provided: [] };
+    if (!this.#init.dht) return { cids: [], searched: [], dialed: 0, found: 0, provided: [] };
     await this.#forgetRotatedOut(cids);
+    const lookup = this.#lookupDue();
     let found = 0;
     let dialed = 0;
     const provided: string[] = [];
     for (const cid of cids) {
       if (this.#shouldProvide(cid) && await this.#provide(cid)) provided.push(cid.toString());
+      if (!lookup) continue;
       const providers = await this.#findProviders(cid);
       found += providers.length;
       dialed += await this.#dialAll(providers);
     }
-    return { cids: cids.map((c) => c.toString()), dialed, found, provided };
+    if (lookup) this.#lookedUp(dialed);
+    const searched = lookup ? cids.map(String) : [];
+    return { cids: cids.map(String), searched, dialed, found, provided };
+  }
+
+  /**
+   * Whether this cycle looks up providers. Newcomers find the members by their own lookups
+   * (and dial them), so once lookups bring nobody new a member looks up less often: every
+   * 2, 4, then {@linkcode RENDEZVOUS_MAX_LOOKUP_CYCLES} cycles. A lost connection makes the
+   * next cycle look up (a peer may have gone, or we may have been cut off).
+   */
+  #lookupDue(): boolean {
+    const lookups = this.#lookups;
+    if (this.#connectionCount() < lookups.connections) return true;
+    lookups.skipped++;
+    return lookups.skipped >= lookups.every;
+  }
+
+  /** Back off after a lookup that dialed nobody; back to every cycle after one that did. */
+  #lookedUp(dialed: number): void {
+    const lookups = this.#lookups;
+    const connections = this.#connectionCount();
+    const quiet = dialed === 0 && connections >= lookups.connections;
+    lookups.every = quiet ? Math.min(lookups.every * 2, RENDEZVOUS_MAX_LOOKUP_CYCLES) : 1;
+    lookups.skipped = 0;
+    lookups.connections = connections;
   }
 
   /**
@@ -265,7 +297,8 @@ function peerIdOf(addr: string): string | undefined {
  * The rendezvous loop of edgevpn's DHT discovery, as a libp2p service: a first cycle when the
  * node has started, then one every `intervalMs`. Each cycle dials bootstrap peers that are
  * not connected, then provides the current and the previous rendezvous CIDs on the DHT (again
- * only when that may help), finds their providers and dials those not yet connected.
+ * only when that may help), finds their providers and dials those not yet connected (less
+ * often while that finds nobody new).
  *
  * @param init The token and loop options.
  * @returns A libp2p service factory.

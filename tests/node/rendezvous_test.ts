@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import type { ComponentLogger, ContentRouting, Logger } from "@libp2p/interface";
+import type { ComponentLogger, ContentRouting, Logger, PeerId } from "@libp2p/interface";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import type { ConnectionManager } from "@libp2p/interface-internal";
 import type { CID } from "multiformats/cid";
 import {
@@ -25,6 +27,8 @@ function fakeNetwork(failProvides = 0) {
   const provides: string[] = [];
   const cancelled: string[] = [];
   const connections: unknown[] = [];
+  /** Providers every lookup finds; dials to them succeed (and become connections). */
+  const providers: PeerId[] = [];
   let failures = failProvides;
   const components: RendezvousComponents = {
     logger,
@@ -34,14 +38,16 @@ function fakeNetwork(failProvides = 0) {
         provides.push(cid.toString());
         return Promise.resolve();
       },
-      // deno-lint-ignore require-yield
       findProviders: async function* () {
-        return;
+        yield* providers.map((id) => ({ id, multiaddrs: [] }));
       },
     } as unknown as ContentRouting,
     connectionManager: {
       getConnections: () => connections,
-      openConnection: () => Promise.reject(new Error("no dials in this test")),
+      openConnection: (peer: PeerId) => {
+        connections.push({ remotePeer: peer });
+        return Promise.resolve();
+      },
     } as unknown as ConnectionManager,
     dht: {
       cancelReprovide: (cid: CID) => {
@@ -50,7 +56,7 @@ function fakeNetwork(failProvides = 0) {
       },
     },
   };
-  return { components, provides, cancelled, connections };
+  return { components, provides, cancelled, connections, providers };
 }
 
 const token = generateTokenConfig({ dhtInterval: 30 });
@@ -88,8 +94,35 @@ Deno.test("rendezvous provides each CID once while nobody joins", () =>
     clock.now += 10_000;
     const second = await loop.runCycle();
     assert.deepEqual(second.provided, []);
-    assert.equal(second.cids.length, 2, "both CIDs are still searched");
+    assert.equal(second.cids.length, 2, "both CIDs are still in use");
     assert.equal(net.provides.length, 2);
+  }));
+
+/** Which of `count` cycles looked up providers, as a string of `L` (looked up) and `.`. */
+async function lookups(loop: Rendezvous, clock: { now: number }, count: number): Promise<string> {
+  let seen = "";
+  for (let i = 0; i < count; i++) {
+    seen += (await loop.runCycle()).searched.length > 0 ? "L" : ".";
+    clock.now += 1_000;
+  }
+  return seen;
+}
+
+Deno.test("rendezvous looks up less often while lookups find nobody new", () =>
+  withLoop(async ({ loop, net, clock }) => {
+    net.connections.push({ remotePeer: "a" }, { remotePeer: "b" });
+    assert.equal(await lookups(loop, clock, 20), "L.L...L.....L.....L.");
+  }));
+
+Deno.test("rendezvous looks up every cycle again after a lost connection or a new provider", () =>
+  withLoop(async ({ loop, net, clock }) => {
+    net.connections.push({ remotePeer: "a" }, { remotePeer: "b" });
+    assert.equal(await lookups(loop, clock, 8), "L.L...L.");
+    net.connections.pop();
+    assert.equal(await lookups(loop, clock, 4), "LL.L", "the next cycle looks, then backs off");
+    net.providers.push(peerIdFromPrivateKey(await generateKeyPair("Ed25519")));
+    assert.equal(await lookups(loop, clock, 6), "...LL.", "the due lookup dials: every cycle");
+    assert.equal(net.connections.length, 2);
   }));
 
 Deno.test("rendezvous provides again when its connections more than doubled", () =>
