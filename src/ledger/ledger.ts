@@ -140,7 +140,11 @@ export class Ledger extends EventTarget {
   /** Copies of the current block heard from peers since the last periodic rebroadcast. */
   #heardSame = 0;
   #block: Block;
-  #owned = new Map<Key, { bucket: string; key: string; json: string }>();
+  /** Entries this node wrote, with the value each replaced of ours (`previous`), if any. */
+  #owned = new Map<
+    Key,
+    { bucket: string; key: string; json: string; previous: string | undefined }
+  >();
   #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #reannounceIntervalMs: number;
@@ -281,7 +285,9 @@ export class Ledger extends EventTarget {
     }
     if (committed.length === 0) return;
     for (const p of committed) {
-      this.#owned.set(keyOf(p.bucket, p.key), { bucket: p.bucket, key: p.key, json: p.json });
+      const id = keyOf(p.bucket, p.key);
+      const previous = this.#owned.get(id)?.json;
+      this.#owned.set(id, { bucket: p.bucket, key: p.key, json: p.json, previous });
       this.#tombstones.delete(keyOf(p.bucket, p.key));
     }
     void this.#publish().then(() => {
@@ -357,8 +363,9 @@ export class Ledger extends EventTarget {
 
   /**
    * Writes back own entries the current block lacks or holds with another value, and own
-   * deletions it brings back. A missing entry is written back at once, always. An entry
-   * that another writer changed, or a deleted key that came back, is written back at once
+   * deletions it brings back. A missing entry, or one holding the value our last write
+   * replaced, is written back at once, always. An entry that another writer changed, or a
+   * deleted key that came back, is written back at once
    * only if it was not less than `reannounceIntervalMs` ago; otherwise at the end of that
    * interval (`force` skips the wait): two writers contesting one key would otherwise answer
    * each other's blocks forever.
@@ -380,9 +387,11 @@ export class Ledger extends EventTarget {
       return false;
     };
     let storage = this.#block.Storage;
-    for (const [id, { bucket, key, json }] of this.#owned) {
+    for (const [id, { bucket, key, json, previous }] of this.#owned) {
       const current = storage[bucket]?.[key];
-      if (current === undefined || (current !== json && due(id))) {
+      // Our own earlier value comes from a block built before our last write (a concurrent
+      // writer's), not from a writer contesting the key: written back at once, always.
+      if (current === undefined || (current !== json && (current === previous || due(id)))) {
         storage = withValue(storage, bucket, key, json);
       }
     }

@@ -185,7 +185,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
     hub.start();
     ledger.start();
     if (opts.healthcheck !== false) {
-      network.#detach.push(startHeartbeat(ledger, node.peerId.toString(), { now }));
+      network.#detach.push(startHeartbeat(ledger, node.peerId.toString(), now));
     }
     if (opts.lonelyAfterMs !== 0) {
       network.#detach.push(watchLoneliness(network, opts.lonelyAfterMs));
