@@ -140,11 +140,7 @@ export class Ledger extends EventTarget {
   /** Copies of the current block heard from peers since the last periodic rebroadcast. */
   #heardSame = 0;
   #block: Block;
-  /** Entries this node wrote, with the value each replaced of ours (`previous`), if any. */
-  #owned = new Map<
-    Key,
-    { bucket: string; key: string; json: string; previous: string | undefined }
-  >();
+  #owned = new Map<Key, { bucket: string; key: string; json: string }>();
   #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #reannounceIntervalMs: number;
@@ -285,9 +281,7 @@ export class Ledger extends EventTarget {
     }
     if (committed.length === 0) return;
     for (const p of committed) {
-      const id = keyOf(p.bucket, p.key);
-      const previous = this.#owned.get(id)?.json;
-      this.#owned.set(id, { bucket: p.bucket, key: p.key, json: p.json, previous });
+      this.#owned.set(keyOf(p.bucket, p.key), { bucket: p.bucket, key: p.key, json: p.json });
       this.#tombstones.delete(keyOf(p.bucket, p.key));
     }
     void this.#publish().then(() => {
@@ -363,9 +357,8 @@ export class Ledger extends EventTarget {
 
   /**
    * Writes back own entries the current block lacks or holds with another value, and own
-   * deletions it brings back. A missing entry, or one holding the value our last write
-   * replaced, is written back at once, always. An entry that another writer changed, or a
-   * deleted key that came back, is written back at once
+   * deletions it brings back. A missing entry is written back at once, always. An entry
+   * that another writer changed, or a deleted key that came back, is written back at once
    * only if it was not less than `reannounceIntervalMs` ago; otherwise at the end of that
    * interval (`force` skips the wait): two writers contesting one key would otherwise answer
    * each other's blocks forever.
@@ -387,11 +380,9 @@ export class Ledger extends EventTarget {
       return false;
     };
     let storage = this.#block.Storage;
-    for (const [id, { bucket, key, json, previous }] of this.#owned) {
+    for (const [id, { bucket, key, json }] of this.#owned) {
       const current = storage[bucket]?.[key];
-      // Our own earlier value comes from a block built before our last write (a concurrent
-      // writer's), not from a writer contesting the key: written back at once, always.
-      if (current === undefined || (current !== json && (current === previous || due(id)))) {
+      if (current === undefined || (current !== json && due(id))) {
         storage = withValue(storage, bucket, key, json);
       }
     }

@@ -177,42 +177,6 @@ Deno.test("Ledger: two owners of one key do not re-announce it in an endless sto
   }
 });
 
-Deno.test("Ledger: blocks built before our last write get it back at once, contests wait", async () => {
-  const { a, b, wire, channelA, stop } = pair({ reannounceIntervalMs: 60_000 });
-  try {
-    await a.put("healthcheck", "a", "t1");
-    wire.flush();
-    await a.put("healthcheck", "a", "t2");
-    wire.flush();
-    // Two concurrent writers' blocks, each built on the block that held a's "t1".
-    const builtOn = (index: number, value: string): Block => ({
-      ...nextBlock(
-        a.block,
-        withValue(a.storage, "healthcheck", "a", JSON.stringify(value)),
-        new Date(T0),
-      ),
-      Index: index,
-    });
-    for (const [i, index] of [20, 30].entries()) {
-      channelA.deliver(builtOn(index, "t1"), "X");
-      wire.flush();
-      assert.equal(a.get("healthcheck", "a"), "t2", `written back at once (${i + 1})`);
-      assert.equal(b.get("healthcheck", "a"), "t2");
-    }
-    assert.equal(a.stats.reannounced, 2, "the second, within the bound, is not held back");
-    // A value a never wrote is a contest: answered once, then held back by the bound.
-    channelA.deliver(builtOn(40, "someone else's"), "X");
-    wire.flush();
-    assert.equal(a.get("healthcheck", "a"), "t2");
-    channelA.deliver(builtOn(50, "someone else's"), "X");
-    wire.flush();
-    assert.equal(a.get("healthcheck", "a"), "someone else's");
-    assert.equal(a.stats.reannounced, 3);
-  } finally {
-    stop();
-  }
-});
-
 Deno.test("Ledger: a deletion contested by the key's owner does not storm either", async () => {
   const { a, b, wire, stop } = pair({ reannounceIntervalMs: 60_000 });
   try {
