@@ -5,6 +5,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
+import { backoffDelay } from "./backoff.ts";
 import {
   RENDEZVOUS_INTERVAL_MS,
   RENDEZVOUS_MAX_LOOKUP_CYCLES,
@@ -76,8 +77,8 @@ class RendezvousService implements Rendezvous {
   #cycles = 0;
   /** Our provides per CID still in use: when, and how many connections we had then. */
   #provided = new Map<string, { atMs: number; connections: number }>();
-  /** Lookups: every how many cycles, cycles since the last one, connections after it. */
-  #lookups = { every: 1, skipped: 0, connections: 0 };
+  /** Lookups in a row that dialed nobody, cycles since the last one, connections after it. */
+  #lookups = { quiet: 0, skipped: 0, connections: 0 };
 
   constructor(components: RendezvousComponents, init: RendezvousInit) {
     this.#components = components;
@@ -150,8 +151,8 @@ class RendezvousService implements Rendezvous {
       dialed += await this.#dialAll(providers);
     }
     if (lookup) this.#lookedUp(dialed);
-    const searched = lookup ? cids.map(String) : [];
-    return { cids: cids.map(String), searched, dialed, found, provided };
+    const inUse = cids.map(String);
+    return { cids: inUse, searched: lookup ? inUse : [], dialed, found, provided };
   }
 
   /**
@@ -164,7 +165,13 @@ class RendezvousService implements Rendezvous {
     const lookups = this.#lookups;
     if (this.#connectionCount() < lookups.connections) return true;
     lookups.skipped++;
-    return lookups.skipped >= lookups.every;
+    // The project's one backoff, counted in cycles and without jitter (cycles are the unit).
+    const every = backoffDelay(lookups.quiet, {
+      baseMs: 1,
+      maxMs: RENDEZVOUS_MAX_LOOKUP_CYCLES,
+      random: () => 1,
+    });
+    return lookups.skipped >= every;
   }
 
   /** Back off after a lookup that dialed nobody; back to every cycle after one that did. */
@@ -172,7 +179,7 @@ class RendezvousService implements Rendezvous {
     const lookups = this.#lookups;
     const connections = this.#connectionCount();
     const quiet = dialed === 0 && connections >= lookups.connections;
-    lookups.every = quiet ? Math.min(lookups.every * 2, RENDEZVOUS_MAX_LOOKUP_CYCLES) : 1;
+    lookups.quiet = quiet ? lookups.quiet + 1 : 0;
     lookups.skipped = 0;
     lookups.connections = connections;
   }
