@@ -3,6 +3,7 @@
  * the bench, and never in tests: a figure depends on the machine and its load.
  */
 import type { LifecycleResult } from "./lifecycle.ts";
+import type { NatBenchResult } from "./nat.ts";
 import type { ScaleResult } from "./scale.ts";
 import type { TunnelResult } from "./tunnel.ts";
 
@@ -54,6 +55,12 @@ export const GOALS: readonly Goal[] = [
   },
   { key: "ledger_put_3000_ms", label: "ledger put with 3,000 keys, ms", op: "<=", bound: 5 },
   { key: "network_stop_ms", label: "Network.stop() of an idle node, ms", op: "<=", bound: 100 },
+  {
+    key: "nat_relayed_direct_ratio",
+    label: "NAT lab: relayed tunnel bulk ÷ direct (UPnP-mapped)",
+    op: ">=",
+    bound: 0.5,
+  },
 ];
 
 function ratio(a: number | undefined, b: number | undefined): number {
@@ -84,6 +91,24 @@ export function sshSummary(tunnel: TunnelResult | undefined): Record<string, Sum
     "nginx_rtt_p50_ms": nginx?.rtt.p50Ms ?? NaN,
     "haproxy_conn_per_s": haproxy?.conn.perS ?? NaN,
     "nginx_conn_per_s": nginx?.conn.perS ?? NaN,
+  };
+}
+
+/** The NAT lab's paths, and the relayed one's share of the direct one. */
+export function natSummary(nat: NatBenchResult | undefined): Record<string, SummaryValue> {
+  return {
+    "nat_relayed_bulk_mbps": nat?.relayed?.bulkMiBs ?? NaN,
+    "nat_direct_bulk_mbps": nat?.direct?.bulkMiBs ?? NaN,
+    "nat_relayed_direct_ratio": ratio(nat?.relayed?.bulkMiBs, nat?.direct?.bulkMiBs),
+    "nat_punched_bulk_mbps": nat?.punched?.bulkMiBs ?? NaN,
+    "nat_punched_rtt_p50_ms": nat?.punched?.rttP50Ms ?? NaN,
+    "nat_punch_successes": nat?.punch?.successes ?? NaN,
+    "nat_punch_median_ms": nat?.punch?.medianMs ?? NaN,
+    "nat_relayed_rtt_p50_ms": nat?.relayed?.rttP50Ms ?? NaN,
+    "nat_direct_rtt_p50_ms": nat?.direct?.rttP50Ms ?? NaN,
+    "nat_reservation_ms": nat?.reservationMs ?? NaN,
+    "nat_first_relayed_answer_ms": nat?.firstRelayedAnswerMs ?? NaN,
+    "nat_upnp_mapping_ms": nat?.upnpMappingMs ?? NaN,
   };
 }
 

@@ -22,7 +22,7 @@ import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./
 import { loadAvg, stopAllChildren } from "./lib/proc.ts";
 import { chooseProxy, otherProxies, type ProxyKind } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
-import { goalLines, lifecycleSummary, scaleSummary, sshSummary } from "./goals.ts";
+import { goalLines, lifecycleSummary, natSummary, scaleSummary, sshSummary } from "./goals.ts";
 import { runScaleBench, SCALE_FULL, SCALE_QUICK, type ScaleResult } from "./scale.ts";
 import {
   LIFECYCLE_FULL,
@@ -178,16 +178,7 @@ function summarize(
       ? ledger.sizes.filter((x) => !x.readiness.complete || !Number.isFinite(x.medianMs)).length
       : NaN,
     "node_idle_rss_mib": ledger?.nodeIdleRssMiB ?? NaN,
-    "nat_relayed_bulk_mbps": nat?.relayed?.bulkMiBs ?? NaN,
-    "nat_direct_bulk_mbps": nat?.direct?.bulkMiBs ?? NaN,
-    "nat_punched_bulk_mbps": nat?.punched?.bulkMiBs ?? NaN,
-    "nat_punched_rtt_p50_ms": nat?.punched?.rttP50Ms ?? NaN,
-    "nat_punch_successes": nat?.punch?.successes ?? NaN,
-    "nat_punch_median_ms": nat?.punch?.medianMs ?? NaN,
-    "nat_relayed_rtt_p50_ms": nat?.relayed?.rttP50Ms ?? NaN,
-    "nat_direct_rtt_p50_ms": nat?.direct?.rttP50Ms ?? NaN,
-    "nat_reservation_ms": nat?.reservationMs ?? NaN,
-    "nat_upnp_mapping_ms": nat?.upnpMappingMs ?? NaN,
+    ...natSummary(nat),
     ...sshSummary(tunnel),
     ...lifecycleSummary(lifecycle),
     ...scaleSummary(scale),

@@ -36,6 +36,11 @@ export const RENDEZVOUS_MAX_LOOKUP_CYCLES = 6;
  */
 export const RENDEZVOUS_REPROVIDE_MS = 5 * 60_000;
 /**
+ * After our addresses changed (a relay reservation, a UPnP mapping), the next rendezvous
+ * cycle, which provides them, runs this soon: changes come in bursts, taken as one.
+ */
+export const RENDEZVOUS_ADDRESS_SETTLE_MS = 1_000;
+/**
  * Bound on one provide or find-providers step of a rendezvous cycle.
  */
 export const RENDEZVOUS_STEP_TIMEOUT_MS = 8_000;

@@ -1,5 +1,13 @@
-import type { ComponentLogger, ContentRouting, Logger, PeerId, Startable } from "@libp2p/interface";
-import type { ConnectionManager } from "@libp2p/interface-internal";
+import type {
+  ComponentLogger,
+  ContentRouting,
+  Libp2pEvents,
+  Logger,
+  PeerId,
+  Startable,
+  TypedEventTarget,
+} from "@libp2p/interface";
+import type { AddressManager, ConnectionManager } from "@libp2p/interface-internal";
 import { CID } from "multiformats/cid";
 import { multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -7,6 +15,7 @@ import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
 import { backoffDelay } from "./backoff.ts";
 import {
+  RENDEZVOUS_ADDRESS_SETTLE_MS,
   RENDEZVOUS_INTERVAL_MS,
   RENDEZVOUS_MAX_LOOKUP_CYCLES,
   RENDEZVOUS_MAX_PROVIDERS,
@@ -30,6 +39,12 @@ export interface RendezvousInit {
 
 /** What the node gives the {@linkcode rendezvous} component. */
 export interface RendezvousComponents {
+  /** Our own peer ID (a lookup finds our own record too). */
+  peerId: PeerId;
+  /** Our addresses: a provider record carries them, so a change is provided again. */
+  addressManager: Pick<AddressManager, "getAddresses">;
+  /** The node's events, where `self:peer:update` says our addresses may have changed. */
+  events: TypedEventTarget<Libp2pEvents>;
   /** Provides and finds the rendezvous CIDs (the DHT). */
   contentRouting: ContentRouting;
   /** Dials bootstrap peers and providers. */
@@ -51,6 +66,8 @@ export interface RendezvousCycle {
   searched: string[];
   /** Providers found that were not connected and were dialed successfully. */
   dialed: number;
+  /** Providers found that were not connected and could not be dialed. */
+  unreached: number;
   /** Providers found in total (excluding ourselves). */
   found: number;
   /** CIDs this cycle provided (a CID is provided again only when it may help: see below). */
@@ -75,10 +92,12 @@ class RendezvousService implements Rendezvous {
   #current: Promise<RendezvousCycle> | undefined;
   #abort = new AbortController();
   #cycles = 0;
-  /** Our provides per CID still in use: when, and how many connections we had then. */
-  #provided = new Map<string, { atMs: number; connections: number }>();
-  /** Lookups in a row that dialed nobody, cycles since the last one, connections after it. */
+  /** Our provides per CID still in use: when, our connections and our addresses then. */
+  #provided = new Map<string, { atMs: number; connections: number; addresses: string }>();
+  /** Lookups in a row that brought nobody new, cycles since the last one, connections after. */
   #lookups = { quiet: 0, skipped: 0, connections: 0 };
+  /** Our addresses changed during a cycle: run the next one soon, not after the interval. */
+  #rerunSoon = false;
 
   constructor(components: RendezvousComponents, init: RendezvousInit) {
     this.#components = components;
@@ -103,6 +122,7 @@ class RendezvousService implements Rendezvous {
   start(): void {
     this.#running = true;
     this.#abort = new AbortController();
+    this.#components.events.addEventListener("self:peer:update", this.#onSelfUpdate);
   }
 
   afterStart(): void {
@@ -111,6 +131,7 @@ class RendezvousService implements Rendezvous {
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#components.events.removeEventListener("self:peer:update", this.#onSelfUpdate);
     this.#abort.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -125,34 +146,65 @@ class RendezvousService implements Rendezvous {
     return this.#current;
   }
 
+  /** The one timer of the loop: a new schedule replaces the pending one. */
   #schedule(delayMs: number): void {
     if (!this.#running) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       this.runCycle()
         .catch((err) => this.#log.error("rendezvous cycle failed - %e", err))
-        .finally(() => this.#schedule(this.#init.intervalMs));
+        .finally(() => {
+          const soon = this.#rerunSoon;
+          this.#rerunSoon = false;
+          this.#schedule(soon ? RENDEZVOUS_ADDRESS_SETTLE_MS : this.#init.intervalMs);
+        });
     }, delayMs);
   }
+
+  /**
+   * Peers that look us up dial the addresses of our provider record, and a node behind NAT
+   * gets the one that works (its relay reservation, a UPnP mapping) after its first provide:
+   * a change of addresses brings the next cycle forward, which provides again (see
+   * {@linkcode RendezvousService.#shouldProvide}). Changes come in bursts; the settle delay
+   * takes them as one.
+   */
+  #onSelfUpdate = (): void => {
+    if (!this.#running || this.#provided.size === 0) return;
+    const addresses = this.#addressKey();
+    if ([...this.#provided.values()].every((p) => p.addresses === addresses)) return;
+    this.#log("our addresses changed, providing them again: %s", addresses);
+    if (this.#current !== undefined) this.#rerunSoon = true;
+    else this.#schedule(RENDEZVOUS_ADDRESS_SETTLE_MS);
+  };
 
   async #cycle(): Promise<RendezvousCycle> {
     await this.#dialBootstrapPeers();
     const cids = this.#rendezvousCids();
-    if (!this.#init.dht) return { cids: [], searched: [], dialed: 0, found: 0, provided: [] };
+    if (!this.#init.dht) {
+      return { cids: [], searched: [], dialed: 0, unreached: 0, found: 0, provided: [] };
+    }
     await this.#forgetRotatedOut(cids);
     const lookup = this.#lookupDue();
     let found = 0;
     let dialed = 0;
+    let unreached = 0;
     const provided: string[] = [];
     for (const cid of cids) {
       if (this.#shouldProvide(cid) && await this.#provide(cid)) provided.push(cid.toString());
       if (!lookup) continue;
       const providers = await this.#findProviders(cid);
       found += providers.length;
-      dialed += await this.#dialAll(providers);
+      const dials = await this.#dialAll(providers);
+      dialed += dials.dialed;
+      unreached += dials.failed;
     }
-    if (lookup) this.#lookedUp(dialed);
+    if (lookup) this.#lookedUp(dialed + unreached);
     const inUse = cids.map(String);
-    return { cids: inUse, searched: lookup ? inUse : [], dialed, found, provided };
+    const searched = lookup ? inUse : [];
+    const cycle = { cids: inUse, searched, dialed, unreached, found, provided };
+    this.#log("cycle %d: %o", this.#cycles, cycle);
+    return cycle;
   }
 
   /**
@@ -174,11 +226,16 @@ class RendezvousService implements Rendezvous {
     return lookups.skipped >= every;
   }
 
-  /** Back off after a lookup that dialed nobody; back to every cycle after one that did. */
-  #lookedUp(dialed: number): void {
+  /**
+   * Back off after a lookup that found nobody new: every provider it found was connected
+   * already. One that dialed someone, or found someone it could not dial yet (a record with
+   * no reachable address: a peer behind NAT before its reservation), keeps lookups every
+   * cycle.
+   */
+  #lookedUp(notConnected: number): void {
     const lookups = this.#lookups;
     const connections = this.#connectionCount();
-    const quiet = dialed === 0 && connections >= lookups.connections;
+    const quiet = notConnected === 0 && connections >= lookups.connections;
     lookups.quiet = quiet ? lookups.quiet + 1 : 0;
     lookups.skipped = 0;
     lookups.connections = connections;
@@ -190,13 +247,19 @@ class RendezvousService implements Rendezvous {
    * messages to the same peers. A CID is provided again when our connections more than
    * doubled since we last did (peers closer to it may have joined without the record: a
    * node that started alone provides again as the network forms, a few times, not every
-   * cycle) or after {@linkcode RENDEZVOUS_REPROVIDE_MS}.
+   * cycle), when our addresses changed (the record carries them), or after
+   * {@linkcode RENDEZVOUS_REPROVIDE_MS}.
    */
   #shouldProvide(cid: CID): boolean {
     const last = this.#provided.get(cid.toString());
     if (last === undefined) return true;
     return this.#connectionCount() > 2 * last.connections ||
+      last.addresses !== this.#addressKey() ||
       this.#init.now() - last.atMs >= RENDEZVOUS_REPROVIDE_MS;
+  }
+
+  #addressKey(): string {
+    return this.#components.addressManager.getAddresses().map(String).sort().join(" ");
   }
 
   /** Stops kad-dht re-providing CIDs that are neither current nor previous any more. */
@@ -228,9 +291,10 @@ class RendezvousService implements Rendezvous {
   /** Provides `cid`; whether it did (a failed provide is tried again next cycle). */
   async #provide(cid: CID): Promise<boolean> {
     const connections = this.#connectionCount();
+    const addresses = this.#addressKey();
     try {
       await this.#components.contentRouting.provide(cid, { signal: this.#stepSignal() });
-      this.#provided.set(cid.toString(), { atMs: this.#init.now(), connections });
+      this.#provided.set(cid.toString(), { atMs: this.#init.now(), connections, addresses });
       return true;
     } catch (err) {
       this.#log("provide %s failed - %e", cid, err);
@@ -243,6 +307,7 @@ class RendezvousService implements Rendezvous {
     try {
       const options = { signal: this.#stepSignal() };
       for await (const provider of this.#components.contentRouting.findProviders(cid, options)) {
+        if (provider.id.equals(this.#components.peerId)) continue;
         if (!peers.some((p) => p.equals(provider.id))) peers.push(provider.id);
         if (peers.length >= RENDEZVOUS_MAX_PROVIDERS) break;
       }
@@ -252,7 +317,8 @@ class RendezvousService implements Rendezvous {
     return peers;
   }
 
-  async #dialAll(peers: PeerId[]): Promise<number> {
+  /** Dials the providers not connected yet: how many dials succeeded and failed. */
+  async #dialAll(peers: PeerId[]): Promise<{ dialed: number; failed: number }> {
     const connected = new Set(
       this.#components.connectionManager.getConnections().map((c) => c.remotePeer.toString()),
     );
@@ -262,7 +328,13 @@ class RendezvousService implements Rendezvous {
         this.#components.connectionManager.openConnection(p, { signal: this.#stepSignal() })
       ),
     );
-    return results.filter((r) => r.status === "fulfilled").length;
+    for (const [i, r] of results.entries()) {
+      if (r.status === "rejected") {
+        this.#log("dial of provider %p failed - %e", targets[i], r.reason);
+      }
+    }
+    const dialed = results.filter((r) => r.status === "fulfilled").length;
+    return { dialed, failed: results.length - dialed };
   }
 
   async #dialBootstrapPeers(): Promise<void> {

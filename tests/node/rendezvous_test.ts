@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import type { ComponentLogger, ContentRouting, Logger, PeerId } from "@libp2p/interface";
+import type {
+  ComponentLogger,
+  ContentRouting,
+  Libp2pEvents,
+  Logger,
+  PeerId,
+  TypedEventTarget,
+} from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { waitFor } from "../_helpers/wait.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import type { ConnectionManager } from "@libp2p/interface-internal";
@@ -22,15 +31,27 @@ const silent: Logger = Object.assign(() => {}, {
 });
 const logger: ComponentLogger = { forComponent: () => silent };
 
+const self = peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
+const newPeerId = async (): Promise<PeerId> =>
+  peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
+
 /** A DHT and connection manager that record what the rendezvous loop asks of them. */
 function fakeNetwork(failProvides = 0) {
   const provides: string[] = [];
   const cancelled: string[] = [];
   const connections: unknown[] = [];
-  /** Providers every lookup finds; dials to them succeed (and become connections). */
-  const providers: PeerId[] = [];
+  /** Providers every lookup finds (our own record among them); dials to them succeed… */
+  const providers: PeerId[] = [self];
+  /** …except to these, whose records hold no address we reach. */
+  const unreachable = new Set<string>();
+  /** Our own addresses, as the address manager gives them. */
+  const addresses = [multiaddr("/ip4/10.0.0.2/tcp/4001")];
+  const events = new EventTarget() as TypedEventTarget<Libp2pEvents>;
   let failures = failProvides;
   const components: RendezvousComponents = {
+    peerId: self,
+    addressManager: { getAddresses: () => [...addresses] },
+    events,
     logger,
     contentRouting: {
       provide: (cid: CID) => {
@@ -45,6 +66,10 @@ function fakeNetwork(failProvides = 0) {
     connectionManager: {
       getConnections: () => connections,
       openConnection: (peer: PeerId) => {
+        if (peer.equals(self)) return Promise.reject(new Error("Can not dial self"));
+        if (unreachable.has(peer.toString())) {
+          return Promise.reject(new Error("All multiaddr dials failed"));
+        }
         connections.push({ remotePeer: peer });
         return Promise.resolve();
       },
@@ -56,7 +81,16 @@ function fakeNetwork(failProvides = 0) {
       },
     },
   };
-  return { components, provides, cancelled, connections, providers };
+  return {
+    components,
+    provides,
+    cancelled,
+    connections,
+    providers,
+    unreachable,
+    addresses,
+    events,
+  };
 }
 
 const token = generateTokenConfig({ dhtInterval: 30 });
@@ -74,11 +108,15 @@ interface LoopRun {
 /** Runs `body` against a started rendezvous loop on a fake network; stops the loop after. */
 async function withLoop(
   body: (run: LoopRun) => Promise<void>,
-  init: { failProvides?: number; token?: NetworkToken; startMs?: number } = {},
+  init: { failProvides?: number; token?: NetworkToken; startMs?: number; intervalMs?: number } = {},
 ): Promise<void> {
   const net = fakeNetwork(init.failProvides);
   const clock = { now: init.startMs ?? start };
-  const loop = rendezvous({ token: init.token ?? token, now: () => clock.now })(net.components);
+  const loop = rendezvous({
+    token: init.token ?? token,
+    now: () => clock.now,
+    ...(init.intervalMs === undefined ? {} : { intervalMs: init.intervalMs }),
+  })(net.components);
   loop.start();
   try {
     await body({ loop, net, clock });
@@ -120,10 +158,47 @@ Deno.test("rendezvous looks up every cycle again after a lost connection or a ne
     assert.equal(await lookups(loop, clock, 8), "L.L...L.");
     net.connections.pop();
     assert.equal(await lookups(loop, clock, 4), "LL.L", "the next cycle looks, then backs off");
-    net.providers.push(peerIdFromPrivateKey(await generateKeyPair("Ed25519")));
+    net.providers.push(await newPeerId());
     assert.equal(await lookups(loop, clock, 6), "...LL.", "the due lookup dials: every cycle");
     assert.equal(net.connections.length, 2);
   }));
+
+Deno.test("rendezvous looks up every cycle while it finds a provider it cannot dial yet", () =>
+  withLoop(async ({ loop, net, clock }) => {
+    net.connections.push({ remotePeer: "a" });
+    const behindNat = await newPeerId();
+    net.providers.push(behindNat);
+    net.unreachable.add(behindNat.toString());
+    const first = await loop.runCycle();
+    assert.deepEqual([first.found, first.dialed, first.unreached], [2, 0, 2], "one per CID");
+    clock.now += 1_000;
+    assert.equal(await lookups(loop, clock, 3), "LLL");
+    net.unreachable.clear(); // its reservation is in its record now
+    assert.equal(await lookups(loop, clock, 4), "LL.L", "dialed, then nobody new: backs off");
+    assert.equal(net.connections.length, 2);
+  }));
+
+Deno.test("rendezvous leaves its own record out of what a lookup found", () =>
+  withLoop(async ({ loop }) => {
+    const cycle = await loop.runCycle();
+    assert.equal(cycle.searched.length, 2);
+    assert.deepEqual([cycle.found, cycle.dialed, cycle.unreached], [0, 0, 0]);
+  }));
+
+Deno.test("rendezvous provides again, within a second, when its addresses change", () =>
+  withLoop(async ({ loop, net }) => {
+    loop.afterStart?.();
+    await waitFor(() => loop.cycles >= 1, { timeoutMs: 5_000, message: "the first cycle" });
+    assert.equal(net.provides.length, 2);
+    net.events.dispatchEvent(new CustomEvent("self:peer:update"));
+    net.addresses.push(multiaddr("/ip4/11.0.0.1/tcp/4001/p2p-circuit")); // a reservation
+    net.events.dispatchEvent(new CustomEvent("self:peer:update"));
+    // The interval is a minute: only the address change brings a cycle within the wait.
+    await waitFor(() => loop.cycles >= 2, { timeoutMs: 5_000, message: "a second cycle" });
+    assert.equal(net.provides.length, 4, "both CIDs provided with the new address");
+    await loop.runCycle();
+    assert.equal(net.provides.length, 4, "and not again while the addresses stay");
+  }, { intervalMs: 60_000 }));
 
 Deno.test("rendezvous provides again when its connections more than doubled", () =>
   withLoop(async ({ loop, net, clock }) => {
