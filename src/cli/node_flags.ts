@@ -108,7 +108,7 @@ export function nodeCommand(
       )
       .option(
         "--low-memory",
-        `collect garbage eagerly: a DHT node holds about 40 % less memory for about 1 % more of a core ${
+        `collect garbage eagerly: a DHT node holds about 40 % less memory for up to 2 % more of a core ${
           envHelp(NODE_ENV.lowMemory)
         }=true`,
       )
