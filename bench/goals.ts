@@ -136,7 +136,10 @@ export function scaleSummary(scale: ScaleResult | undefined): Record<string, Sum
       out[`${tag}_rss_mib`] = r?.rssMedianMiB ?? NaN;
       out[`${tag}_cpu`] = r?.cpuMedian ?? NaN;
       out[`${tag}_ledger_ms`] = r?.writeMedianMs ?? NaN;
-      if (dht) out[`${tag}_formed_ledger_ms`] = r?.formedWriteMedianMs ?? NaN;
+      if (dht) {
+        out[`${tag}_formed_ledger_ms`] = r?.formedWriteMedianMs ?? NaN;
+        out[`${tag}_formed_rss_mib`] = r?.formedRssMedianMiB ?? NaN;
+      }
     }
   }
   return out;

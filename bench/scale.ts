@@ -77,6 +77,8 @@ export interface ScaleRow {
   /** Idle RSS per node, MiB: median and max. */
   rssMedianMiB: number;
   rssMaxMiB: number;
+  /** RSS per node in the formed network (median, MiB; NaN when not timed again). */
+  formedRssMedianMiB: number;
   /** Idle CPU per node, share of one core: median and max. */
   cpuMedian: number;
   cpuMax: number;
@@ -234,8 +236,10 @@ async function runSize(
   const writesMs = await timeWrites("k");
   const writeCpu = Object.values(during().procs).map((p) => p.coreShare);
   let formedWritesMs: number[] = [];
+  let formedRss: number[] = [];
   if (dht && opts.settleMs > 0) {
     await sleep(opts.settleMs);
+    formedRss = nodes.map((node) => rssMiB(node.p2p.child.pid));
     formedWritesMs = await timeWrites("formed-k");
   }
   return {
@@ -247,6 +251,7 @@ async function runSize(
     membersMedian: median(counts),
     rssMedianMiB: median(rss),
     rssMaxMiB: Math.max(...rss),
+    formedRssMedianMiB: formedRss.length === 0 ? NaN : median(formedRss),
     cpuMedian: median(idleCpu),
     cpuMax: Math.max(...idleCpu),
     writesMs,
@@ -263,7 +268,7 @@ function medianOfAll(times: number[]): number {
   return times.some(Number.isNaN) ? NaN : median(times);
 }
 
-const WIDTHS = [6, 4, 9, 9, 10, 10, 10, 10, 10, 18, 10, 18];
+const WIDTHS = [6, 4, 9, 9, 10, 10, 10, 10, 10, 18, 10, 18, 10];
 
 /** Runs the scale bench; every process it starts is stopped before the next size. */
 export async function runScaleBench(
@@ -288,43 +293,45 @@ export async function runScaleBench(
       "runs ms",
       "formed ms",
       "runs ms",
+      "formed RSS",
     ],
     WIDTHS,
   ));
   const rows: ScaleRow[] = [];
-  for (const dht of opts.dht) {
-    for (const n of opts.sizes) {
-      const started: Child[] = [];
-      try {
-        const r = await runSize(n, dht, opts, started).catch((err) => {
-          log(`scale: N=${n} DHT ${dht ? "on" : "off"} failed: ${String(err)}`);
-          return undefined;
-        });
-        if (r === undefined) continue;
-        rows.push(r);
-        log(row([
-          String(n),
-          dht ? "on" : "off",
-          `${fmt(r.readyMs / 1000, 1)}${r.ready ? "" : "!"}`,
-          `${r.membersMin}/${fmt(r.membersMedian, 0)}`,
-          fmt(r.rssMedianMiB),
-          fmt(r.rssMaxMiB),
-          `${fmt(r.cpuMedian * 100, 1)}%`,
-          `${fmt(r.writeCpuMedian * 100, 0)}%`,
-          fmt(r.writeMedianMs, 0),
-          r.writesMs.map((x) => fmt(x, 0)).join(","),
-          r.formedWritesMs.length === 0 ? "-" : fmt(r.formedWriteMedianMs, 0),
-          r.formedWritesMs.map((x) => fmt(x, 0)).join(","),
-        ], WIDTHS));
-      } finally {
-        await Promise.all(started.map((c) => c.stop().catch(() => {})));
-      }
+  const configs = opts.dht.flatMap((dht) => opts.sizes.map((n) => ({ n, dht })));
+  for (const { n, dht } of configs) {
+    const label = dht ? "on" : "off";
+    const started: Child[] = [];
+    try {
+      const r = await runSize(n, dht, opts, started).catch((err) => {
+        log(`scale: N=${n} DHT ${label} failed: ${String(err)}`);
+        return undefined;
+      });
+      if (r === undefined) continue;
+      rows.push(r);
+      log(row([
+        String(n),
+        label,
+        `${fmt(r.readyMs / 1000, 1)}${r.ready ? "" : "!"}`,
+        `${r.membersMin}/${fmt(r.membersMedian, 0)}`,
+        fmt(r.rssMedianMiB),
+        fmt(r.rssMaxMiB),
+        `${fmt(r.cpuMedian * 100, 1)}%`,
+        `${fmt(r.writeCpuMedian * 100, 0)}%`,
+        fmt(r.writeMedianMs, 0),
+        r.writesMs.map((x) => fmt(x, 0)).join(","),
+        r.formedWritesMs.length === 0 ? "-" : fmt(r.formedWriteMedianMs, 0),
+        r.formedWritesMs.map((x) => fmt(x, 0)).join(","),
+        Number.isNaN(r.formedRssMedianMiB) ? "-" : fmt(r.formedRssMedianMiB),
+      ], WIDTHS));
+    } finally {
+      await Promise.all(started.map((c) => c.stop().catch(() => {})));
     }
   }
   log(
     "scale: members = min/median each node sees (DHT off: a star, leaves see the seed); " +
       "CPU = share of one core per node (median); '!' = not every node saw its members in time; " +
-      `formed = the writes again ${opts.settleMs / 1000} s later (DHT on)`,
+      `formed = the writes (and RSS) again ${opts.settleMs / 1000} s later (DHT on)`,
   );
   return { options: opts, rows };
 }

@@ -29,7 +29,6 @@ export const NODE_ENV = {
   logFormat: ["P2P_LOG_FORMAT"],
   private: ["P2P_PRIVATE"],
   maxConnections: ["P2P_MAX_CONNECTIONS"],
-  lowMemory: ["P2P_LOW_MEMORY"],
 } as const;
 
 function envHelp(names: readonly string[]): string {
@@ -106,12 +105,6 @@ export function nodeCommand(
           envHelp(NODE_ENV.private)
         }=true`,
       )
-      .option(
-        "--low-memory",
-        `collect garbage eagerly: a DHT node holds about 40 % less memory for up to 2 % more of a core ${
-          envHelp(NODE_ENV.lowMemory)
-        }=true`,
-      )
       .addOption(
         new Option(
           "--log-level <level>",
@@ -149,7 +142,6 @@ export interface NodeFlags extends NatFlags {
   apiAllowedHosts?: string;
   maxConnections?: string;
   private?: true;
-  lowMemory?: true;
   logLevel?: string;
   logFormat?: string;
 }
@@ -171,8 +163,6 @@ export interface ResolvedNodeFlags {
   apiAllowedHosts: string[];
   logLevel: string;
   logFormat: string;
-  /** `--low-memory`: the process collects its garbage eagerly (`heap_trim.ts`). */
-  lowMemory: boolean;
 }
 
 /**
@@ -228,7 +218,6 @@ export function resolveNodeFlags(flags: NodeFlags, env: EnvReader): ResolvedNode
     apiAllowedHosts: allowedHosts === undefined ? [] : validHosts(allowedHosts),
     logLevel,
     logFormat,
-    lowMemory: flags.lowMemory === true || envFlag(env, NODE_ENV.lowMemory),
   };
 }
 

@@ -111,10 +111,7 @@ export async function runNodeCommand(
         ...(generated ? { token: generated } : {}),
       })
     }\n`);
-    // After the start line: what starting allocated is garbage by now.
-    const trim = flags.lowMemory ? (await import("./heap_trim.ts")).startHeapTrim() : undefined;
     const why = await untilTerminated();
-    trim?.stop();
     log.info("Stopping ({why})", { why });
   } finally {
     await network.stop().catch((err) =>

@@ -6,7 +6,6 @@ import {
   type RunResult,
   spawnNode,
   stopAll,
-  waitFor,
 } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
@@ -209,28 +208,4 @@ Deno.test({
       if (!stopped) await stopAll([node]);
     }
   },
-});
-
-Deno.test("p2p node --low-memory (or P2P_LOW_MEMORY=true) collects its start-up garbage; the default does not", async () => {
-  const token = generateToken();
-  const debug = ["--log-level", "debug"];
-  const nodes = await Promise.all([
-    spawnNode(["node", ...loopbackFlags(), ...debug, "--low-memory"], { P2P_TOKEN: token }),
-    spawnNode(["node", ...loopbackFlags(), ...debug], { P2P_TOKEN: token, P2P_LOW_MEMORY: "true" }),
-    spawnNode(["node", ...loopbackFlags(), ...debug], { P2P_TOKEN: token }),
-  ]);
-  try {
-    const collected = (text: string) =>
-      text.match(/Heap collected: (\d+) → (\d+) bytes/) ?? undefined;
-    for (const node of nodes.slice(0, 2)) {
-      const line = await waitFor(() => collected(node.process.stderrText), {
-        timeoutMs: 10_000,
-        message: "the trimmer's first collection",
-      });
-      assert.ok(Number(line[2]) < Number(line[1]), `${line[0]}: the heap shrank`);
-    }
-    assert.equal(collected(nodes[2]!.process.stderrText), undefined);
-  } finally {
-    await stopAll(nodes);
-  }
 });
