@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { Child, rssMiB, sleep } from "./lib/proc.ts";
-import { p2pTaskV8Flags } from "./lib/spawn.ts";
+import { p2pTaskV8Flags } from "./lib/entry.ts";
 
 /** Largest noise plaintext per message: 65535 bytes less the 16-byte tag. */
 const NOISE_PLAINTEXT = 65519;

@@ -8,7 +8,7 @@
  * deno run -A bench/profile.ts --mib 100 --runs 1 --phases up,down
  * deno run -A bench/profile.ts --prof /tmp/prof     # V8 --prof logs of expose and connect
  * node --prof-process /tmp/prof/expose/isolate-*.log | head -60
- * deno run -A bench/profile.ts --flags --v8-flags=--max-semi-space-size=8   # extra deno flags
+ * deno run -A bench/profile.ts --flags=--v8-flags=--max-semi-space-size=8   # extra deno flags
  * P2P_TUNING=tcp:node deno run -A bench/profile.ts  # the env reaches the tunnel processes
  * ```
  *
@@ -18,10 +18,10 @@ import { parseArgs } from "node:util";
 import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
 import { Child, cpuProbe, loadAvg, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
-import { loopbackFlags, p2pTaskV8Flags, spawnServer, type StartLine } from "./lib/spawn.ts";
+import { loopbackFlags, spawnServer, type StartLine } from "./lib/spawn.ts";
 import { fmt } from "./lib/stats.ts";
 import { warmUp } from "./paths.ts";
-import { p2pEntry } from "./lib/entry.ts";
+import { p2pEntry, p2pTaskV8Flags } from "./lib/entry.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

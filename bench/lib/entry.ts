@@ -1,6 +1,7 @@
 /**
  * Which `p2p` the benches and the process-level tests run: `P2P_ENTRY` (a file such as the
- * bundle of `deno task bundle`, which the release binaries are built from) or `main.ts`.
+ * bundle of `deno task bundle`, which the release binaries are built from) or `main.ts`, and
+ * the V8 flags `deno task p2p` gives it.
  *
  * @module
  */
@@ -16,4 +17,18 @@ export function p2pEntry(): string {
   const entry = Deno.env.get("P2P_ENTRY");
   if (entry === undefined || entry === "") return SOURCE_MAIN;
   return resolve(entry);
+}
+
+/**
+ * The `--v8-flags` of the `p2p` task in deno.json (the heap settings the product runs with),
+ * so the benches (and the namespace labs) run the processes as `deno task p2p` starts them.
+ */
+export function p2pTaskV8Flags(): string[] {
+  try {
+    const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
+    const task = String(config?.tasks?.p2p ?? "");
+    return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags="));
+  } catch {
+    return [];
+  }
 }

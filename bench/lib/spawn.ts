@@ -1,7 +1,7 @@
 /** Spawning the bench's helper servers and `p2p` processes. */
 import { Child } from "./proc.ts";
 
-import { p2pEntry } from "./entry.ts";
+import { p2pEntry, p2pTaskV8Flags } from "./entry.ts";
 const SERVERS = new URL("../servers/", import.meta.url).pathname;
 
 /** Loopback-only node flags: 127.0.0.1 listener, no mDNS, an explicit bootstrap list. */
@@ -34,20 +34,6 @@ export interface P2PChild {
   start: StartLine;
   /** Its first 127.0.0.1 multiaddr with /p2p/<id>. */
   addr: string;
-}
-
-/**
- * The `--v8-flags` of the `p2p` task in deno.json (the heap settings the product runs with),
- * so the bench measures the processes as `deno task p2p` starts them.
- */
-export function p2pTaskV8Flags(): string[] {
-  try {
-    const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
-    const task = String(config?.tasks?.p2p ?? "");
-    return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags="));
-  } catch {
-    return [];
-  }
 }
 
 /**

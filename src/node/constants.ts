@@ -36,10 +36,11 @@ export const RENDEZVOUS_MAX_LOOKUP_CYCLES = 6;
  */
 export const RENDEZVOUS_REPROVIDE_MS = 5 * 60_000;
 /**
- * After our addresses changed (a relay reservation, a UPnP mapping), the next rendezvous
- * cycle, which provides them, runs this soon: changes come in bursts, taken as one.
+ * Our addresses change in bursts (listening, observed addresses, a relay reservation, a port
+ * mapping): what acts on a change (the rendezvous provide, the UPnP mapping) runs this long
+ * after the last one, taking a burst as one.
  */
-export const RENDEZVOUS_ADDRESS_SETTLE_MS = 1_000;
+export const ADDRESS_SETTLE_MS = 1_000;
 /**
  * Bound on one provide or find-providers step of a rendezvous cycle.
  */

@@ -7,7 +7,6 @@
  * @module
  */
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { uPnPNAT } from "@libp2p/upnp-nat";
 import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
 import { isLoopback } from "@libp2p/utils";
@@ -16,6 +15,7 @@ import { memberRelayServer, type RelayLimits } from "./relay_server.ts";
 import { relayClient } from "./relay_client.ts";
 import { RELAY_DESIRED_RESERVATIONS } from "./constants.ts";
 import { holePunch } from "./hole_punch.ts";
+import { promptUPnPNAT } from "./upnp.ts";
 
 /** How a node reaches and is reached across NATs (edgevpn's NAT and relay flags). */
 export interface NatOptions {
@@ -84,7 +84,7 @@ export function natParts(options: NatOptions, listen: readonly string[]): NatPar
   }
   if (options.holepunch !== false) services.holePunch = holePunch();
   if (options.natmap ?? !listen.every(isLoopbackAddress)) {
-    services.upnp = uPnPNAT({ autoConfirmAddress: true, portMappingDescription: "p2p" });
+    services.upnp = promptUPnPNAT({ autoConfirmAddress: true, portMappingDescription: "p2p" });
   }
   return {
     transports: [

@@ -15,7 +15,7 @@ import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
 import { backoffDelay } from "./backoff.ts";
 import {
-  RENDEZVOUS_ADDRESS_SETTLE_MS,
+  ADDRESS_SETTLE_MS,
   RENDEZVOUS_INTERVAL_MS,
   RENDEZVOUS_MAX_LOOKUP_CYCLES,
   RENDEZVOUS_MAX_PROVIDERS,
@@ -157,7 +157,7 @@ class RendezvousService implements Rendezvous {
         .finally(() => {
           const soon = this.#rerunSoon;
           this.#rerunSoon = false;
-          this.#schedule(soon ? RENDEZVOUS_ADDRESS_SETTLE_MS : this.#init.intervalMs);
+          this.#schedule(soon ? ADDRESS_SETTLE_MS : this.#init.intervalMs);
         });
     }, delayMs);
   }
@@ -175,7 +175,7 @@ class RendezvousService implements Rendezvous {
     if ([...this.#provided.values()].every((p) => p.addresses === addresses)) return;
     this.#log("our addresses changed, providing them again: %s", addresses);
     if (this.#current !== undefined) this.#rerunSoon = true;
-    else this.#schedule(RENDEZVOUS_ADDRESS_SETTLE_MS);
+    else this.#schedule(ADDRESS_SETTLE_MS);
   };
 
   async #cycle(): Promise<RendezvousCycle> {
