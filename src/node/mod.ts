@@ -49,6 +49,7 @@ export * from "./relay_server.ts";
 export * from "./relay_client.ts";
 export * from "./autonat_limits.ts";
 export * from "./address_order.ts";
+export * from "./address_set.ts";
 export * from "./reuse_limited.ts";
 export * from "./hole_punch.ts";
 export * from "./hole_punch_message.ts";

@@ -13,6 +13,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
+import { addressSetKey } from "./address_set.ts";
 import { backoffDelay } from "./backoff.ts";
 import {
   ADDRESS_SETTLE_MS,
@@ -259,7 +260,7 @@ class RendezvousService implements Rendezvous {
   }
 
   #addressKey(): string {
-    return this.#components.addressManager.getAddresses().map(String).sort().join(" ");
+    return addressSetKey(this.#components.addressManager.getAddresses());
   }
 
   /** Stops kad-dht re-providing CIDs that are neither current nor previous any more. */

@@ -1,6 +1,7 @@
 import type { Connection, Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
+import { addressSetKey } from "../node/address_set.ts";
 import { bridge } from "./bridge.ts";
 import {
   ACK_CONNECTED,
@@ -163,8 +164,8 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   let advertised = "";
   const announce = async (): Promise<void> => {
     const addrs = network.node.getMultiaddrs().map(String);
-    if (addrs.join(",") === advertised) return;
-    advertised = addrs.join(",");
+    if (addressSetKey(addrs) === advertised) return;
+    advertised = addressSetKey(addrs);
     const record: ServiceRecord = await network.sign(SERVICES_BUCKET, init.service, {
       Name: init.service,
       Multiaddrs: addrs,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
+import { addressSetKey } from "../node/address_set.ts";
 import { FEDERATED_POOL, WORKER_ANNOUNCE_INTERVAL_MS } from "./constants.ts";
 import { type ExposedService, exposeService } from "./expose.ts";
 import { goRfc3339Nano, lettersFrom, type NodeData, poolBucket } from "./records.ts";
@@ -119,9 +120,9 @@ export async function startWorker(network: Network, init: WorkerInit): Promise<W
   await announce();
   const timer = setInterval(announce, init.announceIntervalMs ?? WORKER_ANNOUNCE_INTERVAL_MS);
   // New addresses (a relay reservation, a UPnP mapping) reach consumers at once.
-  let advertised = network.node.getMultiaddrs().map(String).join(",");
+  let advertised = addressSetKey(network.node.getMultiaddrs());
   const onAddresses = (): void => {
-    const now = network.node.getMultiaddrs().map(String).join(",");
+    const now = addressSetKey(network.node.getMultiaddrs());
     if (now === advertised) return;
     advertised = now;
     void announce();
