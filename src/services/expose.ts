@@ -164,8 +164,9 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   let advertised = "";
   const announce = async (): Promise<void> => {
     const addrs = network.node.getMultiaddrs().map(String);
-    if (addressSetKey(addrs) === advertised) return;
-    advertised = addressSetKey(addrs);
+    const key = addressSetKey(addrs);
+    if (key === advertised) return;
+    advertised = key;
     const record: ServiceRecord = await network.sign(SERVICES_BUCKET, init.service, {
       Name: init.service,
       Multiaddrs: addrs,
