@@ -13,6 +13,14 @@ export const SYNC_QUIET_AFTER = 2;
  */
 export const NEW_PEER_SYNC_DELAY_MS = 150;
 /**
+ * A peer grafted into this node's mesh of a ledger topic gets the whole block if a new block
+ * passed within this long: gossipsub forwarded that block to the mesh before the peer was in
+ * it, and the heartbeat that grafts a peer sends message IDs (IHAVE) only to peers outside the
+ * mesh, so the peer would hear of it at the next rebroadcast (up to `SYNC_INTERVAL_MS`). Two
+ * gossipsub heartbeats: IDs of older blocks reached the peer at an earlier heartbeat.
+ */
+export const GRAFT_SYNC_WINDOW_MS = 2_000;
+/**
  * How often the hub recomputes its topics (edgevpn: 1 s).
  */
 export const TOPIC_CHECK_INTERVAL_MS = 1_000;

@@ -10,6 +10,7 @@ import { sealKeyAt, topicAt } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
 import type { Block } from "./block.ts";
 import {
+  GRAFT_SYNC_WINDOW_MS,
   MAX_BLOCK_BYTES,
   NEW_PEER_SYNC_DELAY_MS,
   ROTATION_GRACE_S,
@@ -100,6 +101,8 @@ export class LedgerHub {
   #joinHandlers: (() => void)[] = [];
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   #lastEncoded: { block: Block; sealKey: string; payload: Uint8Array } | undefined;
+  /** The last block this hub sent or received, and when it first did. */
+  #newest: { hash: string; at: number } | undefined;
 
   /**
    * Creates a hub; it subscribes to nothing until {@linkcode LedgerHub.start}.
@@ -120,6 +123,7 @@ export class LedgerHub {
     if (this.#timer !== undefined) return;
     this.#init.pubsub.addEventListener("message", this.#onMessage);
     this.#init.pubsub.addEventListener("subscription-change", this.#onSubscriptionChange);
+    this.#init.pubsub.addEventListener("gossipsub:graft", this.#onGraft);
     this.#refreshTopics();
     this.#timer = setInterval(() => this.#refreshTopics(), TOPIC_CHECK_INTERVAL_MS);
   }
@@ -131,6 +135,7 @@ export class LedgerHub {
     this.#timer = undefined;
     this.#init.pubsub.removeEventListener("message", this.#onMessage);
     this.#init.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
+    this.#init.pubsub.removeEventListener("gossipsub:graft", this.#onGraft);
     for (const topic of this.#topics.keys()) this.#unsubscribe(topic);
     this.#topics.clear();
   }
@@ -190,6 +195,7 @@ export class LedgerHub {
   async publish(block: Block): Promise<number> {
     const { topic, payload } = this.#takeEncoded(block) ?? this.encode(block);
     this.#lastEncoded = undefined;
+    this.#noteBlock(block);
     if (!this.#topics.has(topic)) this.#refreshTopics();
     const result = await this.#init.pubsub.publish(topic, payload);
     return result.recipients.length;
@@ -269,7 +275,20 @@ export class LedgerHub {
     const block = this.#decoded.get(message);
     if (block === undefined) return; // not a ledger topic, or not validated by this hub
     const from = message.type === "signed" ? message.from.toString() : "";
+    this.#noteBlock(block);
     for (const handler of this.#blockHandlers) handler(block, from);
+  };
+
+  #noteBlock(block: Block): void {
+    if (this.#newest?.hash !== block.Hash) {
+      this.#newest = { hash: block.Hash, at: this.#init.now() };
+    }
+  }
+
+  /** A peer that joins the mesh right after a new block passed missed it (see the window). */
+  #onGraft = (event: CustomEvent<{ topic: string }>): void => {
+    if (!this.#topics.has(event.detail.topic) || this.#newest === undefined) return;
+    if (this.#init.now() - this.#newest.at <= GRAFT_SYNC_WINDOW_MS) this.peerJoined();
   };
 
   /**

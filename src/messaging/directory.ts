@@ -9,8 +9,10 @@
  * @module
  */
 
+import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
+import { ADMISSION_WAIT_MS } from "../services/constants.ts";
 import type { Capabilities } from "./capabilities.ts";
 import { ADVERTISE_INTERVAL_MS, MEMBERS_BUCKET } from "./constants.ts";
 import { type MemberRecord, parseMemberRecord } from "./member_record.ts";
@@ -103,17 +105,22 @@ export class MemberDirectory {
     return records;
   }
 
-  /** Members that match `query` and answer, fastest first. */
+  /**
+   * Members that match `query` and answer, fastest first. A record's peer that has not proved
+   * membership to this node yet (it reached this node's ledger through another member) is
+   * dialled like the others; it proves membership on that connection or is left out.
+   */
   async findPeers(query: PeerQuery = {}): Promise<PeerMatch[]> {
     const now = this.#network.now();
     const self = this.#network.peerId.toString();
+    const membership = this.#network.membership;
     const candidates = this.records().filter((r) =>
-      r.peerId !== self && !this.#init.isDenied(r.peerId) &&
-      this.#network.membership.isMember(r.peerId) && matchesQuery(r, query, now)
+      r.peerId !== self && !this.#init.isDenied(r.peerId) && !membership.failedProof(r.peerId) &&
+      matchesQuery(r, query, now)
     );
     const measured = await Promise.all(candidates.map(async (record) => {
       const rttMs = await this.#network.liveness.measure(record.peerId, record.addresses);
-      if (rttMs === undefined) return undefined;
+      if (rttMs === undefined || !await this.#proven(record.peerId)) return undefined;
       return {
         ...record,
         rttMs,
@@ -122,6 +129,14 @@ export class MemberDirectory {
       };
     }));
     return rankMatches(measured.filter((m) => m !== undefined), query);
+  }
+
+  /** Whether `peer` (connected) is a member, challenging it now if it has not proved it yet. */
+  async #proven(peer: string): Promise<boolean> {
+    const membership = this.#network.membership;
+    if (membership.isMember(peer)) return true;
+    const connection = this.#network.node.getConnections(peerIdFromString(peer))[0];
+    return await membership.waitForMember(peer, AbortSignal.timeout(ADMISSION_WAIT_MS), connection);
   }
 
   async #write(): Promise<MemberRecord> {

@@ -93,12 +93,14 @@ export async function connectService(
         notFound.warn({ service: init.service, seconds: waitMs / 1000 });
         return undefined;
       }
+      // The addresses its owner signed: a member this node knows only from gossip (two NATed
+      // nodes behind one relay) is dialled there, as nothing else may have told this node.
+      const target = { peerId: record.PeerID, ...addressesOf(network, init.service, record) };
       // Anyone can write any peer under a service name: only a member is worth a tunnel. The
-      // usual case, a proven member: no dial, no wait, so no timer per connection.
-      if (network.membership.isMember(record.PeerID)) return { peerId: record.PeerID };
+      // usual case, a proven member: no wait, so no timer per connection.
+      if (network.membership.isMember(record.PeerID)) return target;
       const waited = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
       // Connecting lets a p2p peer answer the membership challenge at once.
-      const target = { peerId: record.PeerID, ...addressesOf(network, init.service, record) };
       const connection = await dialTarget(network.node, target, waited)
         .catch(() => undefined);
       if (!await network.membership.waitForMember(record.PeerID, waited, connection)) {

@@ -74,6 +74,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "findPeers() dials a member it knows only from the ledger and returns it once it proves",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const nodes: P2PNode[] = [];
+    try {
+      const a = await startSeed(token);
+      nodes.push(a);
+      const b = await startJoined(token, a);
+      // Without the heartbeat, nothing c gossips names c: b cannot learn from gossip that c
+      // is a member, only from c answering the challenge.
+      const c = await startJoined(token, a, { healthcheck: false });
+      nodes.push(b, c);
+      await c.advertise({ role: "db" });
+      await waitFor(() => b.network.claims.get(MEMBERS_BUCKET, c.peerId) !== undefined, {
+        message: "c's record to reach b",
+      });
+      assert.equal(b.network.membership.isMember(c.peerId), false);
+      const found = await b.findPeers({ capabilities: { role: "db" } });
+      assert.deepEqual(found.map((m) => m.peerId), [c.peerId]);
+      assert.equal(found[0]!.connected, true);
+      assert.equal(b.network.membership.proofOf(c.peerId), "challenge");
+    } finally {
+      await stopNodes(nodes.reverse());
+    }
+  },
+});
+
+Deno.test({
   name: "findPeers() leaves out members that do not answer, and a stopped member's record goes",
   ...NODE_TEST,
   async fn() {

@@ -1,0 +1,57 @@
+import { waitFor } from "../_helpers/mod.ts";
+import assert from "node:assert/strict";
+import { connectService } from "../../src/services/connect.ts";
+import { exposeService } from "../../src/services/expose.ts";
+import { type Network, startNetwork } from "../../src/network/network.ts";
+import { generateTokenConfig } from "../../src/token/token.ts";
+import {
+  type Backend,
+  echo,
+  LOOPBACK_LISTEN,
+  loopbackAddr,
+  NODE_TEST,
+  roundTrip,
+  startBackend,
+  stopNetworks,
+} from "./_fixtures.ts";
+
+Deno.test({
+  name: "connect dials a member it never met at the addresses of its signed service record",
+  ...NODE_TEST,
+  async fn() {
+    // A seed and two members that bootstrapped to it, the DHT off: the serving member and the
+    // client know of each other only through the ledger, as two NATed nodes behind a relay.
+    const token = generateTokenConfig();
+    const options = { token, listen: LOOPBACK_LISTEN, mdns: false, dht: false };
+    const networks: Network[] = [];
+    let backend: Backend | undefined;
+    try {
+      const seed = await startNetwork({ ...options, bootstrapPeers: [] });
+      networks.push(seed);
+      const [server, client] = await Promise.all([
+        startNetwork({ ...options, bootstrapPeers: [loopbackAddr(seed)] }),
+        startNetwork({ ...options, bootstrapPeers: [loopbackAddr(seed)] }),
+      ]);
+      networks.push(server, client);
+      backend = startBackend(echo);
+      await exposeService(server, { target: backend.address, service: "db" });
+      const serverId = server.node.peerId;
+      await waitFor(
+        () =>
+          client.membership.isMember(serverId.toString()) && client.claims.get("services", "db"),
+        { message: "the client to hold the service record and the server's membership" },
+      );
+      // What a NATed client knows of the server: its gossip, no connection, no address.
+      await client.node.hangUp(serverId);
+      await client.node.peerStore.delete(serverId);
+
+      const connected = await connectService(client, { service: "db" });
+      const payload = new TextEncoder().encode("through a connection made for this tunnel");
+      assert.deepEqual(await roundTrip(connected.address, payload), payload);
+      assert.equal(connected.stats.failed, 0);
+    } finally {
+      await backend?.close();
+      await stopNetworks(networks.reverse());
+    }
+  },
+});
