@@ -9,8 +9,10 @@
  *   (a yamux frame arrives as 2-byte noise length + ciphertext pieces + tag, often several
  *   frames) is copied into one pooled buffer and written with one `write`, where node:net
  *   issues one `send` per piece.
- * - **Slab reads.** Reads go into the free tail of a per-connection slab, handed up as views,
- *   so a read of 100 bytes no longer costs a fresh (zeroed) 64 KiB buffer.
+ * - **Slab reads.** While bytes stream, reads go into the free tail of a per-connection slab,
+ *   handed up as views, so a read no longer costs a fresh (zeroed) 64 KiB buffer; a quiet
+ *   connection reads into one reused 16 KiB buffer and hands up copies, so that a small view a
+ *   reader keeps does not pin a 128 KiB slab.
  * - `TCP_NODELAY` and keep-alive on every socket; an inactivity timeout like `@libp2p/tcp`'s.
  *
  * IPv6 wildcard listeners are left to `@libp2p/tcp` (see {@linkcode denoTcp}): Deno cannot

@@ -4,6 +4,11 @@ export const DENO_TCP_SOCKET_TIMEOUT_MS = 2 * 60_000;
 export const DENO_TCP_READ_SLAB = 128 * 1024;
 /** A new slab is started when less than this is left in the current one. */
 export const DENO_TCP_MIN_READ = 64 * 1024;
+/**
+ * A quiet connection reads into one buffer of this size and hands up copies; a read that fills
+ * it switches the connection to slab reads until a read returns less than this again.
+ */
+export const DENO_TCP_SMALL_READ = 16 * 1024;
 /** Queued (unwritten) bytes above which libp2p is told to wait for `drain`. */
 export const DENO_TCP_WRITE_HIGH_WATER = 1024 * 1024;
 /** `drain` is signalled once the queue is back under this. */

@@ -1,0 +1,71 @@
+import "../_helpers/mod.ts";
+import assert from "node:assert/strict";
+import type { Logger, MultiaddrConnection } from "@libp2p/interface";
+import { remoteMultiaddr, toMultiaddrConnection } from "../../src/node/deno_tcp_connection.ts";
+import { DENO_TCP_READ_SLAB } from "../../src/node/deno_tcp_constants.ts";
+import { waitFor } from "../_helpers/mod.ts";
+import { writeAll } from "../_helpers/tcp.ts";
+
+/** A logger that prints nothing. */
+function silent(): Logger {
+  const log = Object.assign(() => {}, {
+    enabled: false,
+    error: Object.assign(() => {}, { enabled: false }),
+    trace: Object.assign(() => {}, { enabled: false }),
+    newScope: () => log,
+  });
+  return log as unknown as Logger;
+}
+
+/** Every chunk the connection hands up, as the bytes and the buffer behind them. */
+function collect(maConn: MultiaddrConnection): { chunks: Uint8Array[]; bytes: () => number } {
+  const chunks: Uint8Array[] = [];
+  maConn.addEventListener("message", (event) => {
+    const data = event.data;
+    chunks.push(data instanceof Uint8Array ? data : data.subarray());
+  });
+  return { chunks, bytes: () => chunks.reduce((n, c) => n + c.byteLength, 0) };
+}
+
+Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives in shared slabs", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  const maConn = toMultiaddrConnection({
+    conn: server,
+    direction: "inbound",
+    remoteAddr: remoteMultiaddr(server),
+    log: silent(),
+    options: {
+      inactivityTimeout: 0,
+      readSlabBytes: DENO_TCP_READ_SLAB,
+      writeHighWater: 1024 * 1024,
+      reusePort: false,
+    },
+  });
+  try {
+    const { chunks, bytes } = collect(maConn);
+    // Small messages, one at a time: each kept chunk owns a buffer of its own size, so a
+    // reader that keeps one (a gossip message, a peer record) keeps only that.
+    for (let i = 1; i <= 5; i++) {
+      await writeAll(client, new Uint8Array(100).fill(i));
+      await waitFor(() => bytes() === 100 * i, { message: `small message ${i}` });
+    }
+    assert.ok(chunks.every((c) => c.buffer.byteLength === c.byteLength));
+    assert.deepEqual(chunks.map((c) => c[0]), [1, 2, 3, 4, 5]);
+
+    // A stream: once a read fills the small buffer, reads go to slabs, several chunks each.
+    chunks.length = 0;
+    const total = 8 * DENO_TCP_READ_SLAB;
+    await writeAll(client, new Uint8Array(total).fill(7));
+    await waitFor(() => bytes() === total, { message: "the stream's bytes" });
+    assert.ok(chunks.every((c) => c.every((b) => b === 7)));
+    const slabs = chunks.filter((c) => c.buffer.byteLength === DENO_TCP_READ_SLAB);
+    assert.ok(slabs.length > 0, "the stream was read into slabs");
+    assert.ok(chunks.every((c) => c.buffer.byteLength <= DENO_TCP_READ_SLAB));
+  } finally {
+    maConn.abort(new Error("test over"));
+    client.close();
+    listener.close();
+  }
+});
