@@ -11,6 +11,7 @@
 
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
+import { multiaddr } from "@multiformats/multiaddr";
 import type { Network } from "../network/network.ts";
 import { ADMISSION_WAIT_MS } from "../services/constants.ts";
 import type { Capabilities } from "./capabilities.ts";
@@ -103,6 +104,26 @@ export class MemberDirectory {
       if (record !== undefined) records.push(record);
     }
     return records;
+  }
+
+  /**
+   * Gives the peer store the addresses `peer` signed in its record, unless it is connected: a
+   * member this node knows only from the ledger (the DHT off, NATed nodes behind a relay) is
+   * then dialled where it said it is.
+   */
+  async learnAddresses(peer: string): Promise<void> {
+    if (this.#network.isConnected(peer)) return;
+    const entry = this.#network.claims.get(this.#bucket, peer);
+    if (entry === undefined || entry.signer !== peer) return;
+    const record = parseMemberRecord(peer, entry.value);
+    if (record === undefined || record.addresses.length === 0) return;
+    try {
+      await this.#network.node.peerStore.merge(peerIdFromString(peer), {
+        multiaddrs: record.addresses.map((address) => multiaddr(address)),
+      });
+    } catch (error) {
+      log.debug("Cannot learn the addresses of {peer}: {error}", { peer, error: String(error) });
+    }
   }
 
   /**

@@ -185,18 +185,20 @@ export class Messaging implements NetworkComponent {
   }
 
   /** Sends a message (no answer expected). */
-  send(peer: string, type: string, payload: unknown, options?: SendOptions): Promise<void> {
-    return this.#protocol.send(peer, type, payload, options);
+  async send(peer: string, type: string, payload: unknown, options?: SendOptions): Promise<void> {
+    await this.#directory.learnAddresses(peer);
+    return await this.#protocol.send(peer, type, payload, options);
   }
 
   /** Sends a request and resolves with the handler's answer. */
-  request(
+  async request(
     peer: string,
     type: string,
     payload: unknown,
     options?: RequestOptions,
   ): Promise<unknown> {
-    return this.#protocol.request(peer, type, payload, options);
+    await this.#directory.learnAddresses(peer);
+    return await this.#protocol.request(peer, type, payload, options);
   }
 
   /** Sends to every connected member. */
@@ -302,8 +304,9 @@ export class Messaging implements NetworkComponent {
   }
 
   /** Sends an already encoded frame. */
-  sendFrame(peer: string, frame: Uint8Array, options?: SendOptions): Promise<unknown> {
-    return this.#protocol.sendFrame(peer, frame, options);
+  async sendFrame(peer: string, frame: Uint8Array, options?: SendOptions): Promise<unknown> {
+    await this.#directory.learnAddresses(peer);
+    return await this.#protocol.sendFrame(peer, frame, options);
   }
 
   /** Traffic, rejections, connected peers with their round trips, and redials. */

@@ -1,7 +1,7 @@
 import { NODE_TEST, startJoined, startSeed, stopNodes, waitFor } from "./_fixtures.ts";
 import assert from "node:assert/strict";
 import { generateKeyPair } from "@libp2p/crypto/keys";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { MEMBERS_BUCKET, type P2PNode, PeerDeniedError } from "../../src/messaging/mod.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 
@@ -96,6 +96,34 @@ Deno.test({
       assert.deepEqual(found.map((m) => m.peerId), [c.peerId]);
       assert.equal(found[0]!.connected, true);
       assert.equal(b.network.membership.proofOf(c.peerId), "challenge");
+    } finally {
+      await stopNodes(nodes.reverse());
+    }
+  },
+});
+
+Deno.test({
+  name: "request() reaches a member known only from its record, at the addresses it signed",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const nodes: P2PNode[] = [];
+    try {
+      const a = await startSeed(token);
+      nodes.push(a);
+      const b = await startJoined(token, a);
+      const c = await startJoined(token, a);
+      nodes.push(b, c);
+      c.handle("echo", (message) => message.payload);
+      await c.advertise({ role: "echo" });
+      await waitFor(() => b.network.claims.get(MEMBERS_BUCKET, c.peerId) !== undefined, {
+        message: "c's record to reach b",
+      });
+      // What b knows of c with the DHT off and no connection between them: the ledger only.
+      const cId = peerIdFromString(c.peerId);
+      await b.network.node.hangUp(cId);
+      await b.network.node.peerStore.delete(cId);
+      assert.deepEqual(await b.request(c.peerId, "echo", { n: 1 }), { n: 1 });
     } finally {
       await stopNodes(nodes.reverse());
     }
