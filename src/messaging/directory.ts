@@ -11,8 +11,8 @@
 
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
-import { multiaddr } from "@multiformats/multiaddr";
 import type { Network } from "../network/network.ts";
+import { learnAddresses } from "../node/peer_addresses.ts";
 import { ADMISSION_WAIT_MS } from "../services/constants.ts";
 import type { Capabilities } from "./capabilities.ts";
 import { ADVERTISE_INTERVAL_MS, MEMBERS_BUCKET } from "./constants.ts";
@@ -116,14 +116,8 @@ export class MemberDirectory {
     const entry = this.#network.claims.get(this.#bucket, peer);
     if (entry === undefined || entry.signer !== peer) return;
     const record = parseMemberRecord(peer, entry.value);
-    if (record === undefined || record.addresses.length === 0) return;
-    try {
-      await this.#network.node.peerStore.merge(peerIdFromString(peer), {
-        multiaddrs: record.addresses.map((address) => multiaddr(address)),
-      });
-    } catch (error) {
-      log.debug("Cannot learn the addresses of {peer}: {error}", { peer, error: String(error) });
-    }
+    if (record === undefined) return;
+    await learnAddresses(this.#network.node.peerStore, peerIdFromString(peer), record.addresses);
   }
 
   /**

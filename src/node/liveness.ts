@@ -13,6 +13,7 @@ import type { Ping } from "@libp2p/ping";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { BackoffMap } from "./backoff.ts";
+import { learnAddresses } from "./peer_addresses.ts";
 
 /** Round trips remembered at most (the oldest is forgotten first). */
 const MAX_RTT_ENTRIES = 4096;
@@ -240,7 +241,7 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
     const signal = AbortSignal.timeout(this.#init.pingTimeoutMs);
     try {
       if (!this.isConnected(peer)) {
-        await this.#learn(id, addresses);
+        await learnAddresses(this.#components.peerStore, id, addresses);
         await this.#components.connectionManager.openConnection(id, { signal });
       }
       return this.#record(peer, await this.#components.ping.ping(id, { signal }));
@@ -297,7 +298,7 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
     const id = peerIdFromString(peer);
     if (!connected) {
       try {
-        await this.#learn(id, state.addresses);
+        await learnAddresses(this.#components.peerStore, id, state.addresses);
         // The addresses the watcher vouches for are dialed as such: the peer store may hold
         // older ones only (identify replaces them, a relayed address comes and goes).
         const vouched = dialable(id, state.addresses);
@@ -321,18 +322,6 @@ export class Liveness extends TypedEventEmitter<LivenessEvents> implements Start
       this.#log("%s did not answer a ping - %e", peer, err);
       return "ping-failed";
     }
-  }
-
-  async #learn(peer: PeerId, addresses: readonly string[]): Promise<void> {
-    if (addresses.length === 0) return;
-    const multiaddrs = addresses.flatMap((a) => {
-      try {
-        return [multiaddr(a)];
-      } catch {
-        return [];
-      }
-    });
-    await this.#components.peerStore.merge(peer, { multiaddrs }).catch(() => {});
   }
 
   #onConnect = (event: CustomEvent<PeerId>): void => {

@@ -2,7 +2,7 @@ import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
 import { peerIdOf } from "./peer_ids.ts";
 import { rememberServiceProtocol, serviceProtocolsFor } from "./protocol_memory.ts";
-import { multiaddr } from "@multiformats/multiaddr";
+import { learnAddresses } from "../node/peer_addresses.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import {
   ACK_CONNECTED,
@@ -21,20 +21,11 @@ export interface TunnelTarget {
 }
 
 /** Adds the target's announced addresses to the peer store, so no DHT lookup is needed. */
-async function learnAddresses(node: P2PLibp2p, target: TunnelTarget): Promise<PeerId> {
+async function targetPeer(node: P2PLibp2p, target: TunnelTarget): Promise<PeerId> {
   const peer: PeerId = peerIdOf(target.peerId);
   // Connected: nothing to dial, so no addresses to learn (a peer store write per tunnel).
   if (node.getConnections(peer).length > 0) return peer;
-  if (target.multiaddrs !== undefined && target.multiaddrs.length > 0) {
-    const addrs = target.multiaddrs.flatMap((a) => {
-      try {
-        return [multiaddr(a)];
-      } catch {
-        return [];
-      }
-    });
-    await node.peerStore.merge(peer, { multiaddrs: addrs }).catch(() => {});
-  }
+  await learnAddresses(node.peerStore, peer, target.multiaddrs ?? []);
   return peer;
 }
 
@@ -78,7 +69,7 @@ export async function dialTarget(
   target: TunnelTarget,
   signal?: AbortSignal,
 ): Promise<Connection> {
-  const peer = await learnAddresses(node, target);
+  const peer = await targetPeer(node, target);
   return await node.dial(peer, signal === undefined ? {} : { signal });
 }
 
@@ -180,7 +171,7 @@ export async function openServiceStream(
   target: TunnelTarget,
   signal?: AbortSignal,
 ): Promise<Stream> {
-  const peer = await learnAddresses(node, target);
+  const peer = await targetPeer(node, target);
   const connection = await tunnelConnection(node, peer, signal);
   return await connection.newStream(SERVICE_PROTOCOL, {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
@@ -247,7 +238,7 @@ export async function openConfirmedStream(
   target: TunnelTarget,
   signal?: AbortSignal,
 ): Promise<ConfirmedStream> {
-  const peer = await learnAddresses(node, target);
+  const peer = await targetPeer(node, target);
   const connection = await tunnelConnection(node, peer, signal);
   const stream = await connection.newStream(serviceProtocolsFor(node, peer), {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
