@@ -73,32 +73,48 @@ Deno.test({
   },
 });
 
+/**
+ * A seed `a` and two members bootstrapped to it (the DHT off): `c` advertises, and the test
+ * runs once `c`'s record reached `b`, which knows `c` from the ledger only.
+ */
+async function withRecordRelayed(
+  c: { extra?: Parameters<typeof startJoined>[2]; setup?: (node: P2PNode) => void },
+  test: (b: P2PNode, c: P2PNode) => Promise<void>,
+): Promise<void> {
+  const token = generateTokenConfig();
+  const nodes: P2PNode[] = [];
+  try {
+    const a = await startSeed(token);
+    nodes.push(a);
+    const member = await startJoined(token, a);
+    nodes.push(member);
+    const advertiser = await startJoined(token, a, c.extra);
+    nodes.push(advertiser);
+    c.setup?.(advertiser);
+    await advertiser.advertise({ role: "db" });
+    await waitFor(
+      () => member.network.claims.get(MEMBERS_BUCKET, advertiser.peerId) !== undefined,
+      { message: "c's record to reach b" },
+    );
+    await test(member, advertiser);
+  } finally {
+    await stopNodes(nodes.reverse());
+  }
+}
+
 Deno.test({
   name: "findPeers() dials a member it knows only from the ledger and returns it once it proves",
   ...NODE_TEST,
   async fn() {
-    const token = generateTokenConfig();
-    const nodes: P2PNode[] = [];
-    try {
-      const a = await startSeed(token);
-      nodes.push(a);
-      const b = await startJoined(token, a);
-      // Without the heartbeat, nothing c gossips names c: b cannot learn from gossip that c
-      // is a member, only from c answering the challenge.
-      const c = await startJoined(token, a, { healthcheck: false });
-      nodes.push(b, c);
-      await c.advertise({ role: "db" });
-      await waitFor(() => b.network.claims.get(MEMBERS_BUCKET, c.peerId) !== undefined, {
-        message: "c's record to reach b",
-      });
+    // Without the heartbeat, nothing c gossips names c: b cannot learn from gossip that c is
+    // a member, only from c answering the challenge.
+    await withRecordRelayed({ extra: { healthcheck: false } }, async (b, c) => {
       assert.equal(b.network.membership.isMember(c.peerId), false);
       const found = await b.findPeers({ capabilities: { role: "db" } });
       assert.deepEqual(found.map((m) => m.peerId), [c.peerId]);
       assert.equal(found[0]!.connected, true);
       assert.equal(b.network.membership.proofOf(c.peerId), "challenge");
-    } finally {
-      await stopNodes(nodes.reverse());
-    }
+    });
   },
 });
 
@@ -106,27 +122,14 @@ Deno.test({
   name: "request() reaches a member known only from its record, at the addresses it signed",
   ...NODE_TEST,
   async fn() {
-    const token = generateTokenConfig();
-    const nodes: P2PNode[] = [];
-    try {
-      const a = await startSeed(token);
-      nodes.push(a);
-      const b = await startJoined(token, a);
-      const c = await startJoined(token, a);
-      nodes.push(b, c);
-      c.handle("echo", (message) => message.payload);
-      await c.advertise({ role: "echo" });
-      await waitFor(() => b.network.claims.get(MEMBERS_BUCKET, c.peerId) !== undefined, {
-        message: "c's record to reach b",
-      });
+    const setup = (c: P2PNode) => c.handle("echo", (message) => message.payload);
+    await withRecordRelayed({ setup }, async (b, c) => {
       // What b knows of c with the DHT off and no connection between them: the ledger only.
       const cId = peerIdFromString(c.peerId);
       await b.network.node.hangUp(cId);
       await b.network.node.peerStore.delete(cId);
       assert.deepEqual(await b.request(c.peerId, "echo", { n: 1 }), { n: 1 });
-    } finally {
-      await stopNodes(nodes.reverse());
-    }
+    });
   },
 });
 
