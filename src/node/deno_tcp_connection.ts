@@ -142,6 +142,7 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
   async #readLoop(): Promise<void> {
     const slabBytes = this.#opts.readSlabBytes;
     const small = new Uint8Array(Math.min(DENO_TCP_SMALL_READ, slabBytes));
+    /** Set while bytes stream: reads go into its free tail. */
     let slab: Uint8Array | undefined;
     let offset = 0;
     try {
@@ -150,27 +151,23 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
           await new Promise<void>((resolve) => (this.#resumeRead = resolve));
           continue;
         }
-        if (slab === undefined) {
-          const n = await this.#conn.read(small);
-          if (n === null) break;
-          if (n === 0) continue;
-          this.#lastActivity = Date.now();
-          if (n === small.byteLength) {
-            slab = new Uint8Array(slabBytes);
-            offset = 0;
-          }
-          this.onData(small.slice(0, n));
-          continue;
-        }
-        if (slabBytes - offset < DENO_TCP_MIN_READ) {
+        if (slab !== undefined && slabBytes - offset < DENO_TCP_MIN_READ) {
           // Views handed up keep the old slab alive until libp2p has consumed them.
           slab = new Uint8Array(slabBytes);
           offset = 0;
         }
-        const n = await this.#conn.read(slab.subarray(offset));
+        const n = await this.#conn.read(slab?.subarray(offset) ?? small);
         if (n === null) break;
         if (n === 0) continue;
         this.#lastActivity = Date.now();
+        if (slab === undefined) {
+          this.onData(small.slice(0, n));
+          if (n === small.byteLength) {
+            slab = new Uint8Array(slabBytes);
+            offset = 0;
+          }
+          continue;
+        }
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
         if (n < small.byteLength) slab = undefined;
