@@ -11,6 +11,7 @@
 
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
+import type { EffectiveEntry } from "../ledger/claims.ts";
 import type { Network } from "../network/network.ts";
 import { learnAddresses } from "../node/peer_addresses.ts";
 import { ADMISSION_WAIT_MS } from "../services/constants.ts";
@@ -99,8 +100,7 @@ export class MemberDirectory {
   records(): MemberRecord[] {
     const records: MemberRecord[] = [];
     for (const [key, entry] of this.#network.claims.entries(this.#bucket)) {
-      if (entry.signer !== key) continue;
-      const record = parseMemberRecord(key, entry.value);
+      const record = ownRecord(key, entry);
       if (record !== undefined) records.push(record);
     }
     return records;
@@ -114,8 +114,7 @@ export class MemberDirectory {
   async learnAddresses(peer: string): Promise<void> {
     if (this.#network.isConnected(peer)) return;
     const entry = this.#network.claims.get(this.#bucket, peer);
-    if (entry === undefined || entry.signer !== peer) return;
-    const record = parseMemberRecord(peer, entry.value);
+    const record = entry === undefined ? undefined : ownRecord(peer, entry);
     if (record === undefined) return;
     await learnAddresses(this.#network.node.peerStore, peerIdFromString(peer), record.addresses);
   }
@@ -173,4 +172,9 @@ export class MemberDirectory {
     );
     return record;
   }
+}
+
+/** The record under `key` if its own peer signed it (a record about someone else is ignored). */
+function ownRecord(key: string, entry: EffectiveEntry): MemberRecord | undefined {
+  return entry.signer === key ? parseMemberRecord(key, entry.value) : undefined;
 }
