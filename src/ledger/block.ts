@@ -326,11 +326,37 @@ export function parseBlock(value: unknown): Block {
   return { Index, Timestamp, Storage: parseStorage(Storage), Hash, PrevHash };
 }
 
+/**
+ * Whether JSON writes `name` with an escape (a control character, `"`, a backslash, or half of a
+ * surrogate pair). The ledger refuses such bucket and key names, written or received: V8 (Deno
+ * 2.9.6) can read an escaped property name back as an earlier, different one (after
+ * `JSON.parse('{"a":1,"\\\\":2}')`, `JSON.parse('{"a":1,"\\n":2}')` has the key `"\\"`), so a
+ * block holding one could fail its hash on some nodes and not others.
+ *
+ * @param name A bucket or key name.
+ * @returns Whether the ledger refuses it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { needsJsonEscape } from "./block.ts";
+ *
+ * assert.equal(needsJsonEscape("12D3KooW…"), false);
+ * assert.equal(needsJsonEscape("a\nb"), true);
+ * ```
+ */
+export function needsJsonEscape(name: string): boolean {
+  return JSON.stringify(name).length !== name.length + 2;
+}
+
 function parseStorage(value: unknown): Storage {
   if (value === null) return {};
   if (!isRecord(value)) throw invalid('"Storage"', "an object");
   return Object.fromEntries(
-    Object.entries(value).map(([bucket, entries]) => [bucket, parseBucket(bucket, entries)]),
+    Object.entries(value).map(([bucket, entries]) => {
+      if (needsJsonEscape(bucket)) throw invalid("a bucket name", "free of JSON escapes");
+      return [bucket, parseBucket(bucket, entries)];
+    }),
   );
 }
 
@@ -339,6 +365,9 @@ function parseBucket(bucket: string, value: unknown): Record<string, string> {
   if (!isRecord(value)) throw invalid(`"Storage.${clip(bucket)}"`, "an object");
   return Object.fromEntries(
     Object.entries(value).map(([key, json]) => {
+      if (needsJsonEscape(key)) {
+        throw invalid(`a key of "Storage.${clip(bucket)}"`, "free of JSON escapes");
+      }
       if (typeof json !== "string") {
         throw invalid(`"Storage.${clip(bucket)}.${clip(key)}"`, "a string");
       }

@@ -2,6 +2,7 @@ import { getLogger } from "@logtape/logtape";
 import {
   type Block,
   genesisBlock,
+  needsJsonEscape,
   nextBlock,
   shouldAdopt,
   type Storage,
@@ -16,6 +17,7 @@ import {
   TOMBSTONE_TTL_MS,
 } from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
+import { LedgerWriteError } from "./errors.ts";
 
 const log = getLogger(["p2p", "ledger"]);
 
@@ -244,9 +246,19 @@ export class Ledger extends EventTarget {
    * Writes `value` (as JSON) under `bucket`/`key` and keeps it announced until deleted. Puts
    * made in the same tick share one block; a read in between commits the ones before it.
    *
-   * @throws {LedgerWriteError} The new block would exceed the gossip limit; nothing changes.
+   * @throws {LedgerWriteError} The new block would exceed the gossip limit, or the bucket or
+   * key holds a character JSON must escape (see `needsJsonEscape`); nothing changes.
    */
   put(bucket: string, key: string, value: unknown): Promise<void> {
+    if (needsJsonEscape(bucket) || needsJsonEscape(key)) {
+      return Promise.reject(
+        new LedgerWriteError(
+          `Cannot write to the ledger: ${
+            JSON.stringify(`${bucket}/${key}`)
+          } holds a character JSON must escape`,
+        ),
+      );
+    }
     const json = JSON.stringify(value) ?? "null";
     return new Promise<void>((resolve, reject) => {
       if (this.#pending.length === 0) queueMicrotask(() => this.#commitPending());

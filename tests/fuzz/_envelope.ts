@@ -12,6 +12,7 @@ import {
   type Block,
   blockChecksum,
   genesisBlock,
+  needsJsonEscape,
   nextBlock,
   type Storage,
 } from "../../src/ledger/block.ts";
@@ -42,19 +43,28 @@ function randomName(rng: Rng): string {
     : rng.unicode(rng.range(0, 10));
 }
 
+/** A bucket or key name a valid block may hold: one JSON writes without escapes. */
+function storageName(rng: Rng): string {
+  for (let i = 0; i < 8; i++) {
+    const name = randomName(rng);
+    if (!needsJsonEscape(name)) return name;
+  }
+  return "k";
+}
+
 function randomStorage(rng: Rng): Storage {
   const storage: Storage = {};
   for (let b = rng.int(4); b > 0; b--) {
     const bucket: Record<string, string> = {};
     for (let k = rng.int(5); k > 0; k--) {
-      Object.defineProperty(bucket, randomName(rng), {
+      Object.defineProperty(bucket, storageName(rng), {
         value: JSON.stringify(rng.chance(0.5) ? rng.unicode(rng.size(40)) : { n: rng.u32() }),
         enumerable: true,
         writable: true,
         configurable: true,
       });
     }
-    Object.defineProperty(storage, randomName(rng), {
+    Object.defineProperty(storage, storageName(rng), {
       value: bucket,
       enumerable: true,
       writable: true,
@@ -160,7 +170,7 @@ interface Case {
 function generate(rng: Rng): Case {
   const block = randomBlock(rng);
   const valid = encodeEnvelope(block, KEY);
-  switch (rng.int(14)) {
+  switch (rng.int(15)) {
     case 0:
       return { kind: "valid", payload: valid, expected: block };
     case 1:
@@ -262,6 +272,14 @@ function generate(rng: Rng): Case {
         kind: "gzip-broken-block",
         payload: sealedEnvelope(gzipSync(encoder.encode(brokenBlockJson(rng, block)))),
       };
+    case 14: {
+      // A name JSON must escape, in a block whose hash matches: refused as a block.
+      const name = rng.pick(["\\", '"', "\n", "a\u0001", "\ud9e0", "x\udfffy"]);
+      const storage: Storage = rng.chance(0.5) ? { [name]: { k: "1" } } : { b: { [name]: "1" } };
+      const { Hash: _, ...next } = nextBlock(block, storage, new Date(1_700_000_000_000));
+      const escaped = { ...next, Hash: blockChecksum(next) };
+      return { kind: "escaped-name", payload: encodeEnvelope(escaped, KEY), reason: "bad-block" };
+    }
     default: {
       const size = LIMITS.maxMessageBytes + 1 + rng.int(1024);
       return { kind: "oversize", payload: new Uint8Array(size).fill(0x20), reason: "oversize" };
@@ -283,6 +301,7 @@ function checkBlock(block: Block, kind: string): void {
   for (const bucket of Object.values(block.Storage)) {
     if (typeof bucket !== "object" || bucket === null || Array.isArray(bucket)) fail("buckets");
     for (const value of Object.values(bucket)) if (typeof value !== "string") fail("values");
+    if (Object.keys(bucket).some(needsJsonEscape)) fail("keys are free of JSON escapes");
   }
 }
 

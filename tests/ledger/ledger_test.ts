@@ -47,6 +47,23 @@ Deno.test("Ledger.put() of undefined stores JSON null", async () => {
   }
 });
 
+Deno.test("Ledger.put() refuses bucket and key names JSON must escape; nothing changes", async () => {
+  const { a, stop } = pair();
+  try {
+    await a.put("demo", "ok", 1);
+    const before = a.block;
+    for (const [bucket, key] of [["demo", "a\nb"], ['de"mo', "k"], ["demo", "\ud9e0"]]) {
+      await assert.rejects(
+        a.put(bucket!, key!, 2),
+        (err: Error) => err.name === "LedgerWriteError" && err.message.includes("JSON must escape"),
+      );
+    }
+    assert.equal(a.block, before);
+  } finally {
+    stop();
+  }
+});
+
 Deno.test("Ledger.put() emits a local change event with the new block", async () => {
   const { a, b, wire, stop } = pair();
   try {
