@@ -34,7 +34,8 @@ const PACKAGE_JSON_READS: readonly PackageJsonRead[] = [
 ];
 
 /** A `require("<relative>.json")` left in the output: it would resolve against the bundle. */
-const RELATIVE_JSON_REQUIRE = /\b[\w$]+\("\.\.?\/[^"]*\.json"\)/g;
+// Identifiers may start with `$`, where `\b` does not match: a lookbehind takes the whole name.
+const RELATIVE_JSON_REQUIRE = /(?<![\w$])[\w$]+\("\.\.?\/[^"]*\.json"\)/g;
 
 /** The `deno bundle` arguments of the shipped build. */
 export function bundleArgs(outDir: string): string[] {
@@ -81,7 +82,7 @@ interface Replacement {
 /** The replacement of each known package.json read, from the installed packages. */
 function replacements(): Promise<Replacement[]> {
   return Promise.all(PACKAGE_JSON_READS.map(async (read) => ({
-    call: new RegExp(`\\b[\\w$]+\\("${read.path.replaceAll(".", "\\.")}"\\)`, "g"),
+    call: new RegExp(`(?<![\\w$])[\\w$]+\\("${read.path.replaceAll(".", "\\.")}"\\)`, "g"),
     json: JSON.stringify(await installedPackageJson(read.name)),
   })));
 }
