@@ -9,7 +9,7 @@ import { FEDERATED_POOL } from "../services/constants.ts";
 import { poolBucket } from "../services/records.ts";
 import { type NetworkComponent, type SharedKey, sharedKey } from "../network/components.ts";
 import { listenTcp } from "../services/target.ts";
-import { openConfirmedStream } from "../services/tunnel.ts";
+import { TUNNEL_DIALER, type TunnelDialer } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
 import { ACCEPT_RETRY_MS } from "../services/constants.ts";
 import { RepeatedWarning } from "../services/repeated_warning.ts";
@@ -49,6 +49,7 @@ export class FederatedServer implements NetworkComponent {
   /** The pool this balancer spreads connections over: its workers, online or not. */
   readonly view: PoolView;
   #network: Network;
+  #dialer: TunnelDialer;
   #init: Required<Omit<FederatedServerInit, "targetWorker">> & { bucket: string };
   #target: string | undefined;
   #listener: Deno.Listener | undefined;
@@ -86,6 +87,7 @@ export class FederatedServer implements NetworkComponent {
    */
   constructor(network: Network, init: FederatedServerInit) {
     this.#network = network;
+    this.#dialer = network.shared(TUNNEL_DIALER);
     const pool = init.pool ?? FEDERATED_POOL;
     this.#init = {
       listen: init.listen,
@@ -287,8 +289,7 @@ export class FederatedServer implements NetworkComponent {
     worker: WorkerView,
   ): Promise<{ stream: Stream; early: Uint8Array | undefined } | undefined> {
     try {
-      return await openConfirmedStream(
-        this.#network.node,
+      return await this.#dialer.openConfirmed(
         { peerId: worker.peerId!, multiaddrs: worker.addresses },
         AbortSignal.timeout(this.#init.connectTimeoutMs),
       );

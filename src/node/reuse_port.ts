@@ -40,6 +40,7 @@ const SERVER = 1;
 /** libuv's UV_TCP_REUSEPORT bind flag. */
 const REUSEPORT = 4;
 
+// Facts about the Deno runtime, learned once per process (no network's state lives here).
 let handleClass: TcpHandleClass | null | undefined;
 
 function tcpHandle(): TcpHandleClass | null {

@@ -232,7 +232,7 @@ function pumpStreamToTcp(
  * import assert from "node:assert/strict";
  * import { createLibp2pNode } from "../node/create_node.ts";
  * import { bridge } from "./bridge.ts";
- * import { openServiceStream } from "./tunnel.ts";
+ * import { TunnelDialer } from "./tunnel.ts";
  * import { SERVICE_PROTOCOL } from "./constants.ts";
  * import { generateTokenConfig } from "../token/token.ts";
  *
@@ -258,7 +258,7 @@ function pumpStreamToTcp(
  *   });
  *   const multiaddrs = server.getMultiaddrs().map(String);
  *   const target = { peerId: server.peerId.toString(), multiaddrs };
- *   const stream = await openServiceStream(client, target);
+ *   const stream = await new TunnelDialer(client).openStream(target);
  *   for await (const chunk of stream) {
  *     assert.equal(new TextDecoder().decode(chunk.subarray()), "hello");
  *     break;

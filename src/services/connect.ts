@@ -4,7 +4,7 @@ import { SERVICES_BUCKET } from "./constants.ts";
 import { asServiceRecord, type ServiceRecord } from "./records.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import type { TunnelStats } from "./stats.ts";
-import { dialTarget } from "./tunnel.ts";
+import { TUNNEL_DIALER } from "./tunnel.ts";
 import { TunnelListener } from "./tunnel_listener.ts";
 import { announceUser } from "./users.ts";
 
@@ -101,7 +101,7 @@ export async function connectService(
       if (network.membership.isMember(record.PeerID)) return target;
       const waited = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
       // Connecting lets a p2p peer answer the membership challenge at once.
-      const connection = await dialTarget(network.node, target, waited)
+      const connection = await network.shared(TUNNEL_DIALER).dial(target, waited)
         .catch(() => undefined);
       if (!await network.membership.waitForMember(record.PeerID, waited, connection)) {
         unproven.warn({ service: init.service });

@@ -120,3 +120,6 @@ export const TARGET_DIAL_TIMEOUT_MS = 5_000;
 export const ADMISSION_WAIT_MS = 3_000;
 /** How often a pool view looks for entries that went stale (no event says so). */
 export const STALENESS_CHECK_INTERVAL_MS = 1_000;
+
+/** Parsed peer IDs a tunnel dialer keeps, by their string form; cleared when it reaches this. */
+export const MAX_CACHED_PEER_IDS = 4096;

@@ -14,6 +14,7 @@
 const UNSPEC_ADDRESS = new Uint8Array(16);
 
 type Libc = { symbols: { connect(...args: unknown[]): number } };
+// The process's one libc handle, opened on first use: a fact of the process, not of a network.
 let libc: Libc | null | undefined;
 
 function openLibc(): Libc | null {

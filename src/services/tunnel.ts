@@ -1,16 +1,21 @@
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
-import { peerIdOf } from "./peer_ids.ts";
-import { rememberServiceProtocol, serviceProtocolsFor } from "./protocol_memory.ts";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { getLogger } from "@logtape/logtape";
 import { learnAddresses } from "../node/peer_addresses.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
+import { type SharedKey, sharedKey } from "../network/components.ts";
 import {
   ACK_CONNECTED,
+  MAX_CACHED_PEER_IDS,
   MAX_SERVICE_STREAMS,
   SERVICE_ACK_PROTOCOL,
   SERVICE_PROTOCOL,
 } from "./constants.ts";
+import { RepeatedWarning } from "./repeated_warning.ts";
 import { tunnelConnection } from "./tunnel_path.ts";
+
+const log = getLogger(["p2p", "tunnel"]);
 
 /** Where a tunnel leads: the serving peer, and addresses to reach it without a lookup. */
 export interface TunnelTarget {
@@ -18,59 +23,6 @@ export interface TunnelTarget {
   peerId: string;
   /** Its announced multiaddrs, merged into the peer store before dialing. */
   multiaddrs?: readonly string[];
-}
-
-/** Adds the target's announced addresses to the peer store, so no DHT lookup is needed. */
-async function targetPeer(node: P2PLibp2p, target: TunnelTarget): Promise<PeerId> {
-  const peer: PeerId = peerIdOf(target.peerId);
-  // Connected: nothing to dial, so no addresses to learn (a peer store write per tunnel).
-  if (node.getConnections(peer).length > 0) return peer;
-  await learnAddresses(node.peerStore, peer, target.multiaddrs ?? []);
-  return peer;
-}
-
-/**
- * Connects to the target peer (learning its announced addresses first).
- *
- * @param node The libp2p node.
- * @param target The peer and its addresses.
- * @param signal Aborts the dial.
- * @returns The connection.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "../node/create_node.ts";
- * import { dialTarget } from "./tunnel.ts";
- * import { generateTokenConfig } from "../token/token.ts";
- *
- * const options = {
- *   token: generateTokenConfig(),
- *   listen: ["/ip4/127.0.0.1/tcp/0"],
- *   bootstrapPeers: [],
- *   mdns: false,
- * };
- * const server = await createLibp2pNode(options);
- * const client = await createLibp2pNode(options);
- * await server.start();
- * await client.start();
- * try {
- *   const multiaddrs = server.getMultiaddrs().map(String);
- *   await dialTarget(client, { peerId: server.peerId.toString(), multiaddrs });
- *   assert.equal(client.getConnections(server.peerId).length, 1);
- * } finally {
- *   await client.stop();
- *   await server.stop();
- * }
- * ```
- */
-export async function dialTarget(
-  node: P2PLibp2p,
-  target: TunnelTarget,
-  signal?: AbortSignal,
-): Promise<Connection> {
-  const peer = await targetPeer(node, target);
-  return await node.dial(peer, signal === undefined ? {} : { signal });
 }
 
 /**
@@ -81,7 +33,7 @@ export async function dialTarget(
  * import assert from "node:assert/strict";
  * import { createLibp2pNode } from "../node/create_node.ts";
  * import { ACK_TARGET_UNREACHABLE, SERVICE_ACK_PROTOCOL } from "./constants.ts";
- * import { openConfirmedStream, TargetUnavailableError } from "./tunnel.ts";
+ * import { TargetUnavailableError, TunnelDialer } from "./tunnel.ts";
  * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
@@ -102,7 +54,10 @@ export async function dialTarget(
  *   });
  *   const multiaddrs = server.getMultiaddrs().map(String);
  *   const target = { peerId: server.peerId.toString(), multiaddrs };
- *   await assert.rejects(openConfirmedStream(client, target), TargetUnavailableError);
+ *   await assert.rejects(
+ *     new TunnelDialer(client).openConfirmed(target),
+ *     TargetUnavailableError,
+ *   );
  * } finally {
  *   await client.stop();
  *   await server.stop();
@@ -121,65 +76,6 @@ export class TargetUnavailableError extends Error {
   }
 }
 
-/**
- * Opens a `/edgevpn/service/0.1` stream to `target`.
- *
- * @param node The libp2p node.
- * @param target The serving peer and its addresses.
- * @param signal Aborts the dial.
- * @returns The open stream: a raw byte pipe to the serving side.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { createLibp2pNode } from "../node/create_node.ts";
- * import { openServiceStream } from "./tunnel.ts";
- * import { SERVICE_PROTOCOL } from "./constants.ts";
- * import { generateTokenConfig } from "../token/token.ts";
- *
- * const options = {
- *   token: generateTokenConfig(),
- *   listen: ["/ip4/127.0.0.1/tcp/0"],
- *   bootstrapPeers: [],
- *   mdns: false,
- * };
- * const server = await createLibp2pNode(options);
- * const client = await createLibp2pNode(options);
- * await server.start();
- * await client.start();
- * try {
- *   // A serving side that greets: the protocol is a raw byte pipe.
- *   await server.handle(SERVICE_PROTOCOL, (stream) => {
- *     stream.send(new TextEncoder().encode("hello"));
- *   });
- *   const multiaddrs = server.getMultiaddrs().map(String);
- *   const target = { peerId: server.peerId.toString(), multiaddrs };
- *   const stream = await openServiceStream(client, target);
- *   assert.equal(stream.protocol, SERVICE_PROTOCOL);
- *   for await (const chunk of stream) {
- *     assert.equal(new TextDecoder().decode(chunk.subarray()), "hello");
- *     break;
- *   }
- * } finally {
- *   await client.stop();
- *   await server.stop();
- * }
- * ```
- */
-export async function openServiceStream(
-  node: P2PLibp2p,
-  target: TunnelTarget,
-  signal?: AbortSignal,
-): Promise<Stream> {
-  const peer = await targetPeer(node, target);
-  const connection = await tunnelConnection(node, peer, signal);
-  return await connection.newStream(SERVICE_PROTOCOL, {
-    maxOutboundStreams: MAX_SERVICE_STREAMS,
-    runOnLimitedConnection: true,
-    ...(signal === undefined ? {} : { signal }),
-  });
-}
-
 /** A service stream whose serving side confirmed it reached its target. */
 export interface ConfirmedStream {
   /** The open service stream. */
@@ -189,22 +85,18 @@ export interface ConfirmedStream {
 }
 
 /**
- * Opens a service stream and, when the peer speaks {@linkcode SERVICE_ACK_PROTOCOL}, waits
- * for its confirmation that the target is reachable. Go peers only speak the edgevpn
- * protocol: their stream is returned unconfirmed.
- *
- * @param node The libp2p node.
- * @param target The serving peer and its addresses.
- * @param signal Aborts the dial and the wait.
- * @returns The stream, and any target bytes that came with the confirmation.
- * @throws {TargetUnavailableError} The peer could not reach its target, or closed the stream.
+ * Opens tunnels' streams from one node: learns each target's announced addresses, picks a
+ * path (see `tunnelConnection`), and remembers per connection which service protocol the
+ * peer answered with, so that a Go peer (only `/edgevpn/service/0.1`) costs the extra
+ * multistream-select round trip once per connection, not once per stream. A network holds one,
+ * {@linkcode TUNNEL_DIALER}, shared by its listeners and its balancer.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import { createLibp2pNode } from "../node/create_node.ts";
- * import { ACK_CONNECTED, SERVICE_ACK_PROTOCOL } from "./constants.ts";
- * import { openConfirmedStream } from "./tunnel.ts";
+ * import { ACK_CONNECTED, SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL } from "./constants.ts";
+ * import { TunnelDialer } from "./tunnel.ts";
  * import { generateTokenConfig } from "../token/token.ts";
  *
  * const options = {
@@ -217,46 +109,158 @@ export interface ConfirmedStream {
  * const client = await createLibp2pNode(options);
  * await server.start();
  * await client.start();
+ * const dialer = new TunnelDialer(client);
  * try {
  *   // A serving side that reached its target confirms, and may send target bytes at once.
  *   await server.handle(SERVICE_ACK_PROTOCOL, (stream) => {
  *     stream.send(Uint8Array.of(ACK_CONNECTED, ...new TextEncoder().encode("hi")));
  *   });
+ *   await server.handle(SERVICE_PROTOCOL, (stream) => {
+ *     stream.send(new TextEncoder().encode("hello"));
+ *   });
  *   const multiaddrs = server.getMultiaddrs().map(String);
  *   const target = { peerId: server.peerId.toString(), multiaddrs };
- *   const { stream, early } = await openConfirmedStream(client, target);
+ *
+ *   const { stream, early } = await dialer.openConfirmed(target);
  *   assert.equal(stream.protocol, SERVICE_ACK_PROTOCOL);
  *   assert.equal(new TextDecoder().decode(early), "hi");
+ *
+ *   // The raw edgevpn protocol: a byte pipe from the first byte.
+ *   const raw = await dialer.openStream(target);
+ *   assert.equal(raw.protocol, SERVICE_PROTOCOL);
+ *   for await (const chunk of raw) {
+ *     assert.equal(new TextDecoder().decode(chunk.subarray()), "hello");
+ *     break;
+ *   }
  * } finally {
+ *   dialer.stop();
  *   await client.stop();
  *   await server.stop();
  * }
  * ```
  */
-export async function openConfirmedStream(
-  node: P2PLibp2p,
-  target: TunnelTarget,
-  signal?: AbortSignal,
-): Promise<ConfirmedStream> {
-  const peer = await targetPeer(node, target);
-  const connection = await tunnelConnection(node, peer, signal);
-  const stream = await connection.newStream(serviceProtocolsFor(node, peer), {
+export class TunnelDialer {
+  #node: P2PLibp2p;
+  // A tunnel per client connection would otherwise decode the same base58 ID, then encode it
+  // again for every map lookup (a `PeerId` caches its string form, a fresh one has none yet).
+  #peerIds = new Map<string, PeerId>();
+  // Per connection: a peer that reconnects may be another build, and negotiates afresh.
+  #answered = new WeakMap<Connection, string>();
+  // Once per stream at most: a flood of clients must not flood the log.
+  #tightOnly = new RepeatedWarning(
+    log,
+    "Tunnels to {peer} go through relay {relay}, which allows {limit}: they end (with an error) at that limit",
+  );
+
+  /** @param node The dialing node. */
+  constructor(node: P2PLibp2p) {
+    this.#node = node;
+  }
+
+  /**
+   * Connects to the target peer, learning its announced addresses first.
+   *
+   * @param target The peer and its addresses.
+   * @param signal Aborts the dial.
+   * @returns The connection.
+   */
+  async dial(target: TunnelTarget, signal?: AbortSignal): Promise<Connection> {
+    const peer = await this.#targetPeer(target);
+    return await this.#node.dial(peer, signal === undefined ? {} : { signal });
+  }
+
+  /**
+   * Opens a `/edgevpn/service/0.1` stream to `target`.
+   *
+   * @param target The serving peer and its addresses.
+   * @param signal Aborts the dial.
+   * @returns The open stream: a raw byte pipe to the serving side.
+   */
+  async openStream(target: TunnelTarget, signal?: AbortSignal): Promise<Stream> {
+    const peer = await this.#targetPeer(target);
+    const connection = await tunnelConnection(this.#node, peer, this.#tightOnly, signal);
+    return await connection.newStream(SERVICE_PROTOCOL, streamOptions(signal));
+  }
+
+  /**
+   * Opens a service stream and, when the peer speaks {@linkcode SERVICE_ACK_PROTOCOL}, waits
+   * for its confirmation that the target is reachable. Go peers only speak the edgevpn
+   * protocol: their stream is returned unconfirmed.
+   *
+   * @param target The serving peer and its addresses.
+   * @param signal Aborts the dial and the wait.
+   * @returns The stream, and any target bytes that came with the confirmation.
+   * @throws {TargetUnavailableError} The peer could not reach its target, or closed the stream.
+   */
+  async openConfirmed(target: TunnelTarget, signal?: AbortSignal): Promise<ConfirmedStream> {
+    const peer = await this.#targetPeer(target);
+    const connection = await tunnelConnection(this.#node, peer, this.#tightOnly, signal);
+    const stream = await connection.newStream(
+      this.protocolsFor(connection),
+      streamOptions(signal),
+    );
+    if (this.#answered.get(connection) !== stream.protocol) {
+      this.#answered.set(connection, stream.protocol);
+    }
+    if (stream.protocol !== SERVICE_ACK_PROTOCOL) return { stream, early: undefined };
+    try {
+      const first = await firstMessage(stream, signal);
+      if (first[0] !== ACK_CONNECTED) {
+        throw new TargetUnavailableError("worker cannot reach its target");
+      }
+      return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined };
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+
+  /**
+   * The service protocols {@linkcode TunnelDialer.openConfirmed} offers on `connection`, best
+   * first: multistream-select tries them one round trip at a time, so once the peer answered
+   * with the edgevpn protocol only that one is offered.
+   *
+   * @param connection A connection to a serving peer.
+   * @returns The protocol list for `newStream`.
+   */
+  protocolsFor(connection: Connection): string[] {
+    return this.#answered.get(connection) === SERVICE_PROTOCOL
+      ? [SERVICE_PROTOCOL]
+      : [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL];
+  }
+
+  /** Stops the dialer's repeated-warning timer; the dialer stays usable. */
+  stop(): void {
+    this.#tightOnly.stop();
+  }
+
+  /** The target's peer ID, its announced addresses merged into the peer store when needed. */
+  async #targetPeer(target: TunnelTarget): Promise<PeerId> {
+    let peer = this.#peerIds.get(target.peerId);
+    if (peer === undefined) {
+      peer = peerIdFromString(target.peerId);
+      if (this.#peerIds.size >= MAX_CACHED_PEER_IDS) this.#peerIds.clear();
+      this.#peerIds.set(target.peerId, peer);
+    }
+    // Connected: nothing to dial, so no addresses to learn (a peer store write per tunnel).
+    if (this.#node.getConnections(peer).length > 0) return peer;
+    await learnAddresses(this.#node.peerStore, peer, target.multiaddrs ?? []);
+    return peer;
+  }
+}
+
+/** The network's {@linkcode TunnelDialer}, stopped with the network. */
+export const TUNNEL_DIALER: SharedKey<TunnelDialer> = sharedKey(
+  "tunnel dialer",
+  (network) => new TunnelDialer(network.node),
+);
+
+function streamOptions(signal: AbortSignal | undefined) {
+  return {
     maxOutboundStreams: MAX_SERVICE_STREAMS,
     runOnLimitedConnection: true,
     ...(signal === undefined ? {} : { signal }),
-  });
-  rememberServiceProtocol(node, peer, stream.protocol);
-  if (stream.protocol !== SERVICE_ACK_PROTOCOL) return { stream, early: undefined };
-  try {
-    const first = await firstMessage(stream, signal);
-    if (first[0] !== ACK_CONNECTED) {
-      throw new TargetUnavailableError("worker cannot reach its target");
-    }
-    return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined };
-  } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  }
+  };
 }
 
 function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array> {

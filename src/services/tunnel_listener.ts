@@ -1,12 +1,11 @@
 import type { Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
-import type { P2PLibp2p } from "../node/create_node.ts";
 import type { Network } from "../network/network.ts";
 import { bridge } from "./bridge.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import { emptyTunnelStats, TUNNEL_TOTALS, type TunnelStats } from "./stats.ts";
 import { listenTcp } from "./target.ts";
-import { openServiceStream, type TunnelTarget } from "./tunnel.ts";
+import { TUNNEL_DIALER, type TunnelDialer, type TunnelTarget } from "./tunnel.ts";
 
 const log = getLogger(["p2p", "tunnel"]);
 
@@ -63,7 +62,7 @@ export interface TunnelListenerInit {
 export class TunnelListener {
   /** Counters of this listener's connections. */
   readonly stats: TunnelStats = emptyTunnelStats();
-  #node: P2PLibp2p;
+  #dialer: TunnelDialer;
   #totals: TunnelStats;
   #init: TunnelListenerInit;
   #listener: Deno.Listener | undefined;
@@ -80,7 +79,7 @@ export class TunnelListener {
    * @param init Address and target resolver.
    */
   constructor(network: Network, init: TunnelListenerInit) {
-    this.#node = network.node;
+    this.#dialer = network.shared(TUNNEL_DIALER);
     this.#totals = network.shared(TUNNEL_TOTALS);
     this.#init = init;
   }
@@ -142,7 +141,7 @@ export class TunnelListener {
       }
       let stream: Stream;
       try {
-        stream = await openServiceStream(this.#node, target, this.#abort.signal);
+        stream = await this.#dialer.openStream(target, this.#abort.signal);
       } catch (err) {
         this.#countFailure();
         this.#openFailed.warn({

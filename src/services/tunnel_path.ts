@@ -1,24 +1,7 @@
 import type { Connection, PeerId } from "@libp2p/interface";
-import { getLogger } from "@logtape/logtape";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { TIGHT_RELAY_BYTES, TIGHT_RELAY_SECONDS } from "../node/constants.ts";
-import { RepeatedWarning } from "./repeated_warning.ts";
-
-const log = getLogger(["p2p", "tunnel"]);
-/** Per node, so that one network's warnings never mute another's in the same process. */
-const tightOnlyWarnings = new WeakMap<P2PLibp2p, RepeatedWarning>();
-
-function tightOnly(node: P2PLibp2p): RepeatedWarning {
-  let warning = tightOnlyWarnings.get(node);
-  if (warning === undefined) {
-    warning = new RepeatedWarning(
-      log,
-      "Tunnels to {peer} go through relay {relay}, which allows {limit}: they end (with an error) at that limit",
-    );
-    tightOnlyWarnings.set(node, warning);
-  }
-  return warning;
-}
+import type { RepeatedWarning } from "./repeated_warning.ts";
 
 /**
  * Whether `connection` runs through a relay that would cut a tunnel soon: a stock Go or js
@@ -54,12 +37,14 @@ function relayOf(connection: Connection): string | undefined {
  *
  * @param node The libp2p node.
  * @param peer The serving peer (its addresses already in the peer store).
+ * @param tightOnly Warns when only a tight path was found.
  * @param signal Aborts the dials.
  * @returns The connection to open the tunnel's stream on.
  */
 export async function tunnelConnection(
   node: P2PLibp2p,
   peer: PeerId,
+  tightOnly: RepeatedWarning,
   signal?: AbortSignal,
 ): Promise<Connection> {
   const options = signal === undefined ? {} : { signal };
@@ -79,7 +64,7 @@ export async function tunnelConnection(
     }
   }
   const limits = first.limits;
-  tightOnly(node).warn({
+  tightOnly.warn({
     peer: peer.toString(),
     relay: tightRelay ?? "?",
     limit: `${limits?.bytes ?? "?"} bytes, ${limits?.seconds ?? "?"} s`,

@@ -9,7 +9,7 @@ import type { Network } from "../../src/network/network.ts";
 import { goRfc3339Nano } from "../../src/services/records.ts";
 import { exposeService } from "../../src/services/expose.ts";
 import { connectService } from "../../src/services/connect.ts";
-import { openServiceStream } from "../../src/services/tunnel.ts";
+import { TUNNEL_DIALER } from "../../src/services/tunnel.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 import {
   type Backend,
@@ -196,7 +196,7 @@ Deno.test({
       // In users, the outsider still cannot open a tunnel to a member's service.
       const alpha = fed.workers[0]!;
       const before = alpha.backend.accepted;
-      const stream = await openServiceStream(outsider.node, {
+      const stream = await outsider.shared(TUNNEL_DIALER).openStream({
         peerId: alpha.network.peerId.toString(),
         multiaddrs: alpha.network.node.getMultiaddrs().map(String),
       });

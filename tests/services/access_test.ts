@@ -3,7 +3,7 @@ import { withTimeout } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Stream } from "@libp2p/interface";
 import { exposeService } from "../../src/services/expose.ts";
-import { openServiceStream } from "../../src/services/tunnel.ts";
+import { TUNNEL_DIALER } from "../../src/services/tunnel.ts";
 import { announceUser } from "../../src/services/users.ts";
 import { USERS_BUCKET } from "../../src/services/constants.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
@@ -32,7 +32,7 @@ interface Outcome {
 /** Opens a raw `/edgevpn/service/0.1` stream, says hello, and records what happens. */
 async function tryServiceStream(from: Network, to: Network, timeoutMs: number): Promise<Outcome> {
   const started = performance.now();
-  const stream: Stream = await openServiceStream(from.node, {
+  const stream: Stream = await from.shared(TUNNEL_DIALER).openStream({
     peerId: to.peerId.toString(),
     multiaddrs: to.node.getMultiaddrs().map(String),
   });
@@ -56,7 +56,7 @@ async function tryServiceStream(from: Network, to: Network, timeoutMs: number): 
 
 /** Opens a raw service stream and resolves with the first bytes the service sends. */
 async function firstBytes(from: Network, to: Network): Promise<string> {
-  const stream = await openServiceStream(from.node, { peerId: to.peerId.toString() });
+  const stream = await from.shared(TUNNEL_DIALER).openStream({ peerId: to.peerId.toString() });
   try {
     return await withTimeout(
       new Promise<string>((resolve, reject) => {

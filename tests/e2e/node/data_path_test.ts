@@ -18,8 +18,7 @@ import { createLibp2pNode, type P2PLibp2p } from "../../../src/node/create_node.
 import { parseTuning, type Tuning } from "../../../src/node/tuning.ts";
 import { generateToken, generateTokenConfig } from "../../../src/token/token.ts";
 import { SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL } from "../../../src/services/constants.ts";
-import { openConfirmedStream } from "../../../src/services/tunnel.ts";
-import { serviceProtocolsFor } from "../../../src/services/protocol_memory.ts";
+import { TunnelDialer } from "../../../src/services/tunnel.ts";
 
 const MiB = 1024 * 1024;
 const PIPE = "/p2p-test/pipe/1.0.0";
@@ -204,6 +203,7 @@ Deno.test({
   ...NODE_TEST,
   async fn() {
     const nodes = [await startNode({}), await startNode({})] as const;
+    const dialer = new TunnelDialer(nodes[0]);
     try {
       await Promise.all(nodes.map((n) => n.start()));
       // A Go-like serving peer: the edgevpn protocol only, no confirmation byte.
@@ -212,24 +212,21 @@ Deno.test({
         void stream.close();
       });
       const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
-      assert.deepEqual(serviceProtocolsFor(nodes[0], nodes[1].peerId), [
-        SERVICE_ACK_PROTOCOL,
-        SERVICE_PROTOCOL,
-      ]);
+      const connection = await dialer.dial(target);
+      const both = [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL];
+      assert.deepEqual(dialer.protocolsFor(connection), both);
       for (let i = 0; i < 2; i++) {
-        const { stream, early } = await openConfirmedStream(nodes[0], target);
+        const { stream, early } = await dialer.openConfirmed(target);
         assert.equal(stream.protocol, SERVICE_PROTOCOL);
         assert.equal(early, undefined);
         stream.abort(new Error("done"));
-        assert.deepEqual(serviceProtocolsFor(nodes[0], nodes[1].peerId), [SERVICE_PROTOCOL]);
+        assert.deepEqual(dialer.protocolsFor(connection), [SERVICE_PROTOCOL]);
       }
-      // Forgotten when the peer disconnects: it may come back as another build.
+      // A new connection negotiates afresh: the peer may have come back as another build.
       await nodes[0].hangUp(nodes[1].peerId);
-      await waitFor(
-        () => serviceProtocolsFor(nodes[0], nodes[1].peerId).length === 2 || undefined,
-        { timeoutMs: 5_000, message: "the protocol memory to clear" },
-      );
+      assert.deepEqual(dialer.protocolsFor(await dialer.dial(target)), both);
     } finally {
+      dialer.stop();
       await Promise.all(nodes.map((n) => n.stop()));
     }
   },
