@@ -42,6 +42,11 @@ export const RENDEZVOUS_REPROVIDE_MS = 5 * 60_000;
  */
 export const ADDRESS_SETTLE_MS = 1_000;
 /**
+ * A rendezvous cycle that ends with no connection (the bootstrap peers could not be reached)
+ * is followed by one this soon, then at doubling delays up to the interval.
+ */
+export const RENDEZVOUS_ALONE_RETRY_MS = 1_000;
+/**
  * Bound on one provide or find-providers step of a rendezvous cycle.
  */
 export const RENDEZVOUS_STEP_TIMEOUT_MS = 8_000;

@@ -66,7 +66,9 @@ function fakeNetwork(failProvides = 0) {
     connectionManager: {
       getConnections: () => connections,
       openConnection: (peer: PeerId) => {
-        if (peer.equals(self)) return Promise.reject(new Error("Can not dial self"));
+        if (peer.toString() === self.toString()) {
+          return Promise.reject(new Error("Can not dial self"));
+        }
         if (unreachable.has(peer.toString())) {
           return Promise.reject(new Error("All multiaddr dials failed"));
         }
@@ -108,7 +110,13 @@ interface LoopRun {
 /** Runs `body` against a started rendezvous loop on a fake network; stops the loop after. */
 async function withLoop(
   body: (run: LoopRun) => Promise<void>,
-  init: { failProvides?: number; token?: NetworkToken; startMs?: number; intervalMs?: number } = {},
+  init: {
+    failProvides?: number;
+    token?: NetworkToken;
+    startMs?: number;
+    intervalMs?: number;
+    bootstrapPeers?: string[];
+  } = {},
 ): Promise<void> {
   const net = fakeNetwork(init.failProvides);
   const clock = { now: init.startMs ?? start };
@@ -116,6 +124,7 @@ async function withLoop(
     token: init.token ?? token,
     now: () => clock.now,
     ...(init.intervalMs === undefined ? {} : { intervalMs: init.intervalMs }),
+    ...(init.bootstrapPeers === undefined ? {} : { bootstrapPeers: init.bootstrapPeers }),
   })(net.components);
   loop.start();
   try {
@@ -215,6 +224,23 @@ Deno.test("rendezvous provides again when its connections more than doubled", ()
     clock.now += 1_000;
     assert.equal((await loop.runCycle()).provided.length, 0);
   }));
+
+Deno.test("rendezvous, alone, skips the DHT and dials its bootstrap peers again within seconds", async () => {
+  const seed = `/ip4/10.0.0.1/tcp/4001/p2p/${await newPeerId()}`;
+  return withLoop(async ({ loop, net }) => {
+    net.unreachable.add(seed); // not up yet
+    loop.afterStart?.();
+    // The interval is a minute: only the backoff of a cycle without connections is this soon.
+    await waitFor(() => loop.cycles >= 2, { timeoutMs: 5_000, message: "a second dial" });
+    assert.deepEqual(net.provides, [], "no DHT step while alone");
+    net.unreachable.delete(seed);
+    await waitFor(() => net.provides.length === 2, {
+      timeoutMs: 10_000,
+      message: "the provides once the seed answers",
+    });
+    assert.equal(net.connections.length, 1);
+  }, { intervalMs: 60_000, bootstrapPeers: [seed] });
+});
 
 Deno.test("rendezvous tries a failed provide again next cycle", () =>
   withLoop(async ({ loop, clock }) => {
