@@ -14,16 +14,13 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { rendezvousAt, rendezvousCid } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
 import { addressSetKey } from "./address_set.ts";
-import { backoffDelay } from "./backoff.ts";
 import {
   ADDRESS_SETTLE_MS,
-  RENDEZVOUS_ALONE_RETRY_MS,
   RENDEZVOUS_INTERVAL_MS,
-  RENDEZVOUS_MAX_LOOKUP_CYCLES,
   RENDEZVOUS_MAX_PROVIDERS,
-  RENDEZVOUS_REPROVIDE_MS,
   RENDEZVOUS_STEP_TIMEOUT_MS,
 } from "./constants.ts";
+import { RendezvousPacing } from "./rendezvous_pacing.ts";
 
 /** Options of the {@linkcode rendezvous} component. */
 export interface RendezvousInit {
@@ -97,14 +94,9 @@ class RendezvousService implements Rendezvous {
   #current: Promise<RendezvousCycle> | undefined;
   #abort = new AbortController();
   #cycles = 0;
-  /** Our provides per CID still in use: when, our connections and our addresses then. */
-  #provided = new Map<string, { atMs: number; connections: number; addresses: string }>();
-  /** Lookups in a row that brought nobody new, cycles since the last one, connections after. */
-  #lookups = { quiet: 0, skipped: 0, connections: 0 };
+  #pacing: RendezvousPacing;
   /** Our addresses changed during a cycle: run the next one soon, not after the interval. */
   #rerunSoon = false;
-  /** Cycles in a row that ended with no connection at all. */
-  #aloneCycles = 0;
 
   constructor(components: RendezvousComponents, init: RendezvousInit) {
     this.#components = components;
@@ -116,6 +108,10 @@ class RendezvousService implements Rendezvous {
       intervalMs: init.intervalMs ?? RENDEZVOUS_INTERVAL_MS,
       now: init.now ?? Date.now,
     };
+    this.#pacing = new RendezvousPacing({
+      intervalMs: this.#init.intervalMs,
+      hasBootstrapPeers: this.#init.bootstrapPeers.length > 0,
+    });
   }
 
   get cycles(): number {
@@ -166,28 +162,14 @@ class RendezvousService implements Rendezvous {
         .finally(() => {
           const soon = this.#rerunSoon;
           this.#rerunSoon = false;
-          this.#schedule(soon ? ADDRESS_SETTLE_MS : this.#nextDelay());
+          this.#schedule(soon ? ADDRESS_SETTLE_MS : this.#pacing.nextDelayMs());
         });
     }, delayMs);
   }
 
-  /**
-   * The interval, or, while cycles end with no connection, a short backoff: a node whose
-   * bootstrap peers were not reachable yet (starting together, a restart) tries again within
-   * seconds, not a full interval later.
-   */
-  #nextDelay(): number {
-    if (this.#aloneCycles === 0) return this.#init.intervalMs;
-    return backoffDelay(this.#aloneCycles - 1, {
-      baseMs: RENDEZVOUS_ALONE_RETRY_MS,
-      maxMs: this.#init.intervalMs,
-    });
-  }
-
   /** A first connection after a cycle that had none: provide and look up with it soon. */
   #onConnect = (): void => {
-    if (!this.#running || this.#aloneCycles === 0) return;
-    this.#aloneCycles = 0;
+    if (!this.#running || !this.#pacing.connected()) return;
     if (this.#current !== undefined) this.#rerunSoon = true;
     else this.#schedule(ADDRESS_SETTLE_MS);
   };
@@ -196,13 +178,13 @@ class RendezvousService implements Rendezvous {
    * Peers that look us up dial the addresses of our provider record, and a node behind NAT
    * gets the one that works (its relay reservation, a UPnP mapping) after its first provide:
    * a change of addresses brings the next cycle forward, which provides again (see
-   * {@linkcode RendezvousService.#shouldProvide}). Changes come in bursts; the settle delay
+   * {@linkcode RendezvousPacing.shouldProvide}). Changes come in bursts; the settle delay
    * takes them as one.
    */
   #onSelfUpdate = (): void => {
-    if (!this.#running || this.#provided.size === 0) return;
+    if (!this.#running) return;
     const addresses = this.#addressKey();
-    if ([...this.#provided.values()].every((p) => p.addresses === addresses)) return;
+    if (!this.#pacing.addressesChanged(addresses)) return;
     this.#log("our addresses changed, providing them again: %s", addresses);
     if (this.#current !== undefined) this.#rerunSoon = true;
     else this.#schedule(ADDRESS_SETTLE_MS);
@@ -211,19 +193,13 @@ class RendezvousService implements Rendezvous {
   async #cycle(): Promise<RendezvousCycle> {
     await this.#dialBootstrapPeers();
     const cids = this.#rendezvousCids();
-    // Not one connection, though bootstrap peers were dialed: kad-dht holds every query until
-    // a peer enters its routing table, so each provide and lookup would wait out its step
-    // timeout (8 s, four steps), and the next bootstrap dial behind them (measured: 4 nodes
-    // of 20 whose first dial failed joined after 50 s instead of 17). A node without
-    // bootstrap peers (the first of a network) lets them wait: its first peer ends the wait.
-    const alone = this.#init.bootstrapPeers.length > 0 && this.#connectionCount() === 0;
-    this.#aloneCycles = alone ? this.#aloneCycles + 1 : 0;
+    const alone = this.#pacing.startCycle(this.#connectionCount());
     if (!this.#init.dht || alone) {
       const inUse = this.#init.dht ? cids.map(String) : [];
       return { cids: inUse, searched: [], dialed: 0, unreached: 0, found: 0, provided: [] };
     }
     await this.#forgetRotatedOut(cids);
-    const lookup = this.#lookupDue();
+    const lookup = this.#pacing.lookupDue(this.#connectionCount());
     let found = 0;
     let dialed = 0;
     let unreached = 0;
@@ -237,7 +213,7 @@ class RendezvousService implements Rendezvous {
       dialed += dials.dialed;
       unreached += dials.failed;
     }
-    if (lookup) this.#lookedUp(dialed + unreached);
+    if (lookup) this.#pacing.lookedUp(dialed + unreached, this.#connectionCount());
     const inUse = cids.map(String);
     const searched = lookup ? inUse : [];
     const cycle = { cids: inUse, searched, dialed, unreached, found, provided };
@@ -245,55 +221,16 @@ class RendezvousService implements Rendezvous {
     return cycle;
   }
 
-  /**
-   * Whether this cycle looks up providers. Newcomers find the members by their own lookups
-   * (and dial them), so once lookups bring nobody new a member looks up less often: every
-   * 2, 4, then {@linkcode RENDEZVOUS_MAX_LOOKUP_CYCLES} cycles. A lost connection makes the
-   * next cycle look up (a peer may have gone, or we may have been cut off).
-   */
-  #lookupDue(): boolean {
-    const lookups = this.#lookups;
-    if (this.#connectionCount() < lookups.connections) return true;
-    lookups.skipped++;
-    // The project's one backoff, counted in cycles and without jitter (cycles are the unit).
-    const every = backoffDelay(lookups.quiet, {
-      baseMs: 1,
-      maxMs: RENDEZVOUS_MAX_LOOKUP_CYCLES,
-      random: () => 1,
-    });
-    return lookups.skipped >= every;
-  }
-
-  /**
-   * Back off after a lookup that found nobody new: every provider it found was connected
-   * already. One that dialed someone, or found someone it could not dial yet (a record with
-   * no reachable address: a peer behind NAT before its reservation), keeps lookups every
-   * cycle.
-   */
-  #lookedUp(notConnected: number): void {
-    const lookups = this.#lookups;
-    const connections = this.#connectionCount();
-    const quiet = notConnected === 0 && connections >= lookups.connections;
-    lookups.quiet = quiet ? lookups.quiet + 1 : 0;
-    lookups.skipped = 0;
-    lookups.connections = connections;
-  }
-
-  /**
-   * A provider record lives on the DHT far longer than a rendezvous window, so providing the
-   * same CID every cycle (as edgevpn does) only repeats the lookup and the k ADD_PROVIDER
-   * messages to the same peers. A CID is provided again when our connections more than
-   * doubled since we last did (peers closer to it may have joined without the record: a
-   * node that started alone provides again as the network forms, a few times, not every
-   * cycle), when our addresses changed (the record carries them), or after
-   * {@linkcode RENDEZVOUS_REPROVIDE_MS}.
-   */
   #shouldProvide(cid: CID): boolean {
-    const last = this.#provided.get(cid.toString());
-    if (last === undefined) return true;
-    return this.#connectionCount() > 2 * last.connections ||
-      last.addresses !== this.#addressKey() ||
-      this.#init.now() - last.atMs >= RENDEZVOUS_REPROVIDE_MS;
+    return this.#pacing.shouldProvide(cid.toString(), this.#provideRecord());
+  }
+
+  #provideRecord(): { atMs: number; connections: number; addresses: string } {
+    return {
+      atMs: this.#init.now(),
+      connections: this.#connectionCount(),
+      addresses: this.#addressKey(),
+    };
   }
 
   #addressKey(): string {
@@ -302,10 +239,7 @@ class RendezvousService implements Rendezvous {
 
   /** Stops kad-dht re-providing CIDs that are neither current nor previous any more. */
   async #forgetRotatedOut(inUse: CID[]): Promise<void> {
-    const keep = new Set(inUse.map(String));
-    for (const key of [...this.#provided.keys()]) {
-      if (keep.has(key)) continue;
-      this.#provided.delete(key);
+    for (const key of this.#pacing.forgetRotatedOut(inUse.map(String))) {
       try {
         await this.#components.dht?.cancelReprovide(CID.parse(key));
       } catch (err) {
@@ -328,11 +262,10 @@ class RendezvousService implements Rendezvous {
 
   /** Provides `cid`; whether it did (a failed provide is tried again next cycle). */
   async #provide(cid: CID): Promise<boolean> {
-    const connections = this.#connectionCount();
-    const addresses = this.#addressKey();
+    const record = this.#provideRecord();
     try {
       await this.#components.contentRouting.provide(cid, { signal: this.#stepSignal() });
-      this.#provided.set(cid.toString(), { atMs: this.#init.now(), connections, addresses });
+      this.#pacing.provided(cid.toString(), record);
       return true;
     } catch (err) {
       this.#log("provide %s failed - %e", cid, err);
