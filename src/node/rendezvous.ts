@@ -20,7 +20,7 @@ import {
   RENDEZVOUS_MAX_PROVIDERS,
   RENDEZVOUS_STEP_TIMEOUT_MS,
 } from "./constants.ts";
-import { RendezvousPacing } from "./rendezvous_pacing.ts";
+import { type ProvideRecord, RendezvousPacing } from "./rendezvous_pacing.ts";
 
 /** Options of the {@linkcode rendezvous} component. */
 export interface RendezvousInit {
@@ -225,7 +225,7 @@ class RendezvousService implements Rendezvous {
     return this.#pacing.shouldProvide(cid.toString(), this.#provideRecord());
   }
 
-  #provideRecord(): { atMs: number; connections: number; addresses: string } {
+  #provideRecord(): ProvideRecord {
     return {
       atMs: this.#init.now(),
       connections: this.#connectionCount(),
