@@ -20,6 +20,13 @@ export const INTEROP_TEST = { ...NODE_TEST, ignore: GO === undefined } as const;
 /** Gossip reaches the other side within a few seconds; edgevpn re-announces within ≤ 15 s. */
 export const GOSSIP_MS = 20_000;
 
+/**
+ * A Go peer's `users` entry at our node: LocalAI writes it every 10 s, and a write that ties
+ * with one of our blocks at the same index is lost when our hash is higher (edgevpn's rule;
+ * the README's differences from edgevpn): three of its writes.
+ */
+export const GO_USERS_MS = 30_000;
+
 /** A Go peer and a `p2p node` (DHT off) bootstrapped to it. */
 export interface Pair {
   go: GoPeer;

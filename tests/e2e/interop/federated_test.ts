@@ -22,7 +22,7 @@ import {
 } from "../_fixtures.ts";
 import assert from "node:assert/strict";
 import { generateToken } from "../../../src/token/token.ts";
-import { GOSSIP_MS, goValue, INTEROP_TEST } from "./_fixtures.ts";
+import { GO_USERS_MS, GOSSIP_MS, goValue, INTEROP_TEST } from "./_fixtures.ts";
 import { type GoPeer, startGoPeer } from "./_go_peer.ts";
 
 /** Waits (bounded) until the balancer's online workers are exactly `ids`. */
@@ -164,7 +164,7 @@ Deno.test({
       assert.equal(found.Node.ServiceID, "rpc1");
       // Our worker has to see the Go tunnel in `users` before it accepts its streams.
       await waitFor(() => getJson(worker!.api, `/api/ledger/users/${go!.peerId}`), {
-        timeoutMs: GOSSIP_MS,
+        timeoutMs: GO_USERS_MS,
         message: "the Go peer in users at our worker",
       });
       const results = [];

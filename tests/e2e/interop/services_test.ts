@@ -25,7 +25,7 @@ import { readLine } from "../../services/_fixtures.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { generateToken } from "../../../src/token/token.ts";
-import { GOSSIP_MS, goValue, INTEROP_TEST } from "./_fixtures.ts";
+import { GO_USERS_MS, GOSSIP_MS, goValue, INTEROP_TEST } from "./_fixtures.ts";
 import { type GoPeer, startGoPeer } from "./_go_peer.ts";
 
 const BYTES = 20_000_000;
@@ -164,7 +164,7 @@ Deno.test({
         });
         // The Go tunnel announces itself in `users`; our expose accepts it once it sees that.
         await waitFor(() => getJson(bulkExpose.api, `/api/ledger/users/${go!.peerId}`), {
-          timeoutMs: GOSSIP_MS,
+          timeoutMs: GO_USERS_MS,
           message: "the Go peer in users at our expose",
         });
         await waitFor(async () => await goValue(go!, "services", "p2p-bulk") !== undefined, {
@@ -223,7 +223,7 @@ Deno.test({
             service: "p2p-probe",
           });
           await waitFor(() => getJson(probeExpose.api, `/api/ledger/users/${go!.peerId}`), {
-            timeoutMs: GOSSIP_MS,
+            timeoutMs: GO_USERS_MS,
             message: "the Go peer in users at the probe's expose",
           });
           // Through the Go tunnel the exchange works until the FIN, then edgevpn closes both
