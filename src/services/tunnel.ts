@@ -177,8 +177,7 @@ export class TunnelDialer {
    * @returns The open stream: a raw byte pipe to the serving side.
    */
   async openStream(target: TunnelTarget, signal?: AbortSignal): Promise<Stream> {
-    const peer = await this.#targetPeer(target);
-    const connection = await tunnelConnection(this.#node, peer, this.#tightOnly, signal);
+    const connection = await this.#tunnelConnection(target, signal);
     return await connection.newStream(SERVICE_PROTOCOL, streamOptions(signal));
   }
 
@@ -193,8 +192,7 @@ export class TunnelDialer {
    * @throws {TargetUnavailableError} The peer could not reach its target, or closed the stream.
    */
   async openConfirmed(target: TunnelTarget, signal?: AbortSignal): Promise<ConfirmedStream> {
-    const peer = await this.#targetPeer(target);
-    const connection = await tunnelConnection(this.#node, peer, this.#tightOnly, signal);
+    const connection = await this.#tunnelConnection(target, signal);
     const stream = await connection.newStream(
       this.protocolsFor(connection),
       streamOptions(signal),
@@ -232,6 +230,12 @@ export class TunnelDialer {
   /** Stops the dialer's repeated-warning timer; the dialer stays usable. */
   stop(): void {
     this.#tightOnly.stop();
+  }
+
+  /** The connection a tunnel's stream opens on: see `tunnelConnection`. */
+  async #tunnelConnection(target: TunnelTarget, signal?: AbortSignal): Promise<Connection> {
+    const peer = await this.#targetPeer(target);
+    return await tunnelConnection(this.#node, peer, this.#tightOnly, signal);
   }
 
   /** The target's peer ID, its announced addresses merged into the peer store when needed. */
