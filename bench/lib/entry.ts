@@ -32,3 +32,14 @@ export function p2pTaskV8Flags(): string[] {
     return [];
   }
 }
+
+/**
+ * `deno run` flags of the `p2p` processes of the benches and the namespace labs: the task's V8
+ * flags, then `BENCH_DENO_FLAGS` (space-separated), e.g.
+ * `--v8-flags=--prof,--logfile=/tmp/prof/%p.log,--no-logfile-per-isolate` to profile them (a
+ * later `--v8-flags` adds to the earlier ones).
+ */
+export function p2pDenoFlags(): string[] {
+  const extra = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+  return [...p2pTaskV8Flags(), ...extra];
+}

@@ -1,7 +1,7 @@
 /** Spawning the bench's helper servers and `p2p` processes. */
 import { Child } from "./proc.ts";
 
-import { p2pEntry, p2pTaskV8Flags } from "./entry.ts";
+import { p2pDenoFlags, p2pEntry } from "./entry.ts";
 const SERVERS = new URL("../servers/", import.meta.url).pathname;
 
 /** Loopback-only node flags: 127.0.0.1 listener, no mDNS, an explicit bootstrap list. */
@@ -36,16 +36,6 @@ export interface P2PChild {
   addr: string;
 }
 
-/**
- * `deno run` flags of the `p2p` processes: the task's V8 flags, then `BENCH_DENO_FLAGS`
- * (space-separated), e.g. `--v8-flags=--prof,--logfile=/tmp/prof/%p.log,--no-logfile-per-isolate`
- * to profile them (a later `--v8-flags` adds to the earlier ones).
- */
-function extraDenoFlags(): string[] {
-  const extra = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
-  return [...p2pTaskV8Flags(), ...extra];
-}
-
 /** Spawns `deno run -A main.ts <args>` and waits (bounded) for its JSON start line. */
 export async function spawnP2P(
   name: string,
@@ -55,7 +45,7 @@ export async function spawnP2P(
   const child = new Child({
     name,
     cmd: Deno.execPath(),
-    args: ["run", "-A", ...extraDenoFlags(), p2pEntry(), ...args],
+    args: ["run", "-A", ...p2pDenoFlags(), p2pEntry(), ...args],
   });
   try {
     const line = await child.waitLine((l) => l.startsWith("{"), timeoutMs);

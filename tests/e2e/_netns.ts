@@ -4,7 +4,7 @@
 // exists inside them. `destroy()` kills what runs inside and deletes the namespaces.
 import { LineProcess, waitFor } from "../_helpers/mod.ts";
 
-import { p2pEntry, p2pTaskV8Flags } from "../../bench/lib/entry.ts";
+import { p2pDenoFlags, p2pEntry } from "../../bench/lib/entry.ts";
 const TOOL = new URL("./_netns_tool.ts", import.meta.url).pathname;
 
 /** Runs `cmd args…` now; never throws. */
@@ -130,7 +130,7 @@ export class Namespaces {
   async p2p(host: string, args: string[], env: Record<string, string>): Promise<NsProcess> {
     const p = new NsProcess(
       this.name(host),
-      [Deno.execPath(), "run", "-A", ...p2pTaskV8Flags(), p2pEntry(), ...args],
+      [Deno.execPath(), "run", "-A", ...p2pDenoFlags(), p2pEntry(), ...args],
       env,
     );
     this.processes.push(p);
