@@ -19,11 +19,38 @@
  * So WASM stays for the tiny messages (yamux window updates, a request of a few bytes), and
  * `node:crypto` takes everything from a few hundred bytes on. The wire format is unchanged.
  *
+ * Sealing hands back the ciphertext and the tag as two pieces instead of `@libp2p/noise`'s
+ * one concatenated copy: the TCP writer copies every frame into its write buffer anyway, so
+ * the concatenation was a second copy (and allocation) of every 64 KiB message.
+ *
  * @module
  */
+import { createCipheriv } from "node:crypto";
 import { asCrypto, defaultCrypto, nodeCrypto } from "@libp2p/noise/crypto";
 import type { ICryptoInterface } from "@libp2p/noise";
+import { Uint8ArrayList } from "uint8arraylist";
 import { NOISE_DECRYPT_NODE_FROM, NOISE_ENCRYPT_NODE_FROM } from "./deno_tcp_constants.ts";
+
+/** Bytes of a ChaCha20-Poly1305 tag. */
+const TAG_BYTES = 16;
+
+/** Seals `plaintext` with node:crypto; the result is the ciphertext, then the tag. */
+function sealWithNodeCrypto(
+  plaintext: Uint8Array | Uint8ArrayList,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  k: Uint8Array,
+): Uint8Array | Uint8ArrayList {
+  if (!(plaintext instanceof Uint8Array)) {
+    return nodeCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k);
+  }
+  const cipher = createCipheriv("chacha20-poly1305", k, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(ad, { plaintextLength: plaintext.byteLength });
+  const sealed = cipher.update(plaintext);
+  // A stream cipher: `final` only computes the tag, it returns no bytes.
+  cipher.final();
+  return new Uint8ArrayList(sealed, cipher.getAuthTag());
+}
 
 /** Where node:crypto takes over from WASM, in bytes of plaintext / ciphertext. */
 export interface NoiseCryptoThresholds {
@@ -47,7 +74,7 @@ export function denoNoiseCrypto(thresholds: NoiseCryptoThresholds = {}): ICrypto
     chaCha20Poly1305Encrypt(plaintext, nonce, ad, k) {
       return plaintext.byteLength < encryptFrom
         ? asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
-        : nodeCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k);
+        : sealWithNodeCrypto(plaintext, nonce, ad, k);
     },
     chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst) {
       return ciphertext.byteLength < decryptFrom
