@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { appendVarint } from "./varint.ts";
 
 /** The two DCUtR message types. */
 export const HolePunchType = { CONNECT: 100, SYNC: 300 } as const;
@@ -14,14 +15,6 @@ export interface HolePunchMessage {
   type: number;
   /** Multiaddrs, as bytes. */
   addrs: Uint8Array[];
-}
-
-function varint(value: number, out: number[]): void {
-  while (value >= 0x80) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
 }
 
 /**
@@ -40,10 +33,10 @@ function varint(value: number, out: number[]): void {
  */
 export function encodeHolePunch(type: number, addrs: Uint8Array[]): Uint8Array {
   const out: number[] = [0x08];
-  varint(type, out);
+  appendVarint(type, out);
   for (const addr of addrs) {
     out.push(0x12);
-    varint(addr.byteLength, out);
+    appendVarint(addr.byteLength, out);
     out.push(...addr);
   }
   return Uint8Array.from(out);

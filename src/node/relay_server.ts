@@ -12,11 +12,16 @@
  * - **Addresses in reservations**: the server hands out every address it has, loopback
  *   included, and clients advertise `<each>/p2p-circuit`; here a relay with public addresses
  *   hands out those, else its non-loopback ones.
+ * - **Backpressure**: the server joins a circuit's two streams with `pipe()`, which buffers
+ *   whatever the source sends however slowly the destination reads. Circuits are answered here
+ *   (`handleConnect`, the same checks and answers) and joined by {@linkcode spliceStreams}.
  *
  * @module
  */
 import type {
+  AbortOptions,
   ComponentLogger,
+  Connection,
   ConnectionGater,
   PeerId,
   PeerStore,
@@ -26,8 +31,13 @@ import type {
 import type { AddressManager, ConnectionManager, Registrar } from "@libp2p/interface-internal";
 import { circuitRelayServer, type CircuitRelayService } from "@libp2p/circuit-relay-v2";
 import { isLoopback, isPrivate } from "@libp2p/utils";
+import { peerIdFromMultihash } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
+import * as Digest from "multiformats/hashes/digest";
 import type { Membership } from "./membership.ts";
+import { isCircuit } from "./reachability.ts";
+import { encodeHopStatus, RelayStatus, type WireLimit } from "./relay_message.ts";
+import { spliceStreams } from "./relay_splice.ts";
 import {
   RELAY_MAX_CIRCUITS,
   RELAY_MAX_DATA_BYTES,
@@ -77,11 +87,6 @@ export interface MemberRelay extends CircuitRelayService {
   readonly refused: number;
 }
 
-interface WireLimit {
-  duration?: number;
-  data?: bigint;
-}
-
 interface PbWriter {
   read(options?: unknown): Promise<unknown>;
   write(message: { limit?: WireLimit }, options?: unknown): Promise<void>;
@@ -93,14 +98,38 @@ interface PbStream {
   unwrap(): unknown;
 }
 
-/** The server's own methods the fixes wrap (circuit-relay-v2 4.2.13 `CircuitRelayServer`). */
+/** A circuit request as the server decoded it. */
+interface HopRequest {
+  peer?: { id: Uint8Array; addrs: Uint8Array[] };
+}
+
+/** A reservation in the server's store: its limit (duration in ms) and its lifetime. */
+interface StoredReservation {
+  limit?: { duration?: number; data?: bigint };
+  signal?: AbortSignal;
+}
+
+/** The server's own members the fixes use (circuit-relay-v2 4.2.13 `CircuitRelayServer`). */
 interface RelayInternals {
   handleHopProtocol(args: { stream: PbStream }, options: unknown): Promise<void>;
+  handleConnect(
+    args: { stream: PbStream; request: HopRequest; connection: Connection },
+    options?: AbortOptions,
+  ): Promise<void>;
   stopHop(
-    args: { connection: unknown; request: { limit?: WireLimit } },
-    options: unknown,
+    args: { connection: Connection; request: StopRequest },
+    options?: AbortOptions,
   ): Promise<Stream | undefined>;
   makeReservation(peer: PeerId, expire: bigint): Promise<{ addrs: Uint8Array[] }>;
+  reservationStore: { get(peer: PeerId): StoredReservation | undefined };
+  shutdownController: AbortController;
+}
+
+/** The STOP request the server sends to a circuit's destination. */
+interface StopRequest {
+  type: "CONNECT";
+  peer: { id: Uint8Array; addrs: Uint8Array[] };
+  limit?: WireLimit;
 }
 
 /** Largest data limit js peers read back right: protons-runtime 7.1.2 turns a uint64 of
@@ -134,6 +163,72 @@ function secondsOnTheWire(stream: PbStream): PbStream {
     },
     unwrap: () => stream.unwrap(),
   };
+}
+
+/** What answering a circuit request needs from the node and the server. */
+interface CircuitDeps {
+  internals: RelayInternals;
+  gater: ConnectionGater;
+  connectionManager: ConnectionManager;
+}
+
+/** The destination of a circuit request, or `undefined` if the request is malformed. */
+function requestedPeer(request: HopRequest): PeerId | undefined {
+  try {
+    if (request.peer === undefined) return undefined;
+    request.peer.addrs.forEach((addr) => multiaddr(addr));
+    return peerIdFromMultihash(Digest.decode(request.peer.id));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Answers a circuit request (the server's `handleConnect`: the same checks, in the same
+ * order, with the same answers) and joins the two streams with {@linkcode spliceStreams}.
+ */
+async function answerCircuit(
+  deps: CircuitDeps,
+  hop: Stream,
+  request: HopRequest,
+  connection: Connection,
+  options?: AbortOptions,
+): Promise<void> {
+  const refuse = (status: number): void => {
+    hop.send(encodeHopStatus(status));
+    hop.close().catch(() => {});
+  };
+  // A circuit over a circuit is refused, as the spec asks.
+  if (isCircuit(connection.remoteAddr)) return refuse(RelayStatus.PERMISSION_DENIED);
+  const destination = requestedPeer(request);
+  if (destination === undefined) return refuse(RelayStatus.MALFORMED_MESSAGE);
+  const reservation = deps.internals.reservationStore.get(destination);
+  if (reservation === undefined) return refuse(RelayStatus.NO_RESERVATION);
+  const denied = await deps.gater.denyOutboundRelayedConnection?.(
+    connection.remotePeer,
+    destination,
+  );
+  if (denied === true) return refuse(RelayStatus.PERMISSION_DENIED);
+  const destinationConnection = deps.connectionManager.getConnections(destination)[0];
+  if (destinationConnection === undefined) return refuse(RelayStatus.NO_RESERVATION);
+  const limit = reservation.limit;
+  const stop = await deps.internals.stopHop({
+    connection: destinationConnection,
+    request: {
+      type: "CONNECT",
+      peer: { id: connection.remotePeer.toMultihash().bytes, addrs: [] },
+      ...(limit === undefined ? {} : { limit }),
+    },
+  }, options);
+  if (stop === undefined) return refuse(RelayStatus.CONNECTION_FAILED);
+  hop.send(encodeHopStatus(RelayStatus.OK, limit && forTheWire({ limit }).limit));
+  const signals = [deps.internals.shutdownController.signal];
+  if (reservation.signal !== undefined) signals.push(reservation.signal);
+  if (limit?.duration !== undefined) signals.push(AbortSignal.timeout(limit.duration));
+  void spliceStreams(hop, stop, {
+    signal: AbortSignal.any(signals),
+    ...(limit?.data === undefined ? {} : { dataBytes: limit.data }),
+  });
 }
 
 /** Public addresses when there are some, else all but loopback, else all. */
@@ -225,6 +320,15 @@ export function memberRelayServer(
         stream.addEventListener("close", () => circuits--, { once: true });
       }
       return stream;
+    };
+    const deps = { internals, gater, connectionManager: components.connectionManager };
+    internals.handleConnect = async ({ stream, request, connection }, options) => {
+      const hop = stream.unwrap() as Stream;
+      try {
+        await answerCircuit(deps, hop, request, connection, options);
+      } catch (err) {
+        hop.abort(err instanceof Error ? err : new Error(String(err)));
+      }
     };
     const makeReservation = internals.makeReservation.bind(service);
     internals.makeReservation = async (peer, expire) => {

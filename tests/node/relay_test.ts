@@ -1,15 +1,17 @@
 // Circuit relay v2 between nodes on loopback: a member reserves on a relay given with
 // relayPeers, advertises `<relay>/p2p-circuit`, and another member reaches it through the
 // relay only (membership, ping, service streams, the ledger); a node with another token is
-// refused a reservation; the relay's limits reach clients in the right units.
+// refused a reservation; the relay's limits reach clients in the right units; a circuit
+// whose destination reads nothing holds a few MiB at the relay, not everything sent to it.
 import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
-import type { Connection } from "@libp2p/interface";
+import type { Connection, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2pNode, type NodeOptions, type P2PLibp2p } from "../../src/node/create_node.ts";
 import { startNetwork } from "../../src/network/network.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 import type { NetworkToken } from "../../src/token/token.ts";
+import { RELAY_HOP_PROTOCOL, RELAY_STOP_PROTOCOL } from "../../src/node/constants.ts";
 
 function base(token: NetworkToken, extra: Partial<NodeOptions> = {}): NodeOptions {
   return {
@@ -235,6 +237,94 @@ Deno.test({
     } finally {
       await server.stop();
       await relay.stop();
+    }
+  },
+});
+
+/** A length-prefixed circuit relay v2 `HopMessage{type: CONNECT, peer: {id}}`. */
+function hopConnect(target: Uint8Array): Uint8Array {
+  const peer = [0x0a, target.byteLength, ...target];
+  const message = [0x08, 0x01, 0x12, peer.length, ...peer];
+  return Uint8Array.from([message.length, ...message]);
+}
+
+/** Resolves with the stream's next message, or `undefined` after `ms`. */
+function nextMessage(stream: Stream, ms: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    stream.addEventListener("message", (event) => {
+      clearTimeout(timer);
+      resolve(event.data.subarray());
+    }, { once: true });
+  });
+}
+
+Deno.test({
+  name:
+    "relay: a member holding both ends of a circuit, one never reading, cannot make the relay buffer more than a few MiB",
+  ...NODE_TEST,
+  async fn() {
+    const FLOOD_BYTES = 64 * 1024 * 1024;
+    const token = generateTokenConfig();
+    const relay = await createLibp2pNode(base(token));
+    await relay.start();
+    const stopped: P2PLibp2p[] = [relay];
+    try {
+      // The destination reserves on the relay, accepts the circuit and never reads it.
+      const sink = await createLibp2pNode(
+        base(token, { relayService: false, relayPeers: [address(relay)] }),
+      );
+      stopped.push(sink);
+      await sink.start();
+      await waitFor(() => circuitOf(sink), { message: "the destination's reservation" });
+      await sink.unhandle(RELAY_STOP_PROTOCOL);
+      await sink.handle(RELAY_STOP_PROTOCOL, (stream) => {
+        stream.addEventListener("message", () => {
+          stream.send(Uint8Array.of(4, 0x08, 0x01, 0x20, 100)); // StopMessage STATUS OK
+          stream.pause();
+        }, { once: true });
+      }, { runOnLimitedConnection: true });
+
+      // The source opens the circuit by hand and writes as fast as the relay takes it.
+      const source = await createLibp2pNode(base(token, { relayService: false }));
+      stopped.push(source);
+      await source.start();
+      const connection = await source.dial(multiaddr(address(relay)));
+      assert.ok(
+        await relay.services.membership.waitForMember(
+          source.peerId.toString(),
+          AbortSignal.timeout(5_000),
+        ),
+      );
+      const hop = await connection.newStream(RELAY_HOP_PROTOCOL);
+      const answer = nextMessage(hop, 5_000);
+      hop.send(hopConnect(sink.peerId.toMultihash().bytes));
+      const status = await answer;
+      assert.ok(status !== undefined, "the relay answers the circuit request");
+      assert.equal(status.at(-1), 100, "the relay opens the circuit (status OK)");
+
+      const chunk = new Uint8Array(64 * 1024);
+      let sent = 0;
+      while (sent < FLOOD_BYTES && hop.status === "open") {
+        sent += chunk.byteLength;
+        if (hop.send(chunk)) continue;
+        const drained = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 3_000);
+          hop.addEventListener("drain", () => {
+            clearTimeout(timer);
+            resolve(true);
+          }, { once: true });
+        });
+        if (!drained) break;
+      }
+      console.log(`the relay took ${(sent / 2 ** 20).toFixed(1)} MiB before the source stalled`);
+      assert.equal(hop.status, "open", "the circuit stays up");
+      assert.ok(
+        sent <= 16 * 1024 * 1024,
+        `the relay took ${sent} bytes for a destination that reads nothing`,
+      );
+    } finally {
+      for (const node of stopped.reverse()) await node.stop();
     }
   },
 });
