@@ -7,6 +7,7 @@
  * deno run -A bench/profile.ts                      # 200 MiB up + down ×2, RTT, conn/s
  * deno run -A bench/profile.ts --mib 100 --runs 1 --phases up,down
  * deno run -A bench/profile.ts --prof /tmp/prof     # V8 --prof logs of expose and connect
+ * deno run -A bench/profile.ts --phases conn --conn-concurrency 1   # one connection at a time
  * node --prof-process /tmp/prof/expose/isolate-*.log | head -60
  * deno run -A bench/profile.ts --flags=--v8-flags=--max-semi-space-size=8   # extra deno flags
  * P2P_TUNING=tcp:node deno run -A bench/profile.ts  # the env reaches the tunnel processes
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     prof: { type: "string" },
     flags: { type: "string", multiple: true, default: [] },
     "conn-seconds": { type: "string", default: "2" },
+    "conn-concurrency": { type: "string", default: "16" },
     stderr: { type: "boolean", default: false },
     "rtt-count": { type: "string", default: "2000" },
     warm: { type: "boolean", default: false },
@@ -142,15 +144,17 @@ try {
     );
   }
   if (phases.has("conn")) {
-    await connRate(port, { concurrency: 16, seconds: 1, maxConns: 500 }, echoExchange);
+    const concurrency = Number(values["conn-concurrency"]);
+    await connRate(port, { concurrency, seconds: 1, maxConns: 500 }, echoExchange);
     const stop = cpuProbe(pids);
     const c = await connRate(port, {
-      concurrency: 16,
+      concurrency,
       seconds: Number(values["conn-seconds"]),
       maxConns: 5000,
     }, echoExchange);
     console.log(
-      `conn/s ${fmt(c.perS, 0)} (errors ${c.errors}); ` +
+      `conn/s ${fmt(c.perS, 0)} at c${concurrency} (errors ${c.errors}), first answer byte ` +
+        `p50 ${fmt(c.firstByteP50Ms, 3)} p99 ${fmt(c.firstByteP99Ms, 3)} ms; ` +
         cpuLine("cpu", stop, Math.max(1, c.ok), "conn"),
     );
   }

@@ -3,6 +3,7 @@ import type { Uint8ArrayList } from "uint8arraylist";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
 import { learnAddresses } from "../node/peer_addresses.ts";
+import { openLazyStream } from "../node/lazy_select.ts";
 import type { P2PLibp2p } from "../node/create_node.ts";
 import { type SharedKey, sharedKey } from "../network/components.ts";
 import {
@@ -170,7 +171,8 @@ export class TunnelDialer {
   }
 
   /**
-   * Opens a `/edgevpn/service/0.1` stream to `target`.
+   * Opens a `/edgevpn/service/0.1` stream to `target`, ready to send before the peer has
+   * answered the protocol proposal (see `openLazyStream`).
    *
    * @param target The serving peer and its addresses.
    * @param signal Aborts the dial.
@@ -178,7 +180,8 @@ export class TunnelDialer {
    */
   async openStream(target: TunnelTarget, signal?: AbortSignal): Promise<Stream> {
     const connection = await this.#tunnelConnection(target, signal);
-    return await connection.newStream(SERVICE_PROTOCOL, streamOptions(signal));
+    // Lazily: the client's first bytes follow the proposal without waiting for the answer.
+    return await openLazyStream(connection, SERVICE_PROTOCOL, streamOptions(signal));
   }
 
   /**
