@@ -1,7 +1,7 @@
 /**
  * The circuit relay v2 service every node runs by default, like edgevpn's `--relay-service`:
  * `@libp2p/circuit-relay-v2`'s server with edgevpn's limits, reservations and circuits for
- * network members only (edgevpn's `--relay-service-network-only`), and two fixes:
+ * network members only (edgevpn's `--relay-service-network-only`), and these fixes:
  *
  * - **Duration units** (circuit-relay-v2 4.2.13): the server writes its duration limit in
  *   milliseconds into the wire `Limit.duration`, which the spec, go-libp2p and js's own client
