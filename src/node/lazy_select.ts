@@ -12,7 +12,12 @@
  *
  * @module
  */
-import { type Connection, type Stream, UnsupportedProtocolError } from "@libp2p/interface";
+import {
+  type Connection,
+  type Stream,
+  TooManyOutboundProtocolStreamsError,
+  UnsupportedProtocolError,
+} from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
 import { appendVarint } from "./varint.ts";
 
@@ -96,7 +101,8 @@ function expectAnswer(stream: Stream, protocol: string, proposal: Uint8Array): v
  *
  * @param connection An open, multiplexed connection.
  * @param protocol The one protocol to speak.
- * @param fallback Options for `newStream` when falling back.
+ * @param fallback Options for `newStream` when falling back; its `maxOutboundStreams` (open
+ * streams of `protocol` on the connection) is honoured either way.
  * @returns The stream, ready to send.
  *
  * @example Usage
@@ -148,6 +154,19 @@ export async function openLazyStream(
     typeof muxer.createStream !== "function" || refusedOnLimited
   ) {
     return await connection.newStream(protocol, fallback);
+  }
+  // libp2p's own check, which `newStream` would make: the muxer's streams left for other
+  // protocols (the connection's pings) are not this protocol's to take.
+  const limit = fallback.maxOutboundStreams;
+  if (limit !== undefined) {
+    const open = connection.streams.filter((s) =>
+      s.direction === "outbound" && s.protocol === protocol
+    ).length;
+    if (open >= limit) {
+      throw new TooManyOutboundProtocolStreamsError(
+        `Too many outbound protocol streams for protocol "${protocol}" - ${open}/${limit}`,
+      );
+    }
   }
   const stream = await muxer.createStream();
   if (typeof (stream as unknown as Partial<DataSink>).onData !== "function") {

@@ -1,6 +1,6 @@
 // Lazy multistream-select: the caller sends before the answer; the answer is stripped however
 // it arrives; a refusal aborts the stream; a close waits for the answer; a real js-libp2p peer
-// serves a stream whose data and end came with the proposal.
+// serves a stream whose data and end came with the proposal; the per-protocol stream cap holds.
 import assert from "node:assert/strict";
 import type { Stream } from "@libp2p/interface";
 import { streamPair } from "@libp2p/utils";
@@ -123,6 +123,19 @@ Deno.test({
       stream.send(bytes("whole request"));
       await stream.close();
       assert.equal(await answer, "echo: whole request");
+
+      // The per-protocol cap newStream would enforce holds here too (it keeps the
+      // connection's ping streams free).
+      const capped = { maxOutboundStreams: 2 };
+      const held = [
+        await openLazyStream(connection, PROTOCOL, capped),
+        await openLazyStream(connection, PROTOCOL, capped),
+      ];
+      await assert.rejects(
+        openLazyStream(connection, PROTOCOL, capped),
+        { name: "TooManyOutboundProtocolStreamsError" },
+      );
+      for (const stream of held) stream.abort(new Error("done"));
 
       const refused = await openLazyStream(connection, "/not/served/1.0.0");
       const closed = new Promise<Error | undefined>((resolve) =>
