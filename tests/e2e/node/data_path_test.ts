@@ -206,20 +206,30 @@ Deno.test({
     const dialer = new TunnelDialer(nodes[0]);
     try {
       await Promise.all(nodes.map((n) => n.start()));
-      // A Go-like serving peer: the edgevpn protocol only, no confirmation byte.
+      // A Go-like serving peer: the edgevpn protocol only, no confirmation byte; it answers
+      // each request with "hi <request>".
       await nodes[1].handle(SERVICE_PROTOCOL, (stream: Stream) => {
-        stream.send(new TextEncoder().encode("hi"));
-        void stream.close();
+        stream.addEventListener("message", (event) => {
+          stream.send(
+            new TextEncoder().encode(`hi ${new TextDecoder().decode(event.data.subarray())}`),
+          );
+          void stream.close();
+        }, { once: true });
       });
       const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
       const connection = await dialer.dial(target);
       const both = [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL];
       assert.deepEqual(dialer.protocolsFor(connection), both);
-      for (let i = 0; i < 2; i++) {
+      // The second stream is opened lazily (nothing to confirm): the request goes out with the
+      // proposal, and the answer to the proposal never reaches the caller.
+      for (const request of ["first", "second"]) {
         const { stream, early } = await dialer.openConfirmed(target);
         assert.equal(stream.protocol, SERVICE_PROTOCOL);
         assert.equal(early, undefined);
-        stream.abort(new Error("done"));
+        stream.send(new TextEncoder().encode(request));
+        let answer = "";
+        for await (const chunk of stream) answer += new TextDecoder().decode(chunk.subarray());
+        assert.equal(answer, `hi ${request}`);
         assert.deepEqual(dialer.protocolsFor(connection), [SERVICE_PROTOCOL]);
       }
       // A new connection negotiates afresh: the peer may have come back as another build.
