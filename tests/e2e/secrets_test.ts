@@ -243,6 +243,10 @@ for (const format of ["json", "text"] as const) {
                     } catch {
                       return { outcome: "refused", ms: Date.now() - started };
                     }
+                    // Streams past the per-protocol limit are reset right after the protocol
+                    // answer: both frames can arrive in one read, and the reset is then
+                    // handled before this line runs (its 'close' event already fired).
+                    if (s.status !== "open") return { outcome: "closed", ms: Date.now() - started };
                     try {
                       const ms = await withTimeout(
                         new Promise<number>((resolve) =>
