@@ -295,6 +295,12 @@ function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array>
       cleanup();
       reject(signal?.reason ?? new Error("aborted"));
     };
+    // A refusal can arrive in the same read as the protocol answer: the stream is then closed
+    // before this runs, and its 'close' event is gone (buffered bytes still come as 'message').
+    if (stream.status !== "open" && stream.readBufferLength === 0) {
+      reject(new TargetUnavailableError("worker closed the stream before confirming"));
+      return;
+    }
     stream.addEventListener("message", onMessage);
     stream.addEventListener("close", onClose);
     signal?.addEventListener("abort", onAbort);

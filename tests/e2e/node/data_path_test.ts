@@ -18,7 +18,7 @@ import { createLibp2pNode, type P2PLibp2p } from "../../../src/node/create_node.
 import { parseTuning, type Tuning } from "../../../src/node/tuning.ts";
 import { generateToken, generateTokenConfig } from "../../../src/token/token.ts";
 import { SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL } from "../../../src/services/constants.ts";
-import { TunnelDialer } from "../../../src/services/tunnel.ts";
+import { TargetUnavailableError, TunnelDialer } from "../../../src/services/tunnel.ts";
 
 const MiB = 1024 * 1024;
 const PIPE = "/p2p-test/pipe/1.0.0";
@@ -235,6 +235,38 @@ Deno.test({
       // A new connection negotiates afresh: the peer may have come back as another build.
       await nodes[0].hangUp(nodes[1].peerId);
       assert.deepEqual(dialer.protocolsFor(await dialer.dial(target)), both);
+    } finally {
+      dialer.stop();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "data path: a worker that resets a confirmed stream at once is reported at once",
+  ...NODE_TEST,
+  async fn() {
+    const nodes = [await startNode({}), await startNode({})] as const;
+    const dialer = new TunnelDialer(nodes[0]);
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+      // The reset follows the protocol answer in the same turn, so both reach the dialer in
+      // one read: the stream is reset before the dialer waits for the confirmation.
+      await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
+        stream.abort(new Error("refused"));
+      });
+      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      await dialer.dial(target);
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        await assert.rejects(
+          dialer.openConfirmed(target, AbortSignal.timeout(10_000)),
+          TargetUnavailableError,
+        );
+        console.log(
+          `refusal ${i + 1} reported after ${(performance.now() - started).toFixed(1)} ms`,
+        );
+      }
     } finally {
       dialer.stop();
       await Promise.all(nodes.map((n) => n.stop()));
