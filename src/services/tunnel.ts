@@ -196,12 +196,6 @@ export class TunnelDialer {
    */
   async openConfirmed(target: TunnelTarget, signal?: AbortSignal): Promise<ConfirmedStream> {
     const connection = await this.#tunnelConnection(target, signal);
-    if (this.#answered.get(connection) === SERVICE_PROTOCOL) {
-      // A Go peer, which answered edgevpn's protocol on this connection: there is nothing to
-      // confirm, so the caller's bytes need not wait for the protocol answer either.
-      const stream = await openLazyStream(connection, SERVICE_PROTOCOL, streamOptions(signal));
-      return { stream, early: undefined };
-    }
     const stream = await connection.newStream(
       this.protocolsFor(connection),
       streamOptions(signal),

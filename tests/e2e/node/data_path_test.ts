@@ -220,8 +220,8 @@ Deno.test({
       const connection = await dialer.dial(target);
       const both = [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL];
       assert.deepEqual(dialer.protocolsFor(connection), both);
-      // The second stream is opened lazily (nothing to confirm): the request goes out with the
-      // proposal, and the answer to the proposal never reaches the caller.
+      // Both streams carry a request and its answer, the second one offered the edgevpn
+      // protocol only.
       for (const request of ["first", "second"]) {
         const { stream, early } = await dialer.openConfirmed(target);
         assert.equal(stream.protocol, SERVICE_PROTOCOL);
