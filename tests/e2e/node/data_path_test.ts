@@ -198,14 +198,26 @@ Deno.test({
   },
 });
 
+/** Two started nodes and a tunnel dialer on the first, all stopped after `use`. */
+async function withDialer(
+  use: (nodes: readonly [P2PLibp2p, P2PLibp2p], dialer: TunnelDialer) => Promise<void>,
+): Promise<void> {
+  const nodes = [await startNode({}), await startNode({})] as const;
+  const dialer = new TunnelDialer(nodes[0]);
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+    await use(nodes, dialer);
+  } finally {
+    dialer.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
 Deno.test({
   name: "data path: a peer that only speaks /edgevpn/service/0.1 is offered only that next time",
   ...NODE_TEST,
-  async fn() {
-    const nodes = [await startNode({}), await startNode({})] as const;
-    const dialer = new TunnelDialer(nodes[0]);
-    try {
-      await Promise.all(nodes.map((n) => n.start()));
+  fn: () =>
+    withDialer(async (nodes, dialer) => {
       // A Go-like serving peer: the edgevpn protocol only, no confirmation byte; it answers
       // each request with "hi <request>".
       await nodes[1].handle(SERVICE_PROTOCOL, (stream: Stream) => {
@@ -235,21 +247,14 @@ Deno.test({
       // A new connection negotiates afresh: the peer may have come back as another build.
       await nodes[0].hangUp(nodes[1].peerId);
       assert.deepEqual(dialer.protocolsFor(await dialer.dial(target)), both);
-    } finally {
-      dialer.stop();
-      await Promise.all(nodes.map((n) => n.stop()));
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "data path: a worker that resets a confirmed stream at once is reported at once",
   ...NODE_TEST,
-  async fn() {
-    const nodes = [await startNode({}), await startNode({})] as const;
-    const dialer = new TunnelDialer(nodes[0]);
-    try {
-      await Promise.all(nodes.map((n) => n.start()));
+  fn: () =>
+    withDialer(async (nodes, dialer) => {
       // The reset follows the protocol answer in the same turn, so both reach the dialer in
       // one read: the stream is reset before the dialer waits for the confirmation.
       await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
@@ -267,11 +272,7 @@ Deno.test({
           `refusal ${i + 1} reported after ${(performance.now() - started).toFixed(1)} ms`,
         );
       }
-    } finally {
-      dialer.stop();
-      await Promise.all(nodes.map((n) => n.stop()));
-    }
-  },
+    }),
 });
 
 /** A TCP echo backend; resolves its port. */
