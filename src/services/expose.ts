@@ -100,6 +100,10 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
 
   const handler = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString();
+    // Until the bridge reads it, the stream must not take more than a window: a client may
+    // send at once (LocalAI and `connect` do not wait for the protocol answer), and libp2p
+    // resets a stream that buffered 4 MiB unread while admission or the target dial waits.
+    stream.pause();
     const refusal = await admission(network, peer, connection);
     if (refusal !== undefined) {
       log.debug("Refused a service stream from {peer}: {refusal}", { peer, refusal });
@@ -134,6 +138,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
       stream.send(Uint8Array.of(ACK_CONNECTED));
     }
     open.add(stream);
+    if (stream.readStatus === "paused") stream.resume();
     stats.active++;
     stats.total++;
     tunnelTotals.active++;

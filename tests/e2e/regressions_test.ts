@@ -6,6 +6,10 @@
 //    `/p2p/service/1.0.0` the confirmation byte was sent on the reset stream, which threw.
 // 2. A stream whose remote half-closed before the bridge was attached (an empty request
 //    followed by FIN) never forwarded that FIN to the TCP side.
+// 3. A client that sends at once (LocalAI, and `connect` since its lazy protocol select) while
+//    the serving side still waited for its `users` entry had its stream reset after 4 MiB: the
+//    muxer kept granting window to a stream nobody read, and libp2p resets one that buffers
+//    more than that unread.
 import { NODE_TEST, waitFor, withTimeout } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Stream } from "@libp2p/interface";
@@ -78,6 +82,74 @@ for (const protocol of [SERVICE_PROTOCOL, SERVICE_ACK_PROTOCOL]) {
     },
   });
 }
+
+Deno.test({
+  name: "expose: 8 MiB sent at once while the peer's users entry is awaited all reach the target",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    let received = 0;
+    const backend = startBackend(async (conn) => {
+      const buf = new Uint8Array(64 * 1024);
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) received += n;
+    });
+    const networks: Network[] = [];
+    try {
+      const server = await startLoopbackNetwork(token);
+      networks.push(server);
+      await exposeService(server, { target: backend.address, service: "svc" });
+      const client = await startLoopbackNetwork(token, [loopbackAddr(server)]);
+      networks.push(client);
+      await ledgersConverged(networks);
+      // Not yet in `users`: the server holds the stream while the client sends 8 MiB.
+      const stream = await client.node.dialProtocol(server.node.peerId, SERVICE_PROTOCOL);
+      const reset = (): boolean => stream.status === "reset" || stream.status === "aborted";
+      const total = 8 * 1024 * 1024;
+      const chunk = new Uint8Array(64 * 1024).fill(7);
+      let sent = 0;
+      let drainWaitSince: number | undefined;
+      const sending = (async () => {
+        while (sent < total && !reset()) {
+          sent += chunk.byteLength;
+          if (!stream.send(chunk)) {
+            drainWaitSince = performance.now();
+            await withTimeout(
+              new Promise((resolve) => stream.addEventListener("drain", resolve, { once: true })),
+              15_000,
+              "the stream to drain",
+            );
+            drainWaitSince = undefined;
+          }
+        }
+        await stream.close();
+      })();
+      // The entry arrives once the client sent more than libp2p buffers unread (4 MiB), was
+      // reset, or is held back by the server (its sends wait for a drain that does not come).
+      await waitFor(
+        () =>
+          sent > 6 * 1024 * 1024 || reset() ||
+          (drainWaitSince !== undefined && performance.now() - drainWaitSince > 300) ||
+          undefined,
+        { message: "the client to be held back, reset, or past 6 MiB" },
+      );
+      await announceUser(client);
+      await withTimeout(sending, 20_000, "the client to send 8 MiB");
+      await waitFor(() => received === total || reset() || undefined, {
+        timeoutMs: 10_000,
+        message: "the target to receive 8 MiB",
+      });
+      assert.equal(
+        reset(),
+        false,
+        `the stream was reset after ${received} bytes reached the target`,
+      );
+      assert.equal(received, total);
+    } finally {
+      await stopNetworks(networks);
+      await backend.close();
+    }
+  },
+});
 
 Deno.test({
   name: "bridge: FIN and reset that happened before the bridge was attached are still forwarded",
