@@ -103,7 +103,8 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     // Until the bridge reads it, the stream must not take more than a window: a client may
     // send at once (LocalAI and `connect` do not wait for the protocol answer), and libp2p
     // resets a stream that buffered 4 MiB unread while admission or the target dial waits.
-    stream.pause();
+    // (A stream already ended or reset by the remote cannot be paused; the bridge handles it.)
+    if (stream.readStatus === "readable") stream.pause();
     const refusal = await admission(network, peer, connection);
     if (refusal !== undefined) {
       log.debug("Refused a service stream from {peer}: {refusal}", { peer, refusal });
