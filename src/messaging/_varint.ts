@@ -1,4 +1,5 @@
 // Unsigned LEB128 varints for lengths (up to 2^31 − 1), as multiformats encodes them.
+import { appendVarint } from "../node/varint.ts";
 
 const MAX_BYTES = 5;
 
@@ -7,12 +8,7 @@ export function writeVarint(value: number, out: number[]): void {
   if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
     throw new RangeError(`Cannot encode length ${value}: not an integer from 0 to 2^31 - 1`);
   }
-  let rest = value;
-  while (rest >= 0x80) {
-    out.push((rest & 0x7f) | 0x80);
-    rest >>>= 7;
-  }
-  out.push(rest);
+  appendVarint(value, out);
 }
 
 /** Reads a varint at `offset`; `undefined` when truncated or longer than 5 bytes. */

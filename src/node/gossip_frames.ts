@@ -1,4 +1,5 @@
 import type { GossipSub } from "@libp2p/gossipsub";
+import { appendVarint } from "./varint.ts";
 
 /** The part of a gossipsub outbound stream this module replaces. */
 interface OutboundStream {
@@ -35,12 +36,7 @@ export function allowLargeGossipFrames(pubsub: GossipSub, maxBytes: number): voi
 
 function lengthPrefixed(data: Uint8Array): Uint8Array {
   const header: number[] = [];
-  let length = data.byteLength;
-  while (length >= 0x80) {
-    header.push((length & 0x7f) | 0x80);
-    length = Math.floor(length / 0x80);
-  }
-  header.push(length);
+  appendVarint(data.byteLength, header);
   const frame = new Uint8Array(header.length + data.byteLength);
   frame.set(header);
   frame.set(data, header.length);

@@ -1,6 +1,7 @@
 /**
- * Protobuf's unsigned varint (LEB128), for the few libp2p messages this layer encodes by hand
- * (DCUtR, the relay's status answers): a handful of fields do not need a protobuf runtime.
+ * Protobuf's unsigned varint (LEB128), the one encoder of the tree: the libp2p messages this
+ * layer encodes by hand (DCUtR, the relay's status answers, gossip frame lengths) and the
+ * messaging layer's frames.
  *
  * @module
  */
@@ -20,11 +21,24 @@
  * ```
  */
 export function appendVarint(value: number | bigint, out: number[]): void {
-  let rest = BigInt(value);
-  if (rest < 0n) throw new RangeError(`Cannot encode ${value} as a varint: negative`);
-  while (rest >= 0x80n) {
-    out.push(Number(rest & 0x7fn) | 0x80);
-    rest >>= 7n;
+  if (typeof value === "bigint") {
+    if (value < 0n) throw new RangeError(`Cannot encode ${value} as a varint: negative`);
+    let rest = value;
+    while (rest >= 0x80n) {
+      out.push(Number(rest & 0x7fn) | 0x80);
+      rest >>= 7n;
+    }
+    out.push(Number(rest));
+    return;
   }
-  out.push(Number(rest));
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Cannot encode ${value} as a varint: not a non-negative safe integer`);
+  }
+  // Numbers stay numbers (lengths, on every frame): no BigInt per call.
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
 }
