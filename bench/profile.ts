@@ -9,6 +9,7 @@
  * deno run -A bench/profile.ts --prof /tmp/prof     # V8 --prof logs of expose and connect
  * deno run -A bench/profile.ts --phases conn --conn-concurrency 1   # one connection at a time
  * node --prof-process /tmp/prof/expose/isolate-*.log | head -60
+ * deno run -A bench/profile.ts --phases conn --cpuprofile /tmp/cpu   # call-tree profiles per phase
  * deno run -A bench/profile.ts --flags=--v8-flags=--max-semi-space-size=8   # extra deno flags
  * P2P_TUNING=tcp:node deno run -A bench/profile.ts  # the env reaches the tunnel processes
  * ```
@@ -23,6 +24,13 @@ import { loopbackFlags, spawnServer, type StartLine } from "./lib/spawn.ts";
 import { fmt } from "./lib/stats.ts";
 import { warmUp } from "./paths.ts";
 import { p2pEntry, p2pTaskV8Flags } from "./lib/entry.ts";
+import {
+  attachProfiler,
+  formatSummary,
+  inspectorUrl,
+  type Profiler,
+  summarizeProfile,
+} from "./lib/cpu_profile.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -31,6 +39,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "2" },
     phases: { type: "string", default: "up,down,rtt,conn,par" },
     prof: { type: "string" },
+    cpuprofile: { type: "string" },
+    "sampling-us": { type: "string", default: "200" },
     flags: { type: "string", multiple: true, default: [] },
     "conn-seconds": { type: "string", default: "2" },
     "conn-concurrency": { type: "string", default: "16" },
@@ -40,6 +50,8 @@ const { values } = parseArgs({
   },
 });
 const mib = Number(values.mib);
+/** Mean bytes between two allocation samples of `--cpuprofile` (V8's default is 32 KiB). */
+const ALLOCATION_SAMPLE_BYTES = 16 * 1024;
 const runs = Number(values.runs);
 const phases = new Set(values.phases.split(","));
 
@@ -51,10 +63,20 @@ async function spawnNode(
     ? []
     : [`--v8-flags=--prof,--logfile=${values.prof}/${name}.log,--no-logfile-per-isolate`];
   if (values.prof !== undefined) await Deno.mkdir(values.prof, { recursive: true });
+  const inspect = values.cpuprofile === undefined ? [] : ["--inspect=127.0.0.1:0"];
   const child = new Child({
     name,
     cmd: Deno.execPath(),
-    args: ["run", "-A", ...p2pTaskV8Flags(), ...prof, ...values.flags, p2pEntry(), ...args],
+    args: [
+      "run",
+      "-A",
+      ...inspect,
+      ...p2pTaskV8Flags(),
+      ...prof,
+      ...values.flags,
+      p2pEntry(),
+      ...args,
+    ],
     env: Deno.env.toObject(),
   });
   const line = await child.waitLine((l) => l.startsWith("{"), 30_000);
@@ -100,6 +122,42 @@ try {
   console.log(
     `idle RSS MiB: expose ${fmt(rssMiB(pids.expose))} connect ${fmt(rssMiB(pids.connect))}`,
   );
+  const profilers = new Map<string, Profiler>();
+  if (values.cpuprofile !== undefined) {
+    await Deno.mkdir(values.cpuprofile, { recursive: true });
+    for (const c of [expose.child, connect.child]) {
+      const url = inspectorUrl(c.stderrTail);
+      if (url === undefined) throw new Error(`${c.name}: no inspector address on stderr`);
+      profilers.set(c.name, await attachProfiler(url));
+    }
+  }
+  /** Profiles both tunnel processes around `run` when `--cpuprofile` is given. */
+  const profiled = async <T>(phase: string, run: () => Promise<T>): Promise<T> => {
+    if (profilers.size === 0) return await run();
+    for (const p of profilers.values()) {
+      await p.start(Number(values["sampling-us"]));
+      await p.startAllocations(ALLOCATION_SAMPLE_BYTES);
+    }
+    const result = await run();
+    for (const [name, p] of profilers) {
+      const profile = await p.stop();
+      const allocations = await p.stopAllocations();
+      const base = `${values.cpuprofile}/${name}-${phase}`;
+      const allocated = allocations.reduce((sum, [, bytes]) => sum + bytes, 0);
+      await Deno.writeTextFile(
+        `${base}.alloc.txt`,
+        `${name} ${phase}: ${fmt(allocated / 2 ** 20)} MiB allocated (sampled)\n` +
+          allocations.slice(0, 60).map(([fn, bytes]) =>
+            `${fmt((bytes / allocated) * 100, 1).padStart(5)}%  ${fn}`
+          ).join("\n") + "\n",
+      );
+      await Deno.writeTextFile(`${base}.cpuprofile`, JSON.stringify(profile));
+      const text = formatSummary(`${name} ${phase}`, summarizeProfile(profile), 80);
+      await Deno.writeTextFile(`${base}.txt`, text + "\n");
+      console.log(text.split("\n").slice(0, 30).join("\n"));
+    }
+    return result;
+  };
   const cpuLine = (
     what: string,
     stop: ReturnType<typeof cpuProbe>,
@@ -124,9 +182,13 @@ try {
     }
     const stop = cpuProbe(pids);
     const rates: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      rates.push(await (dir === "up" ? bulkUpload : bulkDownload)(port, mib, 10_000 + mib * 1000));
-    }
+    await profiled(dir, async () => {
+      for (let i = 0; i < runs; i++) {
+        rates.push(
+          await (dir === "up" ? bulkUpload : bulkDownload)(port, mib, 10_000 + mib * 1000),
+        );
+      }
+    });
     console.log(
       `${dir} MiB/s ${
         rates.map((r) => fmt(r)).join(" ")
@@ -137,7 +199,8 @@ try {
   if (phases.has("rtt")) {
     const stop = cpuProbe(pids);
     const count = Number(values["rtt-count"]);
-    const rtt = await echoRtt(port, count, 64, 120_000);
+    const rtt = await profiled("rtt", () =>
+      echoRtt(port, count, 64, 120_000));
     console.log(
       `rtt p50 ${fmt(rtt.p50Ms, 3)} p99 ${fmt(rtt.p99Ms, 3)} ms; ` +
         cpuLine("cpu", stop, count, "rt"),
@@ -147,11 +210,12 @@ try {
     const concurrency = Number(values["conn-concurrency"]);
     await connRate(port, { concurrency, seconds: 1, maxConns: 500 }, echoExchange);
     const stop = cpuProbe(pids);
-    const c = await connRate(port, {
-      concurrency,
-      seconds: Number(values["conn-seconds"]),
-      maxConns: 5000,
-    }, echoExchange);
+    const c = await profiled("conn", () =>
+      connRate(port, {
+        concurrency,
+        seconds: Number(values["conn-seconds"]),
+        maxConns: 5000,
+      }, echoExchange));
     console.log(
       `conn/s ${fmt(c.perS, 0)} at c${concurrency} (errors ${c.errors}), first answer byte ` +
         `p50 ${fmt(c.firstByteP50Ms, 3)} p99 ${fmt(c.firstByteP99Ms, 3)} ms; ` +
@@ -160,8 +224,12 @@ try {
   }
   if (phases.has("par")) {
     const stopRss = rssSampler(pids);
-    await Promise.all(Array.from({ length: 8 }, (_, i) =>
-      (i % 2 === 0 ? bulkUpload : bulkDownload)(port, 25, 200_000)));
+    await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) => (i % 2 === 0 ? bulkUpload : bulkDownload)(port, 25, 200_000),
+      ),
+    );
     const max = stopRss();
     console.log(
       `8 parallel × 25 MiB: max RSS MiB expose ${fmt(max.expose ?? NaN)} connect ${
@@ -174,6 +242,7 @@ try {
       console.log(c.tail(40));
     }
   }
+  for (const p of profilers.values()) p.close();
 } finally {
   await Promise.all(started.map((s) => s.stop().catch(() => {})));
 }
