@@ -225,10 +225,13 @@ export class FederatedServer implements NetworkComponent {
           continue;
         }
       } else this.#slots.wait(conn);
-      const handled = this.#handle(conn).finally(() => {
+      let bridged = false;
+      const handled = this.#handle(conn, () => (bridged = true)).finally(() => {
         this.#slots.release(conn);
         this.#handlers.delete(handled);
-        closeQuietly(conn);
+        // The bridge closes what it was given: a second close would throw (and build an
+        // error, a cost measured per connection).
+        if (!bridged) closeQuietly(conn);
         if (this.#slots.tunnelled === 0) this.#drained?.();
       });
       this.#handlers.add(handled);
@@ -253,7 +256,7 @@ export class FederatedServer implements NetworkComponent {
     return byId.length > 0 ? byId : online.filter((w) => w.name === target);
   }
 
-  async #handle(conn: Deno.Conn): Promise<void> {
+  async #handle(conn: Deno.Conn, onBridged: () => void): Promise<void> {
     const prefetch = new Prefetcher(conn, FAILOVER_BUFFER_BYTES, () => this.#slots.touch(conn));
     if (!this.#init.openOnAccept) {
       // Client-first: nothing is opened for a client until it speaks.
@@ -277,6 +280,7 @@ export class FederatedServer implements NetworkComponent {
         continue;
       }
       if (attempt > 0) this.#counters.failovers++;
+      onBridged();
       await this.#pipe(conn, id, opened, prefetch, performance.now() - started);
       return;
     }

@@ -19,6 +19,7 @@ import {
   UnsupportedProtocolError,
 } from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
+import { concat } from "uint8arrays/concat";
 import { appendVarint } from "./varint.ts";
 
 const MULTISTREAM_HEADER = "/multistream/1.0.0\n";
@@ -40,13 +41,15 @@ interface DataSink {
  * @returns The bytes, which are also exactly the answer that accepts it.
  */
 export function multistreamProposal(protocol: string): Uint8Array {
-  const out: number[] = [];
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
   for (const line of [MULTISTREAM_HEADER, `${protocol}\n`]) {
-    const bytes = new TextEncoder().encode(line);
-    appendVarint(bytes.byteLength, out);
-    out.push(...bytes);
+    const bytes = encoder.encode(line);
+    const prefix: number[] = [];
+    appendVarint(bytes.byteLength, prefix);
+    parts.push(Uint8Array.from(prefix), bytes);
   }
-  return Uint8Array.from(out);
+  return concat(parts);
 }
 
 /**
@@ -54,11 +57,17 @@ export function multistreamProposal(protocol: string): Uint8Array {
  * it holds all of it, `"mismatch"` as soon as a byte differs.
  */
 function compare(received: Uint8ArrayList, expected: Uint8Array): "more" | "match" | "mismatch" {
-  const length = Math.min(received.byteLength, expected.byteLength);
-  for (let i = 0; i < length; i++) {
-    if (received.get(i) !== expected[i]) return "mismatch";
+  let offset = 0;
+  // Chunk by chunk: the list's get(i) looks the chunk up again for every byte.
+  for (const chunk of received) {
+    const length = Math.min(chunk.byteLength, expected.byteLength - offset);
+    for (let i = 0; i < length; i++) {
+      if (chunk[i] !== expected[offset + i]) return "mismatch";
+    }
+    offset += length;
+    if (offset === expected.byteLength) return "match";
   }
-  return received.byteLength >= expected.byteLength ? "match" : "more";
+  return "more";
 }
 
 /**
@@ -159,9 +168,10 @@ export async function openLazyStream(
   // protocols (the connection's pings) are not this protocol's to take.
   const limit = fallback.maxOutboundStreams;
   if (limit !== undefined) {
-    const open = connection.streams.filter((s) =>
-      s.direction === "outbound" && s.protocol === protocol
-    ).length;
+    let open = 0;
+    for (const s of connection.streams) {
+      if (s.direction === "outbound" && s.protocol === protocol) open++;
+    }
     if (open >= limit) {
       throw new TooManyOutboundProtocolStreamsError(
         `Too many outbound protocol streams for protocol "${protocol}" - ${open}/${limit}`,

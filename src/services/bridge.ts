@@ -277,7 +277,11 @@ export async function bridge(
   options: BridgeOptions = {},
 ): Promise<BridgeResult> {
   const result: BridgeResult = { tcpToStream: 0, streamToTcp: 0, reset: false, cut: false };
-  if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  try {
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  } catch {
+    // Closed already (the owner stopping): the pumps see it at once.
+  }
   stream.addEventListener("close", (event) => {
     // A reset stream unblocks the pending conn.read() by closing the socket.
     if (event.error !== undefined) {
@@ -290,9 +294,12 @@ export async function bridge(
     result.reset = true;
     closeQuietly(conn);
   }
-  const down = pumpStreamToTcp(stream, conn, result, options);
-  await pumpTcpToStream(conn, stream, result, options);
-  await down;
-  closeQuietly(conn);
+  try {
+    const down = pumpStreamToTcp(stream, conn, result, options);
+    await pumpTcpToStream(conn, stream, result, options);
+    await down;
+  } finally {
+    closeQuietly(conn);
+  }
   return result;
 }

@@ -2,6 +2,7 @@ import type { Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
 import { bridge } from "./bridge.ts";
+import { closeQuietly } from "../node/tcp_io.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import { emptyTunnelStats, TUNNEL_TOTALS, type TunnelStats } from "./stats.ts";
 import { listenTcp } from "./target.ts";
@@ -104,18 +105,8 @@ export class TunnelListener {
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#openFailed.stop();
-    try {
-      this.#listener?.close();
-    } catch {
-      // already closed
-    }
-    for (const conn of this.#conns) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
+    if (this.#listener !== undefined) closeQuietly(this.#listener);
+    for (const conn of this.#conns) closeQuietly(conn);
     await this.#loop;
   }
 
@@ -133,6 +124,7 @@ export class TunnelListener {
 
   async #handle(conn: Deno.Conn): Promise<void> {
     this.#conns.add(conn);
+    let bridged = false;
     try {
       const target = await this.#init.resolve(this.#abort.signal);
       if (target === undefined) {
@@ -151,14 +143,13 @@ export class TunnelListener {
         });
         return;
       }
+      bridged = true;
       await this.#pipe(conn, stream);
     } finally {
       this.#conns.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // closed by the bridge
-      }
+      // The bridge closes what it was given: a second close would throw (and build an error,
+      // a cost measured per connection).
+      if (!bridged) closeQuietly(conn);
     }
   }
 
