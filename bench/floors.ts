@@ -2,19 +2,23 @@
  * Floors and ceilings measured in the same run as the paths they bound, so that the closing
  * question of each ratio ("is the target reachable here at all?") has a number:
  *
- * - the cost of ChaCha20-Poly1305 on `node:crypto` in Deno, the cipher every wire-compatible
- *   noise session must run once to seal and once to open each byte;
+ * - the cost of ChaCha20-Poly1305 as the nodes run it (the host's OpenSSL through FFI where it
+ *   loads, else `node:crypto`), the cipher every wire-compatible noise session must run once to
+ *   seal and once to open each byte;
  * - the RSS of an empty Deno process and of one that has loaded `p2p expose`'s module graph.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { sharedOpenSslAead } from "../src/node/openssl_aead.ts";
 import { Child, rssMiB, sleep } from "./lib/proc.ts";
 import { p2pTaskV8Flags } from "./lib/entry.ts";
 
 /** Largest noise plaintext per message: 65535 bytes less the 16-byte tag. */
 const NOISE_PLAINTEXT = 65519;
 
-/** ChaCha20-Poly1305 cost on node:crypto at the largest noise message. */
+/** ChaCha20-Poly1305 cost at the largest noise message, with the nodes' implementation. */
 export interface CipherCost {
+  /** `OpenSSL (libcrypto.so.3, FFI)` or `node:crypto`. */
+  cipher: string;
   sealMsPerMiB: number;
   openMsPerMiB: number;
 }
@@ -24,6 +28,17 @@ export function chachaCost(ms: number): CipherCost {
   const key = new Uint8Array(32).fill(7);
   const plaintext = new Uint8Array(NOISE_PLAINTEXT).fill(0x61);
   const nonce = new Uint8Array(12);
+  const ad = new Uint8Array(0);
+  const aead = sharedOpenSslAead();
+  if (aead !== undefined) {
+    const sealed = aead.seal(plaintext, nonce, ad, key);
+    const dst = new Uint8Array(NOISE_PLAINTEXT);
+    return {
+      cipher: `OpenSSL (${aead.source}, FFI)`,
+      sealMsPerMiB: msPerMiB(() => aead.seal(plaintext, nonce, ad, key), ms),
+      openMsPerMiB: msPerMiB(() => aead.open(sealed, nonce, ad, key, dst), ms),
+    };
+  }
   const seal = (): Uint8Array => {
     const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
     const body = c.update(plaintext);
@@ -40,7 +55,11 @@ export function chachaCost(ms: number): CipherCost {
     d.update(sealed.subarray(0, NOISE_PLAINTEXT));
     d.final();
   };
-  return { sealMsPerMiB: msPerMiB(seal, ms), openMsPerMiB: msPerMiB(open, ms) };
+  return {
+    cipher: "node:crypto",
+    sealMsPerMiB: msPerMiB(seal, ms),
+    openMsPerMiB: msPerMiB(open, ms),
+  };
 }
 
 function msPerMiB(fn: () => unknown, ms: number): number {
@@ -74,7 +93,7 @@ export function cryptoBoundMiBs(
   relayMsPerMiB: Record<string, number>,
   sealSide: string,
   openSide: string,
-  cipher: CipherCost,
+  cipher: Pick<CipherCost, "sealMsPerMiB" | "openMsPerMiB">,
   cores: number,
 ): number {
   const sealer = (relayMsPerMiB[sealSide] ?? NaN) + cipher.sealMsPerMiB;

@@ -332,7 +332,9 @@ async function measureFloors(
   const download = cryptoBoundMiBs(relay.download.cpuMsPerMiB, "hop0", "front", cipher, cores);
   const rss = await rssFloors(opts.idleMs);
   log(
-    `floors: node:crypto ChaCha20-Poly1305 at 65519 B: seal ${fmt(cipher.sealMsPerMiB, 2)} ` +
+    `floors: ChaCha20-Poly1305 (${cipher.cipher}) at 65519 B: seal ${
+      fmt(cipher.sealMsPerMiB, 2)
+    } ` +
       `open ${fmt(cipher.openMsPerMiB, 2)} ms/MiB; relay×2 + one seal and one open per byte: ` +
       `≤ ${fmt(upload)} up, ${fmt(download)} down MiB/s on ${cores} cores`,
   );

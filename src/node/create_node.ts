@@ -7,6 +7,7 @@ import { tcp } from "@libp2p/tcp";
 import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
 import { installYamuxWindowThreshold } from "./yamux_window.ts";
 import { denoNoiseCrypto } from "./noise_crypto.ts";
+import { sharedOpenSslAead } from "./openssl_aead.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
 import { quietLogger } from "./quiet_logger.ts";
 import { cacheProtocolMerges } from "./peer_store_cache.ts";
@@ -272,7 +273,13 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     connectionEncrypters: [noise({
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
-        crypto: denoNoiseCrypto(tuning.noise === "node" ? { encryptFrom: 0, decryptFrom: 0 } : {}),
+        crypto: denoNoiseCrypto(
+          tuning.noise === "node"
+            ? { encryptFrom: 0, decryptFrom: 0 }
+            : tuning.noise === "openssl"
+            ? { aead: sharedOpenSslAead() }
+            : {},
+        ),
       }),
     })],
     streamMuxers: [yamux({

@@ -19,6 +19,8 @@
  * So WASM stays for the tiny messages (yamux window updates, a request of a few bytes), and
  * `node:crypto` takes everything from a few hundred bytes on. The wire format is unchanged.
  *
+ * Where the host's OpenSSL can be used (`openssl_aead.ts`), it takes every size instead.
+ *
  * Sealing hands back the ciphertext and the tag as two pieces instead of `@libp2p/noise`'s
  * one concatenated copy: the TCP writer copies every frame into its write buffer anyway, so
  * the concatenation was a second copy (and allocation) of every 64 KiB message.
@@ -30,6 +32,7 @@ import { asCrypto, defaultCrypto, nodeCrypto } from "@libp2p/noise/crypto";
 import type { ICryptoInterface } from "@libp2p/noise";
 import { Uint8ArrayList } from "uint8arraylist";
 import { NOISE_DECRYPT_NODE_FROM, NOISE_ENCRYPT_NODE_FROM } from "./deno_tcp_constants.ts";
+import type { AeadCipher } from "./openssl_aead.ts";
 
 /** Bytes of a ChaCha20-Poly1305 tag. */
 const TAG_BYTES = 16;
@@ -58,6 +61,11 @@ export interface NoiseCryptoThresholds {
   encryptFrom?: number;
   /** @default {NOISE_DECRYPT_NODE_FROM} */
   decryptFrom?: number;
+  /**
+   * A cipher for every size instead (OpenSSL's, faster than both built-in ones at every
+   * size): the thresholds are then unused.
+   */
+  aead?: AeadCipher | undefined;
 }
 
 /**
@@ -69,6 +77,15 @@ export interface NoiseCryptoThresholds {
 export function denoNoiseCrypto(thresholds: NoiseCryptoThresholds = {}): ICryptoInterface {
   const encryptFrom = thresholds.encryptFrom ?? NOISE_ENCRYPT_NODE_FROM;
   const decryptFrom = thresholds.decryptFrom ?? NOISE_DECRYPT_NODE_FROM;
+  const aead = thresholds.aead;
+  if (aead !== undefined) {
+    return {
+      ...defaultCrypto,
+      chaCha20Poly1305Encrypt: (plaintext, nonce, ad, k) => aead.seal(plaintext, nonce, ad, k),
+      chaCha20Poly1305Decrypt: (ciphertext, nonce, ad, k, dst) =>
+        aead.open(ciphertext, nonce, ad, k, dst),
+    };
+  }
   return {
     ...defaultCrypto,
     chaCha20Poly1305Encrypt(plaintext, nonce, ad, k) {

@@ -14,10 +14,12 @@ export interface Tuning {
   /** `half`: go-yamux window-update threshold; `stock`: an update per data frame. @default {"half"} */
   yamux: "half" | "stock";
   /**
-   * `deno`: node:crypto from a few hundred bytes on; `stock`: @libp2p/noise's 1200-byte switch;
-   * `node`: node:crypto for every size. @default {"deno"}
+   * `openssl`: the host's OpenSSL for every size where the process may load it
+   * (`openssl_aead.ts`), else as `deno`; `deno`: node:crypto from a few hundred bytes on;
+   * `stock`: @libp2p/noise's 1200-byte switch; `node`: node:crypto for every size.
+   * @default {"openssl"}
    */
-  noise: "deno" | "stock" | "node";
+  noise: "openssl" | "deno" | "stock" | "node";
   /**
    * `cached`: protocol-only peer store merges that change nothing are skipped (one per stream
    * in libp2p); `stock`: every one is written. @default {"cached"}
@@ -45,7 +47,7 @@ export interface Tuning {
 export const DEFAULT_TUNING: Tuning = {
   tcp: DEFAULT_TCP_TRANSPORT,
   yamux: "half",
-  noise: "deno",
+  noise: "openssl",
   peerStore: "cached",
   logger: "quiet",
 };
@@ -53,7 +55,7 @@ export const DEFAULT_TUNING: Tuning = {
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   tcp: ["deno", "node"],
   yamux: ["half", "stock"],
-  noise: ["deno", "stock", "node"],
+  noise: ["openssl", "deno", "stock", "node"],
   peerStore: ["cached", "stock"],
   logger: ["quiet", "stock"],
 };

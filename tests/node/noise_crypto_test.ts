@@ -1,10 +1,12 @@
-// The node's noise cipher against independent implementations: what it seals, @libp2p/noise's
-// pure-JS ChaCha20-Poly1305 (@noble/ciphers) opens to the same bytes, and the reverse, at
-// sizes on both sides of the WASM / node:crypto thresholds; a changed byte is refused.
+// The node's noise ciphers (the built-in mix of WASM and node:crypto, and the host's OpenSSL
+// through FFI) against independent implementations: what they seal, @libp2p/noise's pure-JS
+// ChaCha20-Poly1305 (@noble/ciphers) opens to the same bytes, and the reverse, at sizes on
+// both sides of the WASM / node:crypto thresholds; a changed byte is refused.
 import assert from "node:assert/strict";
 import { nodeCrypto, pureJsCrypto } from "@libp2p/noise/crypto";
 import { Uint8ArrayList } from "uint8arraylist";
 import { denoNoiseCrypto } from "../../src/node/noise_crypto.ts";
+import { loadOpenSslAead } from "../../src/node/openssl_aead.ts";
 import {
   NOISE_DECRYPT_NODE_FROM,
   NOISE_ENCRYPT_NODE_FROM,
@@ -35,51 +37,137 @@ const key = bytes(32, 7);
 const nonce = bytes(12, 3);
 const ad = bytes(32, 11);
 
-Deno.test("noise crypto: sealed bytes open elsewhere, and the reverse, at every size", () => {
-  const crypto = denoNoiseCrypto();
-  for (const size of SIZES) {
-    const plaintext = bytes(size, size);
-    const sealed = flat(crypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
-    assert.equal(sealed.byteLength, size + 16, `${size} bytes: ciphertext and tag`);
-    assert.deepEqual(
-      sealed,
-      flat(pureJsCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key)),
-      `${size} bytes: the same ciphertext as @noble/ciphers`,
-    );
-    assert.deepEqual(
-      flat(pureJsCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)),
-      plaintext,
-      `${size} bytes: opened by @noble/ciphers`,
-    );
-    const foreign = flat(nodeCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
-    assert.deepEqual(
-      flat(crypto.chaCha20Poly1305Decrypt(foreign, nonce, ad, key)),
-      plaintext,
-      `${size} bytes: opens what @libp2p/noise sealed`,
-    );
-  }
+const openSsl = loadOpenSslAead();
+if (openSsl === undefined) {
+  console.warn("OpenSSL's libcrypto could not be loaded here: its noise cipher tests are skipped");
+}
+/** Each cipher under test; OpenSSL's only where it loads (CI's Debian has libcrypto.so.3). */
+const CIPHERS = [
+  { name: "built-in", make: () => denoNoiseCrypto(), ignore: false },
+  {
+    name: "OpenSSL",
+    make: () => denoNoiseCrypto({ aead: openSsl }),
+    ignore: openSsl === undefined,
+  },
+];
+
+for (const cipher of CIPHERS) {
+  Deno.test({
+    name:
+      `noise crypto (${cipher.name}): sealed bytes open elsewhere, and the reverse, at every size`,
+    ignore: cipher.ignore,
+    fn: () => {
+      const crypto = cipher.make();
+      for (const size of SIZES) {
+        const plaintext = bytes(size, size);
+        const sealed = flat(crypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
+        assert.equal(sealed.byteLength, size + 16, `${size} bytes: ciphertext and tag`);
+        assert.deepEqual(
+          sealed,
+          flat(pureJsCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key)),
+          `${size} bytes: the same ciphertext as @noble/ciphers`,
+        );
+        assert.deepEqual(
+          flat(pureJsCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)),
+          plaintext,
+          `${size} bytes: opened by @noble/ciphers`,
+        );
+        const foreign = flat(nodeCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
+        assert.deepEqual(
+          flat(crypto.chaCha20Poly1305Decrypt(foreign, nonce, ad, key)),
+          plaintext,
+          `${size} bytes: opens what @libp2p/noise sealed`,
+        );
+      }
+    },
+  });
+
+  Deno.test({
+    name: `noise crypto (${cipher.name}): a plaintext in pieces seals like the same bytes in one`,
+    ignore: cipher.ignore,
+    fn: () => {
+      const crypto = cipher.make();
+      const whole = bytes(5000, 1);
+      const pieces = new Uint8ArrayList(whole.subarray(0, 1234), whole.subarray(1234));
+      assert.deepEqual(
+        flat(crypto.chaCha20Poly1305Encrypt(pieces, nonce, ad, key)),
+        flat(crypto.chaCha20Poly1305Encrypt(whole, nonce, ad, key)),
+      );
+    },
+  });
+
+  Deno.test({
+    name: `noise crypto (${cipher.name}): a changed byte, tag or nonce is refused at every size`,
+    ignore: cipher.ignore,
+    fn: () => {
+      const crypto = cipher.make();
+      for (const size of SIZES) {
+        const sealed = flat(crypto.chaCha20Poly1305Encrypt(bytes(size, 2), nonce, ad, key));
+        const tampered = sealed.slice();
+        tampered[Math.floor(size / 2)]! ^= 1;
+        assert.throws(
+          () => crypto.chaCha20Poly1305Decrypt(tampered, nonce, ad, key),
+          `${size} bytes`,
+        );
+        assert.throws(
+          () => crypto.chaCha20Poly1305Decrypt(sealed, bytes(12, 4), ad, key),
+          `${size} bytes, another nonce`,
+        );
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "noise crypto (OpenSSL): opens in place into noise's dst, and a message in pieces",
+  ignore: openSsl === undefined,
+  fn: () => {
+    const crypto = denoNoiseCrypto({ aead: openSsl });
+    for (const size of [0, 1, 100, 4096, 65519]) {
+      const plaintext = bytes(size, 9);
+      const sealed = flat(pureJsCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
+      // What @libp2p/noise does: the plaintext overwrites the ciphertext's own bytes.
+      const dst = sealed.subarray(0, size);
+      const opened = crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key, dst);
+      assert.deepEqual(flat(opened), plaintext, `${size} bytes in place`);
+      const again = flat(pureJsCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
+      // Chunks that split the tag too.
+      const split = Math.max(0, again.byteLength - 7);
+      const pieces = new Uint8ArrayList(again.subarray(0, split), again.subarray(split));
+      assert.deepEqual(flat(crypto.chaCha20Poly1305Decrypt(pieces, nonce, ad, key)), plaintext);
+    }
+  },
 });
 
-Deno.test("noise crypto: a plaintext in pieces seals like the same bytes in one", () => {
-  const crypto = denoNoiseCrypto();
-  const whole = bytes(5000, 1);
-  const pieces = new Uint8ArrayList(whole.subarray(0, 1234), whole.subarray(1234));
-  assert.deepEqual(
-    flat(crypto.chaCha20Poly1305Encrypt(pieces, nonce, ad, key)),
-    flat(crypto.chaCha20Poly1305Encrypt(whole, nonce, ad, key)),
-  );
-});
-
-Deno.test("noise crypto: a changed byte, tag or nonce is refused at every size", () => {
-  const crypto = denoNoiseCrypto();
-  for (const size of SIZES) {
-    const sealed = flat(crypto.chaCha20Poly1305Encrypt(bytes(size, 2), nonce, ad, key));
-    const tampered = sealed.slice();
-    tampered[Math.floor(size / 2)]! ^= 1;
-    assert.throws(() => crypto.chaCha20Poly1305Decrypt(tampered, nonce, ad, key), `${size} bytes`);
-    assert.throws(
-      () => crypto.chaCha20Poly1305Decrypt(sealed, bytes(12, 4), ad, key),
-      `${size} bytes, another nonce`,
-    );
-  }
+Deno.test({
+  name: "noise crypto (OpenSSL): not loaded (nor prompted for) without --allow-ffi",
+  ignore: openSsl === undefined,
+  fn: async () => {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(
+        script,
+        `import { loadOpenSslAead } from "${
+          new URL("../../src/node/openssl_aead.ts", import.meta.url).href
+        }"; console.log(String(loadOpenSslAead()));`,
+      );
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          "--config",
+          new URL("../../deno.json", import.meta.url).pathname,
+          script,
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 0, stderr);
+      assert.equal(new TextDecoder().decode(output.stdout).trim(), "undefined");
+    } finally {
+      await Deno.remove(script);
+    }
+  },
 });
