@@ -90,7 +90,7 @@ const REQUEST = new TextEncoder().encode(
   "GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: p2p-bench\r\n\r\n",
 );
 
-function httpExchange(perBackend: number[]) {
+export function httpExchange(perBackend: number[]) {
   return async (conn: Deno.TcpConn, firstByte: () => void): Promise<void> => {
     await writeAll(conn, REQUEST);
     const buf = new Uint8Array(4096);
@@ -171,7 +171,7 @@ async function measure(
   };
 }
 
-async function waitOnline(api: string, count: number, timeoutMs: number): Promise<void> {
+export async function waitOnline(api: string, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {

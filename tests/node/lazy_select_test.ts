@@ -148,3 +148,14 @@ Deno.test({
     }
   },
 });
+
+Deno.test("lazy select: the proposal is multistream's two length-prefixed lines", () => {
+  const lines = ["/multistream/1.0.0\n", `${PROTOCOL}\n`];
+  const expected = lines.flatMap((line) => [line.length, ...bytes(line)]);
+  assert.deepEqual([...multistreamProposal(PROTOCOL)], expected);
+  // A protocol of 128 bytes or more takes a two-byte length.
+  const long = `/${"x".repeat(140)}`;
+  const proposal = multistreamProposal(long);
+  assert.deepEqual([...proposal.subarray(20, 22)], [(long.length + 1) % 128 | 0x80, 1]);
+  assert.equal(text(proposal.subarray(22)), `${long}\n`);
+});
