@@ -1,6 +1,11 @@
 import type { Network } from "../network/network.ts";
 import type { EffectiveEntry } from "../ledger/claims.ts";
-import { ONLINE_WINDOW_MS, SERVICES_BUCKET, STALENESS_CHECK_INTERVAL_MS } from "./constants.ts";
+import {
+  ONLINE_LIST_REUSE_MS,
+  ONLINE_WINDOW_MS,
+  SERVICES_BUCKET,
+  STALENESS_CHECK_INTERVAL_MS,
+} from "./constants.ts";
 import { asNodeData, asServiceRecord, type NodeData, parseGoTime } from "./records.ts";
 
 /** One worker of a pool as this node sees it. */
@@ -85,6 +90,8 @@ export class PoolView extends EventTarget {
   #tracked = new Map<string, Tracked>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastOnline = new Map<string, WorkerView>();
+  /** The last online list and when it was made; dropped whenever a followed source changes. */
+  #online: { at: number; workers: WorkerView[] } | undefined;
 
   /**
    * Creates a view of one pool; it follows nothing until {@linkcode PoolView.start}.
@@ -148,9 +155,19 @@ export class PoolView extends EventTarget {
     return views.sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** The workers that can take connections now. */
+  /**
+   * The workers that can take connections now (the list is reused for up to 250 ms while the
+   * ledger, liveness and membership report no change).
+   */
   online(): WorkerView[] {
-    return this.workers().filter((w) => w.online);
+    const now = this.#network.now();
+    const last = this.#online;
+    if (last !== undefined && now >= last.at && now - last.at <= ONLINE_LIST_REUSE_MS) {
+      return [...last.workers];
+    }
+    const workers = this.workers().filter((w) => w.online);
+    this.#online = { at: now, workers };
+    return [...workers];
   }
 
   #offlineReason(
@@ -180,6 +197,7 @@ export class PoolView extends EventTarget {
   }
 
   #onLedger = (): void => {
+    this.#online = undefined;
     const entries = this.#network.ledger.storage[this.bucket] ?? {};
     const now = this.#network.now();
     for (const [name, json] of Object.entries(entries)) {
@@ -215,6 +233,7 @@ export class PoolView extends EventTarget {
 
   /** Emits `change` when the online set changes, and the network's worker events. */
   #onChange = (): void => {
+    this.#online = undefined;
     const workers = this.workers();
     const online = new Map(workers.filter((w) => w.online).map((w) => [keyOf(w), w]));
     const before = this.#lastOnline;
