@@ -21,8 +21,10 @@
 import { createCipheriv } from "node:crypto";
 import { Uint8ArrayList } from "uint8arraylist";
 
-/** Bytes of a ChaCha20-Poly1305 tag. */
+/** Bytes of a ChaCha20-Poly1305 tag, key and nonce. */
 const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
 /** `EVP_CTRL_AEAD_GET_TAG` / `EVP_CTRL_AEAD_SET_TAG` of OpenSSL's `evp.h`. */
 const EVP_CTRL_AEAD_GET_TAG = 0x10;
 const EVP_CTRL_AEAD_SET_TAG = 0x11;
@@ -169,9 +171,18 @@ function bindAead(
   const check = (ok: number, what: string): void => {
     if (ok !== 1) throw new Error(`Cannot ${what} with OpenSSL's ChaCha20-Poly1305`);
   };
+  // OpenSSL reads 32 and 12 bytes behind these pointers, whatever the arrays hold.
+  const checkSizes = (key: Uint8Array, nonce: Uint8Array): void => {
+    if (key.byteLength !== KEY_BYTES || nonce.byteLength !== NONCE_BYTES) {
+      throw new RangeError(
+        `Cannot use a ${key.byteLength}-byte key and ${nonce.byteLength}-byte nonce: ChaCha20-Poly1305 takes ${KEY_BYTES} and ${NONCE_BYTES}`,
+      );
+    }
+  };
   return {
     source,
     seal(plaintext, nonce, ad, key) {
+      checkSizes(key, nonce);
       const length = plaintext.byteLength;
       const out = new Uint8Array(length + TAG_BYTES);
       check(c.EVP_EncryptInit_ex(sealing, null, null, key, nonce), "set the key and nonce");
@@ -193,6 +204,7 @@ function bindAead(
       return out;
     },
     open(ciphertext, nonce, ad, key, dst) {
+      checkSizes(key, nonce);
       const length = ciphertext.byteLength - TAG_BYTES;
       if (length < 0) {
         throw new Error("Cannot open a ChaCha20-Poly1305 message: shorter than its tag");

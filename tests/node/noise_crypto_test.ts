@@ -171,3 +171,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "noise crypto (OpenSSL): a key or nonce of another size is refused before OpenSSL reads it",
+  ignore: openSsl === undefined,
+  fn: () => {
+    const plaintext = bytes(10, 1);
+    assert.throws(() => openSsl!.seal(plaintext, nonce, ad, bytes(31, 1)), RangeError);
+    assert.throws(() => openSsl!.seal(plaintext, bytes(8, 1), ad, key), RangeError);
+    const sealed = openSsl!.seal(plaintext, nonce, ad, key);
+    assert.throws(() => openSsl!.open(sealed, nonce, ad, bytes(16, 1)), RangeError);
+    assert.throws(() => openSsl!.open(sealed.subarray(0, 15), nonce, ad, key), /shorter/);
+  },
+});
