@@ -1,6 +1,6 @@
 // The data-path choices (src/node/tuning.ts) stay wire-compatible with stock libp2p: the Deno
-// TCP transport against @libp2p/tcp, the Deno-tuned noise cipher switch against the stock
-// one, the go-yamux window-update rule against stock yamux (across processes: it is a
+// TCP transport against @libp2p/tcp, the Deno-tuned noise cipher switch and the host's OpenSSL
+// against the stock one, the go-yamux window-update rule against stock yamux (across processes: it is a
 // process-wide patch), plus the peer store merge cache and the service protocol memory.
 import {
   loopbackFlags,
@@ -101,7 +101,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
   assert.deepEqual(parseTuning(undefined), {
     tcp: "deno",
     yamux: "half",
-    noise: "deno",
+    noise: "openssl",
     peerStore: "cached",
     logger: "quiet",
   });
@@ -125,7 +125,8 @@ for (
   const [a, b] of [
     [{ tcp: "deno", noise: "deno" }, { tcp: "node", noise: "stock" }],
     [{ tcp: "node", noise: "stock" }, { tcp: "deno", noise: "deno" }],
-    [{ tcp: "deno", noise: "node" }, { tcp: "deno", noise: "stock" }],
+    [{ tcp: "deno", noise: "node" }, { tcp: "deno", noise: "openssl" }],
+    [{ tcp: "deno", noise: "openssl" }, { tcp: "node", noise: "stock" }],
   ] as const
 ) {
   Deno.test({
