@@ -1,4 +1,9 @@
-import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import {
+  type Connection,
+  type PeerId,
+  type Stream,
+  UnsupportedProtocolError,
+} from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
@@ -196,6 +201,18 @@ export class TunnelDialer {
    */
   async openConfirmed(target: TunnelTarget, signal?: AbortSignal): Promise<ConfirmedStream> {
     const connection = await this.#tunnelConnection(target, signal);
+    if (this.#answered.get(connection) === SERVICE_ACK_PROTOCOL) {
+      // It confirmed on this connection before: asked lazily, its answer to the proposal comes
+      // with the confirmation, one round trip instead of two. Nothing of the client's is sent
+      // before the confirmation, so a refusal (another build?) is retried with the full offer.
+      const stream = await openLazyStream(connection, SERVICE_ACK_PROTOCOL, streamOptions(signal));
+      try {
+        return await confirmation(stream, signal);
+      } catch (err) {
+        if (!(err instanceof UnsupportedProtocolError)) throw err;
+        this.#answered.delete(connection);
+      }
+    }
     const stream = await connection.newStream(
       this.protocolsFor(connection),
       streamOptions(signal),
@@ -204,16 +221,7 @@ export class TunnelDialer {
       this.#answered.set(connection, stream.protocol);
     }
     if (stream.protocol !== SERVICE_ACK_PROTOCOL) return { stream, early: undefined };
-    try {
-      const first = await firstMessage(stream, signal);
-      if (first[0] !== ACK_CONNECTED) {
-        throw new TargetUnavailableError("worker cannot reach its target");
-      }
-      return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined };
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    }
+    return await confirmation(stream, signal);
   }
 
   /**
@@ -270,6 +278,20 @@ function streamOptions(signal: AbortSignal | undefined) {
   };
 }
 
+/** Waits for the serving side's confirmation byte; aborts the stream if it does not come. */
+async function confirmation(stream: Stream, signal?: AbortSignal): Promise<ConfirmedStream> {
+  try {
+    const first = await firstMessage(stream, signal);
+    if (first[0] !== ACK_CONNECTED) {
+      throw new TargetUnavailableError("worker cannot reach its target");
+    }
+    return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined };
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+}
+
 function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
@@ -281,9 +303,14 @@ function firstMessage(stream: Stream, signal?: AbortSignal): Promise<Uint8Array>
       cleanup();
       resolve(event.data instanceof Uint8Array ? event.data : event.data.subarray());
     };
-    const onClose = (): void => {
+    const onClose = (event: { error?: Error }): void => {
       cleanup();
-      reject(new TargetUnavailableError("worker closed the stream before confirming"));
+      // A refused lazy proposal (see `openLazyStream`) says so; anything else is the target.
+      reject(
+        event.error instanceof UnsupportedProtocolError
+          ? event.error
+          : new TargetUnavailableError("worker closed the stream before confirming"),
+      );
     };
     const onAbort = (): void => {
       cleanup();

@@ -17,7 +17,11 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2pNode, type P2PLibp2p } from "../../../src/node/create_node.ts";
 import { parseTuning, type Tuning } from "../../../src/node/tuning.ts";
 import { generateToken, generateTokenConfig } from "../../../src/token/token.ts";
-import { SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL } from "../../../src/services/constants.ts";
+import {
+  ACK_CONNECTED,
+  SERVICE_ACK_PROTOCOL,
+  SERVICE_PROTOCOL,
+} from "../../../src/services/constants.ts";
 import { TargetUnavailableError, TunnelDialer } from "../../../src/services/tunnel.ts";
 
 const MiB = 1024 * 1024;
@@ -273,6 +277,75 @@ Deno.test({
           `refusal ${i + 1} reported after ${(performance.now() - started).toFixed(1)} ms`,
         );
       }
+    }),
+});
+
+Deno.test({
+  name:
+    "data path: a peer that confirmed once is asked lazily; one that stops confirming is offered both again",
+  ...NODE_TEST,
+  fn: () =>
+    withDialer(async (nodes, dialer) => {
+      const encode = (text: string) => new TextEncoder().encode(text);
+      const decode = (data: Uint8Array) => new TextDecoder().decode(data);
+      // A confirming worker: the confirmation with early target bytes, then "hi <request>".
+      await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
+        stream.send(Uint8Array.of(ACK_CONNECTED, ...encode("ready")));
+        stream.addEventListener("message", (event) => {
+          stream.send(encode(`hi ${decode(event.data.subarray())}`));
+          void stream.close();
+        }, { once: true });
+      });
+      // A Go-like one behind the edgevpn protocol: it answers a request, unconfirmed.
+      await nodes[1].handle(SERVICE_PROTOCOL, (stream: Stream) => {
+        stream.addEventListener("message", () => {
+          stream.send(encode("plain"));
+          void stream.close();
+        }, { once: true });
+      });
+      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      const exchange = async (request: string): Promise<void> => {
+        const { stream, early } = await dialer.openConfirmed(target, AbortSignal.timeout(10_000));
+        assert.equal(stream.protocol, SERVICE_ACK_PROTOCOL);
+        assert.equal(decode(early!), "ready", "the early bytes, without the protocol answer");
+        stream.send(encode(request));
+        let answer = "";
+        for await (const chunk of stream) answer += decode(chunk.subarray());
+        assert.equal(answer, `hi ${request}`);
+      };
+      // Counts the service streams opened with a full multistream negotiation (a round trip).
+      const connection = await dialer.dial(target);
+      let negotiated = 0;
+      const newStream = connection.newStream.bind(connection);
+      connection.newStream = (...args: Parameters<typeof newStream>) => {
+        // (gossipsub and identify open theirs on the same connection)
+        if ([args[0]].flat().includes(SERVICE_PROTOCOL)) negotiated++;
+        return newStream(...args);
+      };
+      // The first negotiates; the rest go lazily, one after another and 16 at once.
+      for (let i = 0; i < 4; i++) {
+        await withTimeout(exchange(`sequential ${i}`), 10_000, "exchange");
+      }
+      await withTimeout(
+        Promise.all(Array.from({ length: 16 }, (_, i) => exchange(`concurrent ${i}`))),
+        20_000,
+        "16 exchanges",
+      );
+      assert.equal(negotiated, 1, "only the first stream negotiated");
+      // The peer stops confirming on the same connection: the lazy proposal is refused, and
+      // the dialer offers both protocols again instead of failing the client.
+      await nodes[1].unhandle(SERVICE_ACK_PROTOCOL);
+      const { stream, early } = await dialer.openConfirmed(target, AbortSignal.timeout(10_000));
+      assert.equal(stream.protocol, SERVICE_PROTOCOL);
+      assert.equal(early, undefined);
+      assert.equal(negotiated, 2);
+      stream.send(encode("request"));
+      const read = async (): Promise<string> => {
+        let answer = "";
+        for await (const chunk of stream) answer += decode(chunk.subarray());
+        return answer;
+      };
+      assert.equal(await withTimeout(read(), 10_000, "the plain answer"), "plain");
     }),
 });
 
