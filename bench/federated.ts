@@ -90,7 +90,13 @@ const REQUEST = new TextEncoder().encode(
   "GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: p2p-bench\r\n\r\n",
 );
 
-export function httpExchange(perBackend: number[]) {
+/**
+ * One HTTP request and its answer per connection, counting answers per backend (the answer
+ * names it) in `perBackend`.
+ */
+export function httpExchange(
+  perBackend: number[],
+): (conn: Deno.TcpConn, firstByte: () => void) => Promise<void> {
   return async (conn: Deno.TcpConn, firstByte: () => void): Promise<void> => {
     await writeAll(conn, REQUEST);
     const buf = new Uint8Array(4096);
@@ -171,6 +177,7 @@ async function measure(
   };
 }
 
+/** Waits (bounded) until the balancer's API lists `count` workers online. */
 export async function waitOnline(api: string, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
