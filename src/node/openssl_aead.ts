@@ -19,7 +19,10 @@
  * @module
  */
 import { createCipheriv } from "node:crypto";
+import { getLogger } from "@logtape/logtape";
 import { Uint8ArrayList } from "uint8arraylist";
+
+const log = getLogger(["p2p", "node"]);
 
 /** Bytes of a ChaCha20-Poly1305 tag, key and nonce. */
 const TAG_BYTES = 16;
@@ -147,7 +150,16 @@ let shared: { aead: AeadCipher | undefined } | undefined;
  * ```
  */
 export function sharedOpenSslAead(): AeadCipher | undefined {
-  shared ??= { aead: loadOpenSslAead() };
+  if (shared === undefined) {
+    shared = { aead: loadOpenSslAead() };
+    if (shared.aead !== undefined) {
+      log.debug("Noise cipher: OpenSSL ({source}) through FFI", { source: shared.aead.source });
+    } else {
+      log.debug(
+        "Noise cipher: the built-in ones (OpenSSL needs Linux, --allow-ffi and libcrypto.so.3 or .so.1.1)",
+      );
+    }
+  }
   return shared.aead;
 }
 
