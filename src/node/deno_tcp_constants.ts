@@ -29,3 +29,6 @@ export const NOISE_DECRYPT_NODE_FROM = 256;
 export const PROTOCOL_MERGE_CACHE_MAX_PEERS = 4096;
 /** How long a dial waits for a wildcard listener still opening, to leave from its port. */
 export const DENO_TCP_REUSE_PORT_WAIT_MS = 1_000;
+
+/** Bytes of a ChaCha20-Poly1305 tag, which ends every noise message. */
+export const CHACHA_TAG_BYTES = 16;

@@ -31,11 +31,12 @@ import { createCipheriv } from "node:crypto";
 import { asCrypto, defaultCrypto, nodeCrypto } from "@libp2p/noise/crypto";
 import type { ICryptoInterface } from "@libp2p/noise";
 import { Uint8ArrayList } from "uint8arraylist";
-import { NOISE_DECRYPT_NODE_FROM, NOISE_ENCRYPT_NODE_FROM } from "./deno_tcp_constants.ts";
+import {
+  CHACHA_TAG_BYTES,
+  NOISE_DECRYPT_NODE_FROM,
+  NOISE_ENCRYPT_NODE_FROM,
+} from "./deno_tcp_constants.ts";
 import type { AeadCipher } from "./openssl_aead.ts";
-
-/** Bytes of a ChaCha20-Poly1305 tag. */
-const TAG_BYTES = 16;
 
 /** Seals `plaintext` with node:crypto; the result is the ciphertext, then the tag. */
 function sealWithNodeCrypto(
@@ -47,7 +48,7 @@ function sealWithNodeCrypto(
   if (!(plaintext instanceof Uint8Array)) {
     return nodeCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k);
   }
-  const cipher = createCipheriv("chacha20-poly1305", k, nonce, { authTagLength: TAG_BYTES });
+  const cipher = createCipheriv("chacha20-poly1305", k, nonce, { authTagLength: CHACHA_TAG_BYTES });
   cipher.setAAD(ad, { plaintextLength: plaintext.byteLength });
   const sealed = cipher.update(plaintext);
   // A stream cipher: `final` only computes the tag, it returns no bytes.

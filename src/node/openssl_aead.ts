@@ -21,11 +21,12 @@
 import { createCipheriv } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import { Uint8ArrayList } from "uint8arraylist";
+import { equals } from "uint8arrays/equals";
+import { CHACHA_TAG_BYTES } from "./deno_tcp_constants.ts";
 
 const log = getLogger(["p2p", "node"]);
 
-/** Bytes of a ChaCha20-Poly1305 tag, key and nonce. */
-const TAG_BYTES = 16;
+/** Bytes of a ChaCha20-Poly1305 key and nonce (its tag: `CHACHA_TAG_BYTES`). */
 const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 /** `EVP_CTRL_AEAD_GET_TAG` / `EVP_CTRL_AEAD_SET_TAG` of OpenSSL's `evp.h`. */
@@ -179,7 +180,7 @@ function bindAead(
   // OpenSSL writes the byte count of each call here; unused (a stream cipher: all of it).
   const written = new Uint8Array(4);
   // The output of the final calls, which write nothing for this cipher.
-  const finalOut = new Uint8Array(TAG_BYTES);
+  const finalOut = new Uint8Array(CHACHA_TAG_BYTES);
   const check = (ok: number, what: string): void => {
     if (ok !== 1) throw new Error(`Cannot ${what} with OpenSSL's ChaCha20-Poly1305`);
   };
@@ -196,7 +197,7 @@ function bindAead(
     seal(plaintext, nonce, ad, key) {
       checkSizes(key, nonce);
       const length = plaintext.byteLength;
-      const out = new Uint8Array(length + TAG_BYTES);
+      const out = new Uint8Array(length + CHACHA_TAG_BYTES);
       check(c.EVP_EncryptInit_ex(sealing, null, null, key, nonce), "set the key and nonce");
       if (ad.byteLength > 0) {
         check(c.EVP_EncryptUpdate(sealing, null, written, ad, ad.byteLength), "add data");
@@ -212,12 +213,15 @@ function bindAead(
       }
       const tag = out.subarray(length);
       check(c.EVP_EncryptFinal_ex(sealing, finalOut, written), "seal");
-      check(c.EVP_CIPHER_CTX_ctrl(sealing, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, tag), "get the tag");
+      check(
+        c.EVP_CIPHER_CTX_ctrl(sealing, EVP_CTRL_AEAD_GET_TAG, CHACHA_TAG_BYTES, tag),
+        "get the tag",
+      );
       return out;
     },
     open(ciphertext, nonce, ad, key, dst) {
       checkSizes(key, nonce);
-      const length = ciphertext.byteLength - TAG_BYTES;
+      const length = ciphertext.byteLength - CHACHA_TAG_BYTES;
       if (length < 0) {
         throw new Error("Cannot open a ChaCha20-Poly1305 message: shorter than its tag");
       }
@@ -239,7 +243,10 @@ function bindAead(
         );
         offset += take;
       }
-      check(c.EVP_CIPHER_CTX_ctrl(opening, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, tag), "set the tag");
+      check(
+        c.EVP_CIPHER_CTX_ctrl(opening, EVP_CTRL_AEAD_SET_TAG, CHACHA_TAG_BYTES, tag),
+        "set the tag",
+      );
       if (c.EVP_DecryptFinal_ex(opening, finalOut, written) !== 1) {
         throw new Error("Cannot open a ChaCha20-Poly1305 message: the tag does not match");
       }
@@ -255,7 +262,9 @@ function passesKnownAnswer(aead: AeadCipher): boolean {
     const nonce = Uint8Array.from({ length: 12 }, (_, i) => i * 3);
     const ad = Uint8Array.of(1, 2, 3);
     const plaintext = Uint8Array.from({ length: 300 }, (_, i) => (i * 13) & 0xff);
-    const reference = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
+    const reference = createCipheriv("chacha20-poly1305", key, nonce, {
+      authTagLength: CHACHA_TAG_BYTES,
+    });
     reference.setAAD(ad, { plaintextLength: plaintext.byteLength });
     const expected = new Uint8ArrayList(reference.update(plaintext), reference.final());
     expected.append(reference.getAuthTag());
@@ -265,8 +274,8 @@ function passesKnownAnswer(aead: AeadCipher): boolean {
       ad,
       key,
     );
-    if (!equal(sealed, expected.subarray())) return false;
-    if (!equal(aead.open(sealed, nonce, ad, key), plaintext)) return false;
+    if (!equals(sealed, expected.subarray())) return false;
+    if (!equals(aead.open(sealed, nonce, ad, key), plaintext)) return false;
     sealed[5]! ^= 1;
     try {
       aead.open(sealed, nonce, ad, key);
@@ -277,10 +286,4 @@ function passesKnownAnswer(aead: AeadCipher): boolean {
   } catch {
     return false;
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
