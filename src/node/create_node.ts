@@ -1,4 +1,5 @@
 import { installDenoShims } from "./deno_shims.ts";
+import { installFastEvents } from "./fast_events.ts";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 
 /** A peer discovery factory as libp2p takes it (its components type is not exported). */
@@ -173,6 +174,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const tuning: Tuning = { ...tuningFromEnv(), ...options.tuning };
   // Process-wide (a prototype patch): once on, every yamux stream of the process has it.
   if (tuning.yamux === "half") installYamuxWindowThreshold();
+  if (tuning.events === "fast") installFastEvents();
   const explicitBootstrap = options.bootstrapPeers !== undefined;
   const bootstrapPeers = options.bootstrapPeers ?? PUBLIC_BOOTSTRAP_PEERS;
   const useDht = options.dht ?? true;

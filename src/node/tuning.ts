@@ -30,6 +30,11 @@ export interface Tuning {
    * logger, a few debug instances per connection and stream. @default {"quiet"}
    */
   logger: "quiet" | "stock";
+  /**
+   * `fast`: libp2p's event emitters keep their own listener lists (`fast_events.ts`);
+   * `stock`: Deno's `EventTarget` dispatches every event. Process-wide once on. @default {"fast"}
+   */
+  events: "fast" | "stock";
 }
 
 /**
@@ -50,6 +55,7 @@ export const DEFAULT_TUNING: Tuning = {
   noise: "openssl",
   peerStore: "cached",
   logger: "quiet",
+  events: "fast",
 };
 
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
@@ -58,6 +64,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   noise: ["openssl", "deno", "stock", "node"],
   peerStore: ["cached", "stock"],
   logger: ["quiet", "stock"],
+  events: ["fast", "stock"],
 };
 
 /**

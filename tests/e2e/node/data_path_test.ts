@@ -108,20 +108,26 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     noise: "openssl",
     peerStore: "cached",
     logger: "quiet",
+    events: "fast",
   });
-  assert.deepEqual(parseTuning("tcp:node, yamux:stock,noise:stock,peerStore:stock,logger:stock"), {
-    tcp: "node",
-    yamux: "stock",
-    noise: "stock",
-    peerStore: "stock",
-    logger: "stock",
-  });
+  assert.deepEqual(
+    parseTuning("tcp:node, yamux:stock,noise:stock,peerStore:stock,logger:stock,events:stock"),
+    {
+      tcp: "node",
+      yamux: "stock",
+      noise: "stock",
+      peerStore: "stock",
+      logger: "stock",
+      events: "stock",
+    },
+  );
   assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
     tcp: "deno",
     yamux: "half",
     noise: "node",
     peerStore: "cached",
     logger: "quiet",
+    events: "fast",
   });
 });
 
