@@ -134,6 +134,15 @@ function fastMethods(stock: StockMethods): Record<string, unknown> {
       return !event.defaultPrevented;
     },
 
+    // Most of libp2p's notifications (drain, remote half-closes, ...) have no listener: no
+    // one could see the event, so it is not built.
+    safeDispatchEvent(this: FastEmitter & EventTarget, type: string, init?: CustomEventInit) {
+      if (this[LISTENERS]?.has(type) !== true && stock.listenerCount.call(this, type) === 0) {
+        return true;
+      }
+      return this.dispatchEvent(new CustomEvent(type, init));
+    },
+
     listenerCount(this: FastEmitter, type: string): number {
       return (this[LISTENERS]?.get(type)?.length ?? 0) + stock.listenerCount.call(this, type);
     },

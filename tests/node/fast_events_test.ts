@@ -82,6 +82,9 @@ Deno.test("fast events: an emitter that listened before the switch keeps its lis
   assert.equal(emitter.listenerCount("ping"), 1);
   emitter.safeDispatchEvent("ping", { detail: 2 });
   assert.deepEqual(seen, ["before 1", "after 1", "after 2"]);
+  assert.equal(emitter.safeDispatchEvent("ping", { detail: 3 }), true);
+  assert.equal(emitter.safeDispatchEvent("nobody listens", { detail: 4 }), true);
+  assert.deepEqual(seen, ["before 1", "after 1", "after 2", "after 3"]);
 });
 
 Deno.test("fast events: the same scenario traces the same as the platform's EventTarget", () => {
