@@ -1,11 +1,12 @@
 import { CLAIM_TTL_MS, MAX_CLAIMS } from "./constants.ts";
-
-const MAX_CACHED_ENTRY_CHARS = 4096;
 import { entrySigner } from "./signed_entry.ts";
+
+/** Longer entry texts are verified and parsed on every read rather than kept. */
+const MAX_CACHED_ENTRY_CHARS = 4096;
 
 /** What a reader of the ledger sees at a key: the value it honours and who signed it. */
 export interface EffectiveEntry {
-  /** The parsed value. */
+  /** The parsed value: frozen, as reads of an unchanged entry share it. */
   value: unknown;
   /** The peer that signed it; `undefined` for an unsigned entry (LocalAI and edgevpn write those). */
   signer: string | undefined;
@@ -35,6 +36,13 @@ interface Claim {
   owner: string;
   json: string;
   seenAt: number;
+}
+
+/** An entry text as last read at one key: its signer and its parsed value. */
+interface EntryRead {
+  json: string;
+  signer: string | undefined;
+  value: unknown;
 }
 
 /**
@@ -77,6 +85,8 @@ export class EntryClaims {
   #init: EntryClaimsInit;
   #claims = new Map<string, Claim>();
   #signers = new Map<string, string | null>();
+  /** Per bucket/key: `connect` resolves its service on every client connection. */
+  #lastRead = new Map<string, EntryRead>();
 
   /**
    * Creates the claims of one ledger.
@@ -95,19 +105,20 @@ export class EntryClaims {
   get(bucket: string, key: string): EffectiveEntry | undefined {
     const id = `${bucket}\u0000${key}`;
     const json = this.#init.read(bucket, key);
-    const signer = json === undefined ? undefined : this.#signerOf(bucket, key, json);
+    const read = json === undefined ? undefined : this.#read(id, bucket, key, json);
+    const signer = read?.signer;
     const claim = this.#claims.get(id);
     const now = this.#init.now();
     if (claim !== undefined && claim.owner !== signer && this.#isLive(claim, now)) {
-      return { value: JSON.parse(claim.json), signer: claim.owner };
+      return { value: deepFreeze(JSON.parse(claim.json)), signer: claim.owner };
     }
-    if (json === undefined) {
+    if (json === undefined || read === undefined) {
       this.#claims.delete(id);
       return undefined;
     }
     if (signer !== undefined) this.#remember(id, { owner: signer, json, seenAt: now });
     else this.#claims.delete(id);
-    return { value: parseJson(json), signer };
+    return { value: read.value, signer };
   }
 
   /**
@@ -145,6 +156,21 @@ export class EntryClaims {
     }
   }
 
+  #read(id: string, bucket: string, key: string, json: string): EntryRead {
+    const last = this.#lastRead.get(id);
+    if (last !== undefined && last.json === json) return last;
+    const read = {
+      json,
+      signer: this.#signerOf(bucket, key, json),
+      value: deepFreeze(parseJson(json)),
+    };
+    if (json.length <= MAX_CACHED_ENTRY_CHARS) {
+      if (this.#lastRead.size >= MAX_CLAIMS) this.#lastRead.clear();
+      this.#lastRead.set(id, read);
+    }
+    return read;
+  }
+
   #signerOf(bucket: string, key: string, json: string): string | undefined {
     // Records are small; a large value is verified each time rather than kept as a map key.
     if (json.length > MAX_CACHED_ENTRY_CHARS) return entrySigner(bucket, key, parseJson(json));
@@ -157,6 +183,14 @@ export class EntryClaims {
     }
     return signer ?? undefined;
   }
+}
+
+function deepFreeze(value: unknown): unknown {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 function parseJson(text: string): unknown {

@@ -70,7 +70,9 @@ function captureReportedErrors(): { errors: unknown[]; restore(): void } {
 
 // First in the file: nothing has switched this process's emitters yet.
 Deno.test("fast events: an emitter that listened before the switch keeps its listeners", () => {
-  const emitter = new TypedEventEmitter<{ ping: CustomEvent<number> }>();
+  const emitter = new TypedEventEmitter<
+    { ping: CustomEvent<number>; quiet: CustomEvent<number> }
+  >();
   const seen: string[] = [];
   const before = (event: CustomEvent<number>): void => void seen.push(`before ${event.detail}`);
   emitter.addEventListener("ping", before);
@@ -83,7 +85,7 @@ Deno.test("fast events: an emitter that listened before the switch keeps its lis
   emitter.safeDispatchEvent("ping", { detail: 2 });
   assert.deepEqual(seen, ["before 1", "after 1", "after 2"]);
   assert.equal(emitter.safeDispatchEvent("ping", { detail: 3 }), true);
-  assert.equal(emitter.safeDispatchEvent("nobody listens", { detail: 4 }), true);
+  assert.equal(emitter.safeDispatchEvent("quiet", { detail: 4 }), true);
   assert.deepEqual(seen, ["before 1", "after 1", "after 2", "after 3"]);
 });
 
