@@ -48,6 +48,19 @@ function captureOf(options: boolean | EventListenerOptions | undefined): boolean
   return typeof options === "boolean" ? options : options?.capture === true;
 }
 
+/** The registration of `callback` with `capture` in `list`, if any. */
+function find(
+  list: readonly Registration[] | undefined,
+  callback: Listener | null,
+  capture: boolean,
+): Registration | undefined {
+  if (list === undefined) return undefined;
+  for (const registration of list) {
+    if (registration.callback === callback && registration.capture === capture) return registration;
+  }
+  return undefined;
+}
+
 function unregister(emitter: FastEmitter, type: string, registration: Registration): void {
   registration.removed = true;
   registration.signal?.removeEventListener("abort", registration.onAbort!);
@@ -81,8 +94,8 @@ function fastMethods(stock: StockMethods): Record<string, unknown> {
       const signal = object?.signal ?? undefined;
       if (signal?.aborted === true) return;
       const map = this[LISTENERS] ??= new Map();
-      const list = map.get(type) ?? [];
-      if (list.some((r) => r.callback === callback && r.capture === capture)) return;
+      const list = map.get(type);
+      if (find(list, callback, capture) !== undefined) return;
       const registration: Registration = {
         callback,
         capture,
@@ -95,7 +108,7 @@ function fastMethods(stock: StockMethods): Record<string, unknown> {
         registration.onAbort = () => unregister(this, type, registration);
         signal.addEventListener("abort", registration.onAbort);
       }
-      map.set(type, [...list, registration]);
+      map.set(type, list === undefined ? [registration] : [...list, registration]);
     },
 
     removeEventListener(
@@ -104,10 +117,7 @@ function fastMethods(stock: StockMethods): Record<string, unknown> {
       callback: Listener | null,
       options?: boolean | EventListenerOptions,
     ): void {
-      const capture = captureOf(options);
-      const found = this[LISTENERS]?.get(type)?.find((r) =>
-        r.callback === callback && r.capture === capture
-      );
+      const found = find(this[LISTENERS]?.get(type), callback, captureOf(options));
       if (found !== undefined) unregister(this, type, found);
       else if (stock.listenerCount.call(this, type) > 0) {
         stock.removeEventListener.call(this, type, callback, options);
