@@ -1,5 +1,6 @@
 import { installDenoShims } from "./deno_shims.ts";
 import { installFastEvents } from "./fast_events.ts";
+import { framedNoise } from "./noise_frames.ts";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 
 /** A peer discovery factory as libp2p takes it (its components type is not exported). */
@@ -272,7 +273,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
         .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
       ...nat.transports as never[],
     ],
-    connectionEncrypters: [noise({
+    connectionEncrypters: [(tuning.framing === "lean" ? framedNoise : noise)({
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
         crypto: denoNoiseCrypto(

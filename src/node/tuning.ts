@@ -21,6 +21,11 @@ export interface Tuning {
    */
   noise: "openssl" | "deno" | "stock" | "node";
   /**
+   * `lean`: noise messages framed by `noise_frames.ts` after the handshake; `stock`: through
+   * libp2p's length-prefixed decoder, as `@libp2p/noise` does. @default {"lean"}
+   */
+  framing: "lean" | "stock";
+  /**
    * `cached`: protocol-only peer store merges that change nothing are skipped (one per stream
    * in libp2p); `stock`: every one is written. @default {"cached"}
    */
@@ -53,6 +58,7 @@ export const DEFAULT_TUNING: Tuning = {
   tcp: DEFAULT_TCP_TRANSPORT,
   yamux: "half",
   noise: "openssl",
+  framing: "lean",
   peerStore: "cached",
   logger: "quiet",
   events: "fast",
@@ -62,6 +68,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   tcp: ["deno", "node"],
   yamux: ["half", "stock"],
   noise: ["openssl", "deno", "stock", "node"],
+  framing: ["lean", "stock"],
   peerStore: ["cached", "stock"],
   logger: ["quiet", "stock"],
   events: ["fast", "stock"],

@@ -106,16 +106,20 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     tcp: "deno",
     yamux: "half",
     noise: "openssl",
+    framing: "lean",
     peerStore: "cached",
     logger: "quiet",
     events: "fast",
   });
   assert.deepEqual(
-    parseTuning("tcp:node, yamux:stock,noise:stock,peerStore:stock,logger:stock,events:stock"),
+    parseTuning(
+      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock",
+    ),
     {
       tcp: "node",
       yamux: "stock",
       noise: "stock",
+      framing: "stock",
       peerStore: "stock",
       logger: "stock",
       events: "stock",
@@ -125,6 +129,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     tcp: "deno",
     yamux: "half",
     noise: "node",
+    framing: "lean",
     peerStore: "cached",
     logger: "quiet",
     events: "fast",
@@ -133,15 +138,38 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
 
 for (
   const [a, b] of [
-    [{ tcp: "deno", noise: "deno" }, { tcp: "node", noise: "stock" }],
-    [{ tcp: "node", noise: "stock" }, { tcp: "deno", noise: "deno" }],
-    [{ tcp: "deno", noise: "node" }, { tcp: "deno", noise: "openssl" }],
-    [{ tcp: "deno", noise: "openssl" }, { tcp: "node", noise: "stock" }],
+    // Every default choice against every stock one, each way; the ciphers across each other.
+    [{ tcp: "deno", noise: "deno", framing: "lean" }, {
+      tcp: "node",
+      noise: "stock",
+      framing: "stock",
+    }],
+    [{ tcp: "node", noise: "stock", framing: "stock" }, {
+      tcp: "deno",
+      noise: "deno",
+      framing: "lean",
+    }],
+    [{ tcp: "deno", noise: "node", framing: "lean" }, {
+      tcp: "deno",
+      noise: "openssl",
+      framing: "lean",
+    }],
+    [{ tcp: "deno", noise: "openssl", framing: "lean" }, {
+      tcp: "node",
+      noise: "stock",
+      framing: "stock",
+    }],
+    [{ tcp: "deno", noise: "openssl", framing: "stock" }, {
+      tcp: "deno",
+      noise: "openssl",
+      framing: "lean",
+    }],
   ] as const
 ) {
+  const describe = (t: typeof a | typeof b): string => `tcp:${t.tcp}/noise:${t.noise}/${t.framing}`;
   Deno.test({
-    name: `data path: tcp:${a.tcp}/noise:${a.noise} → tcp:${b.tcp}/noise:${b.noise} carries ` +
-      `24 MiB byte-exact, both ways, with half-close`,
+    name: `data path: ${describe(a)} → ${describe(b)} carries 24 MiB byte-exact, both ways, ` +
+      `with half-close`,
     ...NODE_TEST,
     async fn() {
       const nodes = [await startNode(a), await startNode(b)] as const;
@@ -424,7 +452,7 @@ async function echoThrough(port: number, total: number): Promise<void> {
   }
 }
 
-const STOCK = "tcp:node,yamux:stock,noise:stock,peerStore:stock";
+const STOCK = "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock";
 
 for (const [exposeTuning, connectTuning] of [[STOCK, ""], ["", STOCK]] as const) {
   Deno.test({
