@@ -1,7 +1,8 @@
 // In-process networks on loopback, for the fast suite (see NODE_TEST for the sanitizers).
 import { type Network, startNetwork } from "../../src/network/network.ts";
 import { HEALTHCHECK_BUCKET } from "../../src/ledger/constants.ts";
-import type { NetworkToken } from "../../src/token/token.ts";
+import { generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
+import { createLibp2pNode, type NodeOptions, type P2PLibp2p } from "../../src/node/create_node.ts";
 import { untilEvent } from "./wait.ts";
 
 /** Every test node listens here only. */
@@ -49,4 +50,35 @@ export async function ledgersConverged(networks: Network[], timeoutMs = 10_000):
       `heartbeats of ${ids.length} nodes in the ledger of ${n.peerId}`,
     )
   ));
+}
+
+/** Two started libp2p nodes of one network on loopback, without discovery. */
+export interface Libp2pPair {
+  server: P2PLibp2p;
+  client: P2PLibp2p;
+  /** Stops both. */
+  stop(): Promise<void>;
+}
+
+/** Starts a {@linkcode Libp2pPair}; `extra` adds node options (a tuning, the DHT off). */
+export async function startLibp2pPair(extra: Partial<NodeOptions> = {}): Promise<Libp2pPair> {
+  const options: NodeOptions = {
+    token: generateTokenConfig(),
+    listen: LOOPBACK_LISTEN,
+    bootstrapPeers: [],
+    mdns: false,
+    ...extra,
+  };
+  const server = await createLibp2pNode(options);
+  const client = await createLibp2pNode(options);
+  await server.start();
+  await client.start();
+  return {
+    server,
+    client,
+    stop: async () => {
+      await client.stop();
+      await server.stop();
+    },
+  };
 }

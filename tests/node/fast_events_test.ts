@@ -4,9 +4,7 @@
 import assert from "node:assert/strict";
 import { type Stream, TypedEventEmitter } from "@libp2p/interface";
 import { installFastEvents } from "../../src/node/fast_events.ts";
-import { createLibp2pNode } from "../../src/node/create_node.ts";
-import { generateTokenConfig } from "../../src/token/token.ts";
-import { NODE_TEST, withTimeout } from "../_helpers/mod.ts";
+import { NODE_TEST, startLibp2pPair, withTimeout } from "../_helpers/mod.ts";
 
 // The platform's event types are declared twice (Deno's and Node's): one local shape for both.
 type Listener = ((event: Event) => void) | { handleEvent(event: Event): void };
@@ -149,17 +147,7 @@ Deno.test({
   name: "fast events: a connection that carried 30 streams has none left open on either side",
   ...NODE_TEST,
   async fn() {
-    const options = {
-      token: generateTokenConfig(),
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      bootstrapPeers: [],
-      mdns: false,
-      tuning: { events: "fast" as const },
-    };
-    const server = await createLibp2pNode(options);
-    const client = await createLibp2pNode(options);
-    await server.start();
-    await client.start();
+    const { server, client, stop } = await startLibp2pPair({ tuning: { events: "fast" } });
     const STREAMS = 30; // within the per-protocol default of 32 open streams
     const echo = echoClosing(STREAMS);
     try {
@@ -187,8 +175,7 @@ Deno.test({
       assert.equal(connection.streams.filter((s) => s.protocol?.includes("echo")).length, 0);
       assert.equal(served?.streams.filter((s) => s.protocol?.includes("echo")).length, 0);
     } finally {
-      await client.stop();
-      await server.stop();
+      await stop();
     }
   },
 });

@@ -5,9 +5,7 @@ import assert from "node:assert/strict";
 import type { Stream } from "@libp2p/interface";
 import { streamPair } from "@libp2p/utils";
 import { multistreamProposal, openLazyStream, selectLazily } from "../../src/node/lazy_select.ts";
-import { createLibp2pNode } from "../../src/node/create_node.ts";
-import { generateTokenConfig } from "../../src/token/token.ts";
-import { NODE_TEST } from "../_helpers/mod.ts";
+import { NODE_TEST, startLibp2pPair } from "../_helpers/mod.ts";
 
 const PROTOCOL = "/edgevpn/service/0.1";
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -98,16 +96,7 @@ Deno.test({
   name: "lazy select: a js-libp2p peer serves data and an end sent with the proposal",
   ...NODE_TEST,
   async fn() {
-    const options = {
-      token: generateTokenConfig(),
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      bootstrapPeers: [],
-      mdns: false,
-    };
-    const server = await createLibp2pNode(options);
-    const client = await createLibp2pNode(options);
-    await server.start();
-    await client.start();
+    const { server, client, stop } = await startLibp2pPair();
     try {
       await server.handle(PROTOCOL, (stream) => {
         const all = received(stream);
@@ -143,8 +132,7 @@ Deno.test({
       );
       assert.equal((await closed)?.name, "UnsupportedProtocolError");
     } finally {
-      await client.stop();
-      await server.stop();
+      await stop();
     }
   },
 });
