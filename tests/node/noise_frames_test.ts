@@ -100,7 +100,7 @@ async function received(
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 
 Deno.test("noise frames: every cut of the wire, one or two per read, delivers the same bytes", async () => {
-  const { sender, receiver } = cipherPair();
+  const { sender } = cipherPair();
   const messages = [text("hello"), text(" noise"), text(" frames!")];
   const wire = await wireOf(sender, messages);
   assert.equal(wire.byteLength, 3 * (2 + TAG) + 19);
