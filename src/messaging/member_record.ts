@@ -58,12 +58,13 @@ export function parseMemberRecord(key: string, value: unknown): MemberRecord | u
   }
   if (!isStringArray(v.pools) || !isStringArray(v.addresses)) return undefined;
   if (!isTime(v.startedAt) || !isTime(v.updatedAt)) return undefined;
+  // Copies: the ledger's parsed values are shared between readers and frozen.
   return {
     peerId: key,
-    capabilities: capabilities as Capabilities,
-    pools: v.pools,
+    capabilities: structuredClone(capabilities) as Capabilities,
+    pools: [...v.pools],
     startedAt: v.startedAt,
-    addresses: v.addresses,
+    addresses: [...v.addresses],
     updatedAt: v.updatedAt,
   };
 }

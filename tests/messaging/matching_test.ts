@@ -75,6 +75,17 @@ Deno.test("parseMemberRecord() keeps valid records and drops anything else", () 
   }
 });
 
+Deno.test("parseMemberRecord() hands out copies of a frozen ledger value", () => {
+  const frozen = structuredClone(record("A"));
+  for (const inner of [frozen.capabilities, frozen.pools, frozen.addresses]) Object.freeze(inner);
+  Object.freeze(frozen);
+  const parsed = parseMemberRecord("A", frozen)!;
+  parsed.pools.push("extra");
+  parsed.addresses.length = 0;
+  (parsed.capabilities as Record<string, unknown>).gpu = false;
+  assert.deepEqual(frozen, record("A"));
+});
+
 Deno.test("matchesQuery() checks pool, capabilities and uptime", () => {
   const now = 1_000_000 + 120_000;
   const r = record("A");
