@@ -112,11 +112,11 @@ export class EntryClaims {
     if (claim !== undefined && claim.owner !== signer && this.#isLive(claim, now)) {
       return { value: deepFreeze(JSON.parse(claim.json)), signer: claim.owner };
     }
-    if (json === undefined || read === undefined) {
+    if (read === undefined) {
       this.#claims.delete(id);
       return undefined;
     }
-    if (signer !== undefined) this.#remember(id, { owner: signer, json, seenAt: now });
+    if (signer !== undefined) this.#remember(id, { owner: signer, json: read.json, seenAt: now });
     else this.#claims.delete(id);
     return { value: read.value, signer };
   }

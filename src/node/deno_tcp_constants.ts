@@ -32,3 +32,7 @@ export const DENO_TCP_REUSE_PORT_WAIT_MS = 1_000;
 
 /** Bytes of a ChaCha20-Poly1305 tag, which ends every noise message. */
 export const CHACHA_TAG_BYTES = 16;
+/** The largest noise message, its 2-byte length prefix excluded (the spec's 65535). */
+export const NOISE_MAX_MESSAGE_BYTES = 65_535;
+/** The most plaintext one noise message carries. */
+export const NOISE_MAX_PLAINTEXT_BYTES = NOISE_MAX_MESSAGE_BYTES - CHACHA_TAG_BYTES;

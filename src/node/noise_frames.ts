@@ -30,12 +30,12 @@ import { publicKeyFromProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { AbstractMessageStream, lpStream, type SendResult } from "@libp2p/utils";
 import { Uint8ArrayList } from "uint8arraylist";
-import { CHACHA_TAG_BYTES } from "./deno_tcp_constants.ts";
+import {
+  CHACHA_TAG_BYTES,
+  NOISE_MAX_MESSAGE_BYTES,
+  NOISE_MAX_PLAINTEXT_BYTES,
+} from "./deno_tcp_constants.ts";
 
-/** The largest noise message, length prefix excluded (the spec's 65535). */
-const MAX_MESSAGE_BYTES = 65_535;
-/** The most plaintext one message carries. */
-const MAX_PLAINTEXT_BYTES = MAX_MESSAGE_BYTES - CHACHA_TAG_BYTES;
 const LENGTH_BYTES = 2;
 
 /** What a finished `@libp2p/noise` handshake hands over (its cipher states, wrapped). */
@@ -180,14 +180,14 @@ export class NoiseFrameStream extends AbstractMessageStream {
     else out.appendAll([...plaintext]);
   }
 
-  /** Seals `data` as messages of at most {@linkcode MAX_PLAINTEXT_BYTES}. */
+  /** Seals `data` as messages of at most {@linkcode NOISE_MAX_PLAINTEXT_BYTES}. */
   #seal(data: Uint8ArrayList): Uint8ArrayList {
     const out = new Uint8ArrayList();
-    const count = Math.ceil(data.byteLength / MAX_PLAINTEXT_BYTES);
+    const count = Math.ceil(data.byteLength / NOISE_MAX_PLAINTEXT_BYTES);
     const lengths = new Uint8Array(count * LENGTH_BYTES);
     for (let i = 0; i < count; i++) {
-      const start = i * MAX_PLAINTEXT_BYTES;
-      const end = Math.min(start + MAX_PLAINTEXT_BYTES, data.byteLength);
+      const start = i * NOISE_MAX_PLAINTEXT_BYTES;
+      const end = Math.min(start + NOISE_MAX_PLAINTEXT_BYTES, data.byteLength);
       const piece = count === 1 ? data : data.sublist(start, end);
       const sealed = this.#handshake.encrypt(piece);
       this.#counters?.encryptedPackets.increment();
@@ -266,7 +266,7 @@ export function framedNoise(
       const framed = lpStream(connection, {
         lengthEncoder: handshakeLengthEncoder,
         lengthDecoder: handshakeLengthDecoder,
-        maxDataLength: MAX_MESSAGE_BYTES,
+        maxDataLength: NOISE_MAX_MESSAGE_BYTES,
       });
       const handshake =
         await (initiator

@@ -1,4 +1,5 @@
 import { YAMUX_CONTROL_STREAMS, YAMUX_MAX_STREAMS } from "../node/constants.ts";
+import { NOISE_MAX_PLAINTEXT_BYTES } from "../node/deno_tcp_constants.ts";
 
 /**
  * The edgevpn service stream protocol: a raw byte pipe, no header, no framing.
@@ -62,7 +63,7 @@ export const SLAB_READER_MIN_READ_BYTES = 4 * 1024;
  * the 12-byte yamux header, so that a chunk becomes one yamux frame that fills whole noise
  * messages, instead of two full ones and a 40-byte one.
  */
-export const SLAB_READER_MAX_READ_BYTES = 2 * 65519 - 12;
+export const SLAB_READER_MAX_READ_BYTES = 2 * NOISE_MAX_PLAINTEXT_BYTES - 12;
 /**
  * Parts of a stream message are copied together into writes of at most this many bytes.
  */
