@@ -15,8 +15,10 @@ export interface Tuning {
   yamux: "half" | "stock";
   /**
    * `openssl`: the host's OpenSSL for every size where the process may load it
-   * (`openssl_aead.ts`), else as `deno`; `deno`: node:crypto from a few hundred bytes on;
-   * `stock`: @libp2p/noise's 1200-byte switch; `node`: node:crypto for every size.
+   * (`openssl_aead.ts`), else as `deno`; `deno`: node:crypto for every size, sealed messages
+   * handed on as ciphertext and tag; `node`: @libp2p/noise's node:crypto functions for every
+   * size; `stock`: @libp2p/noise's default (node:crypto, and below 1200 bytes the stand-in of
+   * its WASM cipher, also on node:crypto: `npm_stand_ins/`).
    * @default {"openssl"}
    */
   noise: "openssl" | "deno" | "stock" | "node";
