@@ -14,6 +14,11 @@
  * bundle cannot follow): the read is replaced by the values, and the build fails if any other
  * such read is left.
  *
+ * Two dependencies are left out and replaced by stand-ins of ours (`scripts/stand_ins/`, copied
+ * beside the chunks): `@libp2p/noise` imports them for its small-message cipher and compiles
+ * their WebAssembly when they load, which cost every process about 3 MiB of RSS (README,
+ * Performance). The build fails if an import of either is left, or if none was found.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -33,6 +38,20 @@ const PACKAGE_JSON_READS: readonly PackageJsonRead[] = [
   { name: "@achingbrain/ssdp", path: "../../package.json" },
 ];
 
+/** A dependency that the bundle takes from `scripts/stand_ins/` instead of npm. */
+interface StandIn {
+  /** The npm package name, as imported. */
+  name: string;
+  /** The stand-in module in `scripts/stand_ins/`, copied under the same name beside the chunks. */
+  file: string;
+}
+
+const STAND_INS: readonly StandIn[] = [
+  // @libp2p/noise compiles the WebAssembly of both when it loads, whatever cipher a node uses.
+  { name: "@chainsafe/as-chacha20poly1305", file: "as-chacha20poly1305.js" },
+  { name: "@chainsafe/as-sha256", file: "as-sha256.js" },
+];
+
 /** A `require("<relative>.json")` left in the output: it would resolve against the bundle. */
 // Identifiers may start with `$`, where `\b` does not match: a lookbehind takes the whole name.
 const RELATIVE_JSON_REQUIRE = /(?<![\w$])[\w$]+\("\.\.?\/[^"]*\.json"\)/g;
@@ -49,6 +68,7 @@ export function bundleArgs(outDir: string): string[] {
     // builtins throws at run time. Errors keep their names: they set `name` explicitly.
     "--minify",
     "--code-splitting",
+    ...STAND_INS.flatMap(({ name }) => ["--external", name]),
     "--outdir",
     outDir,
     new URL("main.ts", ROOT).pathname,
@@ -102,6 +122,31 @@ function inlinePackageJsonReads(
   return { code, count };
 }
 
+/** An import of `name` in bundled code: `from"name"`, `import"name"` or `import("name")`. */
+function importOf(name: string): RegExp {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  return new RegExp(`(?<=\\b(?:from|import)\\s*\\(?\\s*)"${escaped}"`, "g");
+}
+
+/** Points each import of a stand-in's package at the stand-in; returns the code and the count. */
+function importStandIns(code: string): { code: string; count: Map<string, number> } {
+  const count = new Map<string, number>();
+  for (const { name, file } of STAND_INS) {
+    code = code.replace(importOf(name), () => {
+      count.set(name, (count.get(name) ?? 0) + 1);
+      return JSON.stringify(`./${file}`);
+    });
+  }
+  return { code, count };
+}
+
+/** Copies each stand-in module beside the chunks. */
+async function copyStandIns(outDir: string): Promise<void> {
+  for (const { file } of STAND_INS) {
+    await Deno.copyFile(new URL(`scripts/stand_ins/${file}`, ROOT), `${outDir}/${file}`);
+  }
+}
+
 /**
  * Bundles `main.ts` into `outDir` and patches the output.
  *
@@ -124,15 +169,26 @@ export async function bundle(outDir: string): Promise<string> {
   }
   const known = await replacements();
   let replaced = 0;
+  const standIns = new Map<string, number>();
   for await (const entry of Deno.readDir(outDir)) {
     if (!entry.isFile || !entry.name.endsWith(".js")) continue;
     const path = `${outDir}/${entry.name}`;
-    const patched = inlinePackageJsonReads(await Deno.readTextFile(path), known);
+    const original = await Deno.readTextFile(path);
+    const patched = inlinePackageJsonReads(original, known);
     const left = patched.code.match(RELATIVE_JSON_REQUIRE);
     if (left !== null) {
       throw new Error(`Cannot bundle: ${entry.name} still requires ${left.join(", ")}`);
     }
-    if (patched.count > 0) await Deno.writeTextFile(path, patched.code);
+    const imported = importStandIns(patched.code);
+    for (const { name } of STAND_INS) {
+      if (imported.code.includes(`"${name}"`)) {
+        throw new Error(
+          `Cannot bundle: ${entry.name} still imports ${name} in a form not replaced`,
+        );
+      }
+      standIns.set(name, (standIns.get(name) ?? 0) + (imported.count.get(name) ?? 0));
+    }
+    if (imported.code !== original) await Deno.writeTextFile(path, imported.code);
     replaced += patched.count;
   }
   if (replaced !== PACKAGE_JSON_READS.length) {
@@ -140,6 +196,12 @@ export async function bundle(outDir: string): Promise<string> {
       `Cannot bundle: replaced ${replaced} package.json reads, expected ${PACKAGE_JSON_READS.length} (did a dependency change?)`,
     );
   }
+  for (const [name, count] of standIns) {
+    if (count === 0) {
+      throw new Error(`Cannot bundle: no import of ${name} to replace (did a dependency change?)`);
+    }
+  }
+  await copyStandIns(outDir);
   const entry = `${outDir}/main.js`;
   await analyze(entry);
   return entry;

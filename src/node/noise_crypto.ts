@@ -4,9 +4,9 @@
  * for every size.
  *
  * `@libp2p/noise` itself seals messages under 1200 bytes with a WebAssembly cipher
- * (`@chainsafe/as-chacha20poly1305`), which p2p replaces with a stand-in on `node:crypto`
- * (`npm_stand_ins/`, linked in `deno.json`): compiling it cost every process about 7 MiB of
- * RSS, for 1–2 µs per small message that only the fallback without OpenSSL would save
+ * (`@chainsafe/as-chacha20poly1305`). It is not used here: the release bundle replaces it with
+ * a stand-in on `node:crypto` (`scripts/stand_ins/`), as compiling it cost every process about
+ * 3 MiB of RSS, for 1–2 µs per small message that only the fallback without OpenSSL would save
  * (README, Performance). The wire format is unchanged.
  *
  * Sealing hands back the ciphertext and the tag as two pieces instead of `@libp2p/noise`'s

@@ -17,8 +17,8 @@ export interface Tuning {
    * `openssl`: the host's OpenSSL for every size where the process may load it
    * (`openssl_aead.ts`), else as `deno`; `deno`: node:crypto for every size, sealed messages
    * handed on as ciphertext and tag; `node`: @libp2p/noise's node:crypto functions for every
-   * size; `stock`: @libp2p/noise's default (node:crypto, and below 1200 bytes the stand-in of
-   * its WASM cipher, also on node:crypto: `npm_stand_ins/`).
+   * size; `stock`: @libp2p/noise's default (node:crypto, and below 1200 bytes its WASM cipher,
+   * which the release bundle replaces with a stand-in on node:crypto: `scripts/stand_ins/`).
    * @default {"openssl"}
    */
   noise: "openssl" | "deno" | "stock" | "node";

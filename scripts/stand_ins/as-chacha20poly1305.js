@@ -1,11 +1,12 @@
 /**
- * Stand-in for `@chainsafe/as-chacha20poly1305`, linked in `deno.json` (`links`).
+ * What the release bundle imports instead of `@chainsafe/as-chacha20poly1305`
+ * (`scripts/bundle.ts` copies it beside the chunks).
  *
- * `@libp2p/noise` imports that package for its small-message cipher and instantiates its
+ * `@libp2p/noise` imports that package for its small-message cipher and compiles its
  * WebAssembly when the module loads, whatever crypto the node is given. p2p nodes seal with
- * OpenSSL (or `node:crypto`), so the compiled module sat unused and cost every process about
- * 7 MiB of RSS (README, Performance). This package keeps the API `@libp2p/noise` calls and
- * runs it on `node:crypto`: same bytes on the wire, nothing compiled.
+ * OpenSSL or `node:crypto` and never call it, so the compiled module only cost every process
+ * about 3 MiB of RSS (README, Performance). This module keeps the API `@libp2p/noise` calls and
+ * runs it on `node:crypto`: the same bytes, nothing compiled.
  *
  * @module
  */
