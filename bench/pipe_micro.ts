@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run -A bench/pipe_micro.ts [--mib 200] [--transport deno|node] [--chunk 65536] [--reps 3]
- *   [--crypto default|deno|openssl]   # noise: @libp2p/noise's crypto, node:crypto, or OpenSSL
+ *   [--crypto default|tuned|<bytes>]   # noise: stock switch, Deno-tuned, or node:crypto from <bytes>
  * P2P_TUNING=yamux:stock deno run -A bench/pipe_micro.ts   # one window update per data frame
  * ```
  *
@@ -21,7 +21,6 @@ import { yamux } from "@libp2p/yamux";
 import type { Stream } from "@libp2p/interface";
 import { denoTcp } from "../src/node/deno_tcp.ts";
 import { denoNoiseCrypto } from "../src/node/noise_crypto.ts";
-import { loadOpenSslAead } from "../src/node/openssl_aead.ts";
 import { installYamuxWindowThreshold } from "../src/node/yamux_window.ts";
 import { tuningFromEnv } from "../src/node/tuning.ts";
 if (tuningFromEnv().yamux === "half") installYamuxWindowThreshold();
@@ -37,9 +36,11 @@ const { values } = parseArgs({
   },
 });
 
-const cryptoImpl = values.crypto === "default"
-  ? undefined
-  : denoNoiseCrypto(values.crypto === "openssl" ? loadOpenSslAead() : undefined);
+const cryptoImpl = values.crypto === "default" ? undefined : denoNoiseCrypto(
+  values.crypto === "tuned"
+    ? {}
+    : { encryptFrom: Number(values.crypto), decryptFrom: Number(values.crypto) },
+);
 
 async function mk() {
   return await createLibp2p({

@@ -8,7 +8,7 @@ type DiscoveryFactory = NonNullable<Libp2pOptions["peerDiscovery"]>[number];
 import { tcp } from "@libp2p/tcp";
 import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
 import { installYamuxWindowThreshold } from "./yamux_window.ts";
-import { denoNoiseCrypto, stockNodeNoiseCrypto } from "./noise_crypto.ts";
+import { denoNoiseCrypto } from "./noise_crypto.ts";
 import { sharedOpenSslAead } from "./openssl_aead.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
 import { quietLogger } from "./quiet_logger.ts";
@@ -276,9 +276,13 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     connectionEncrypters: [(tuning.framing === "lean" ? framedNoise : noise)({
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
-        crypto: tuning.noise === "node"
-          ? stockNodeNoiseCrypto()
-          : denoNoiseCrypto(tuning.noise === "openssl" ? sharedOpenSslAead() : undefined),
+        crypto: denoNoiseCrypto(
+          tuning.noise === "node"
+            ? { encryptFrom: 0, decryptFrom: 0 }
+            : tuning.noise === "openssl"
+            ? { aead: sharedOpenSslAead() }
+            : {},
+        ),
       }),
     })],
     streamMuxers: [yamux({

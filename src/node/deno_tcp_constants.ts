@@ -21,6 +21,10 @@ export const DENO_TCP_SMALL_BATCH = 16 * 1024;
 export const DENO_TCP_SCRATCH_POOL = 8;
 /** After a failed accept (no file descriptors left, say), the listener retries this much later. */
 export const DENO_TCP_ACCEPT_RETRY_MS = 100;
+/** Noise: plaintexts from this size are encrypted with node:crypto, smaller ones with WASM. */
+export const NOISE_ENCRYPT_NODE_FROM = 384;
+/** Noise: ciphertexts from this size are decrypted with node:crypto, smaller ones with WASM. */
+export const NOISE_DECRYPT_NODE_FROM = 256;
 /** Peers whose recorded protocols are remembered to skip no-op peer store merges. */
 export const PROTOCOL_MERGE_CACHE_MAX_PEERS = 4096;
 /** How long a dial waits for a wildcard listener still opening, to leave from its port. */

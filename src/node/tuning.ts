@@ -15,10 +15,9 @@ export interface Tuning {
   yamux: "half" | "stock";
   /**
    * `openssl`: the host's OpenSSL for every size where the process may load it
-   * (`openssl_aead.ts`), else as `deno`; `deno`: node:crypto for every size, sealed messages
-   * handed on as ciphertext and tag; `node`: @libp2p/noise's node:crypto functions for every
-   * size; `stock`: @libp2p/noise's default (node:crypto, and below 1200 bytes its WASM cipher,
-   * which the release bundle replaces with a stand-in on node:crypto: `scripts/stand_ins/`).
+   * (`openssl_aead.ts`), else as `deno`; `deno`: node:crypto from a few hundred bytes on;
+   * `stock`: @libp2p/noise's 1200-byte switch; `node`: node:crypto for every size. (The release
+   * bundle takes the WASM cipher's place with a stand-in on node:crypto: `scripts/stand_ins/`.)
    * @default {"openssl"}
    */
   noise: "openssl" | "deno" | "stock" | "node";

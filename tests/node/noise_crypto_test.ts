@@ -1,25 +1,25 @@
-// The node's noise ciphers (node:crypto; the host's OpenSSL through FFI; @libp2p/noise's own
-// default, with its small-message WASM cipher) against independent implementations: what they
-// seal, @libp2p/noise's pure-JS ChaCha20-Poly1305 (@noble/ciphers) opens to the same bytes, and
-// the reverse, at sizes on both sides of @libp2p/noise's 1200-byte switch; a changed byte is
-// refused.
+// The node's noise ciphers (the built-in mix of WASM and node:crypto, and the host's OpenSSL
+// through FFI) against independent implementations: what they seal, @libp2p/noise's pure-JS
+// ChaCha20-Poly1305 (@noble/ciphers) opens to the same bytes, and the reverse, at sizes on
+// both sides of the WASM / node:crypto thresholds; a changed byte is refused.
 import assert from "node:assert/strict";
-import { defaultCrypto, nodeCrypto, pureJsCrypto } from "@libp2p/noise/crypto";
+import { nodeCrypto, pureJsCrypto } from "@libp2p/noise/crypto";
 import { Uint8ArrayList } from "uint8arraylist";
-import { denoNoiseCrypto, stockNodeNoiseCrypto } from "../../src/node/noise_crypto.ts";
+import { denoNoiseCrypto } from "../../src/node/noise_crypto.ts";
 import { loadOpenSslAead } from "../../src/node/openssl_aead.ts";
-
-/** @libp2p/noise seals and opens below this many bytes with its small-message cipher. */
-const NOISE_SMALL_MESSAGE_SWITCH = 1200;
+import {
+  NOISE_DECRYPT_NODE_FROM,
+  NOISE_ENCRYPT_NODE_FROM,
+} from "../../src/node/deno_tcp_constants.ts";
 
 const SIZES = [
   0,
   1,
   76,
-  NOISE_SMALL_MESSAGE_SWITCH - 17,
-  NOISE_SMALL_MESSAGE_SWITCH - 16,
-  NOISE_SMALL_MESSAGE_SWITCH - 1,
-  NOISE_SMALL_MESSAGE_SWITCH,
+  NOISE_DECRYPT_NODE_FROM - 17,
+  NOISE_DECRYPT_NODE_FROM - 16,
+  NOISE_ENCRYPT_NODE_FROM - 1,
+  NOISE_ENCRYPT_NODE_FROM,
   4096,
   65519,
 ];
@@ -43,14 +43,12 @@ if (openSsl === undefined) {
 }
 /** Each cipher under test; OpenSSL's only where it loads (CI's Debian has libcrypto.so.3). */
 const CIPHERS = [
-  { name: "node:crypto", make: () => denoNoiseCrypto(), ignore: false },
-  { name: "@libp2p/noise's node:crypto", make: stockNodeNoiseCrypto, ignore: false },
+  { name: "built-in", make: () => denoNoiseCrypto(), ignore: false },
   {
-    name: "@libp2p/noise's default",
-    make: () => defaultCrypto,
-    ignore: false,
+    name: "OpenSSL",
+    make: () => denoNoiseCrypto({ aead: openSsl }),
+    ignore: openSsl === undefined,
   },
-  { name: "OpenSSL", make: () => denoNoiseCrypto(openSsl), ignore: openSsl === undefined },
 ];
 
 for (const cipher of CIPHERS) {
@@ -124,7 +122,7 @@ Deno.test({
   name: "noise crypto (OpenSSL): opens in place into noise's dst, and a message in pieces",
   ignore: openSsl === undefined,
   fn: () => {
-    const crypto = denoNoiseCrypto(openSsl);
+    const crypto = denoNoiseCrypto({ aead: openSsl });
     for (const size of [0, 1, 100, 4096, 65519]) {
       const plaintext = bytes(size, 9);
       const sealed = flat(pureJsCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
