@@ -4,9 +4,10 @@
  *
  * `@libp2p/noise` imports that package for its small-message cipher and compiles its
  * WebAssembly when the module loads, whatever crypto the node is given. p2p nodes seal with
- * OpenSSL or `node:crypto` and never call it, so the compiled module only cost every process
+ * OpenSSL where they can, and never call it then, yet the compiled module cost every process
  * about 3 MiB of RSS (README, Performance). This module keeps the API `@libp2p/noise` calls and
- * runs it on `node:crypto`: the same bytes, nothing compiled.
+ * runs it on `node:crypto` (the fallback cipher's tiny messages, where OpenSSL is not used): the
+ * same bytes, nothing compiled.
  *
  * @module
  */
