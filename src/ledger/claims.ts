@@ -159,10 +159,12 @@ export class EntryClaims {
   #read(id: string, bucket: string, key: string, json: string): EntryRead {
     const last = this.#lastRead.get(id);
     if (last !== undefined && last.json === json) return last;
+    // One parse serves the signature check and the readers (frozen after the check).
+    const parsed = parseJson(json);
     const read = {
       json,
-      signer: this.#signerOf(bucket, key, json),
-      value: deepFreeze(parseJson(json)),
+      signer: this.#signerOf(bucket, key, json, parsed),
+      value: deepFreeze(parsed),
     };
     if (json.length <= MAX_CACHED_ENTRY_CHARS) {
       if (this.#lastRead.size >= MAX_CLAIMS) this.#lastRead.clear();
@@ -171,13 +173,14 @@ export class EntryClaims {
     return read;
   }
 
-  #signerOf(bucket: string, key: string, json: string): string | undefined {
+  /** The signer of `json` (whose parsed form is `parsed`), verified once per small text. */
+  #signerOf(bucket: string, key: string, json: string, parsed: unknown): string | undefined {
     // Records are small; a large value is verified each time rather than kept as a map key.
-    if (json.length > MAX_CACHED_ENTRY_CHARS) return entrySigner(bucket, key, parseJson(json));
+    if (json.length > MAX_CACHED_ENTRY_CHARS) return entrySigner(bucket, key, parsed);
     const id = `${bucket}\u0000${key}\u0000${json}`;
     let signer = this.#signers.get(id);
     if (signer === undefined) {
-      signer = entrySigner(bucket, key, parseJson(json)) ?? null;
+      signer = entrySigner(bucket, key, parsed) ?? null;
       if (this.#signers.size >= MAX_CLAIMS) this.#signers.clear();
       this.#signers.set(id, signer);
     }
