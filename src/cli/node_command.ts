@@ -9,6 +9,9 @@ export function nodeCommandOf(context: CliContext): Command {
     "node",
     "run a node: discovery, the sealed ledger, and the HTTP API with --api-listen",
   ).action(async (flags) => {
-    await runNodeCommand("node", flags, context, { generateTokenIfMissing: true });
+    await runNodeCommand("node", flags, context, {
+      generateTokenIfMissing: true,
+      openssl: "bulk",
+    });
   }) as unknown as Command;
 }

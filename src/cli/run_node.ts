@@ -3,7 +3,7 @@ import { isLoopback } from "../api/host_guard.ts";
 import { ApiListenError } from "../api/server.ts";
 import { parseTarget } from "../services/target.ts";
 import type { Network } from "../network/network.ts";
-import type { P2PLibp2p } from "../node/create_node.ts";
+import type { NodeOptions, P2PLibp2p } from "../node/create_node.ts";
 import { fingerprint } from "../token/derive.ts";
 import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
@@ -32,6 +32,11 @@ export interface NodeCommandParts {
   ) => Promise<Record<string, unknown> | void>;
   /** Without a token: generate one (node, federated) instead of failing. */
   generateTokenIfMissing?: boolean;
+  /**
+   * When the node loads OpenSSL's cipher (`NodeOptions.openssl`): `p2p node`, which carries
+   * no tunnels of its own, passes `"bulk"`. @default {"start"}
+   */
+  openssl?: NodeOptions["openssl"];
 }
 
 /** Resolves once SIGINT or SIGTERM arrives, or when `signal` aborts. */
@@ -88,6 +93,7 @@ export async function runNodeCommand(
     // prom-client is loaded only by nodes that serve the API (its /metrics route).
     metrics: flags.apiListen !== undefined,
     identity: flags.identityPath,
+    ...(parts.openssl === undefined ? {} : { openssl: parts.openssl }),
     ...(parts.beforeStart === undefined ? {} : { beforeStart: parts.beforeStart }),
   }).catch((err) => {
     throw listenFailureOf(err) ?? err;

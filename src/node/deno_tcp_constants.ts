@@ -25,6 +25,12 @@ export const DENO_TCP_ACCEPT_RETRY_MS = 100;
 export const NOISE_ENCRYPT_NODE_FROM = 384;
 /** Noise: ciphertexts from this size are decrypted with node:crypto, smaller ones with WASM. */
 export const NOISE_DECRYPT_NODE_FROM = 256;
+/**
+ * Noise, `openssl: "bulk"`: the first message of this many bytes loads OpenSSL's cipher. Bulk
+ * data fills messages (tunnels, relayed circuits); a member's own traffic (gossip, DHT, pings)
+ * stays below it.
+ */
+export const NOISE_OPENSSL_ON_DEMAND_FROM = 16 * 1024;
 /** Peers whose recorded protocols are remembered to skip no-op peer store merges. */
 export const PROTOCOL_MERGE_CACHE_MAX_PEERS = 4096;
 /** How long a dial waits for a wildcard listener still opening, to leave from its port. */

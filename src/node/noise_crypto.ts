@@ -19,7 +19,9 @@
  * So WASM stays for the tiny messages (yamux window updates, a request of a few bytes), and
  * `node:crypto` takes everything from a few hundred bytes on. The wire format is unchanged.
  *
- * Where the host's OpenSSL can be used (`openssl_aead.ts`), it takes every size instead.
+ * Where the host's OpenSSL can be used (`openssl_aead.ts`), it takes every size instead: from
+ * the start, or (`aeadOnDemand`) from the first bulk message on, so that a node that carries
+ * no tunnels does not map the library (about 5.5 MiB of RSS).
  *
  * The release bundle does not load the WASM code: it imports a stand-in on `node:crypto` in its
  * place (`scripts/stand_ins/`), as compiling the module cost every process about 3 MiB of RSS
@@ -71,6 +73,30 @@ export interface NoiseCryptoThresholds {
    * size): the thresholds are then unused.
    */
   aead?: AeadCipher | undefined;
+  /**
+   * A cipher for every size, loaded by the first message of at least `from` bytes (either
+   * way); the thresholds serve until then, and for good if `load` finds none. A node that
+   * never carries bulk never pays for the cipher's library. Ignored when `aead` is given.
+   */
+  aeadOnDemand?: { load: () => AeadCipher | undefined; from: number };
+}
+
+/** Which cipher takes a message of `bytes`: the loaded one, or `undefined` (the built-in). */
+type CipherPick = (bytes: number) => AeadCipher | undefined;
+
+function cipherPick(thresholds: NoiseCryptoThresholds): CipherPick {
+  const aead = thresholds.aead;
+  if (aead !== undefined) return () => aead;
+  const onDemand = thresholds.aeadOnDemand;
+  if (onDemand === undefined) return () => undefined;
+  let loaded: { aead: AeadCipher | undefined } | undefined;
+  return (bytes) => {
+    if (loaded === undefined) {
+      if (bytes < onDemand.from) return undefined;
+      loaded = { aead: onDemand.load() };
+    }
+    return loaded.aead;
+  };
 }
 
 /**
@@ -82,23 +108,19 @@ export interface NoiseCryptoThresholds {
 export function denoNoiseCrypto(thresholds: NoiseCryptoThresholds = {}): ICryptoInterface {
   const encryptFrom = thresholds.encryptFrom ?? NOISE_ENCRYPT_NODE_FROM;
   const decryptFrom = thresholds.decryptFrom ?? NOISE_DECRYPT_NODE_FROM;
-  const aead = thresholds.aead;
-  if (aead !== undefined) {
-    return {
-      ...defaultCrypto,
-      chaCha20Poly1305Encrypt: (plaintext, nonce, ad, k) => aead.seal(plaintext, nonce, ad, k),
-      chaCha20Poly1305Decrypt: (ciphertext, nonce, ad, k, dst) =>
-        aead.open(ciphertext, nonce, ad, k, dst),
-    };
-  }
+  const pick = cipherPick(thresholds);
   return {
     ...defaultCrypto,
     chaCha20Poly1305Encrypt(plaintext, nonce, ad, k) {
+      const aead = pick(plaintext.byteLength);
+      if (aead !== undefined) return aead.seal(plaintext, nonce, ad, k);
       return plaintext.byteLength < encryptFrom
         ? asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
         : sealWithNodeCrypto(plaintext, nonce, ad, k);
     },
     chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst) {
+      const aead = pick(ciphertext.byteLength);
+      if (aead !== undefined) return aead.open(ciphertext, nonce, ad, k, dst);
       return ciphertext.byteLength < decryptFrom
         ? asCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
         : nodeCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst);

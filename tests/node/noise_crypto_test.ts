@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { nodeCrypto, pureJsCrypto } from "@libp2p/noise/crypto";
 import { Uint8ArrayList } from "uint8arraylist";
 import { denoNoiseCrypto } from "../../src/node/noise_crypto.ts";
-import { loadOpenSslAead } from "../../src/node/openssl_aead.ts";
+import { type AeadCipher, loadOpenSslAead } from "../../src/node/openssl_aead.ts";
 import {
   NOISE_DECRYPT_NODE_FROM,
   NOISE_ENCRYPT_NODE_FROM,
@@ -47,6 +47,12 @@ const CIPHERS = [
   {
     name: "OpenSSL",
     make: () => denoNoiseCrypto({ aead: openSsl }),
+    ignore: openSsl === undefined,
+  },
+  {
+    // SIZES run in order: the built-in ciphers up to 4096 bytes, which loads OpenSSL's.
+    name: "OpenSSL on demand",
+    make: () => denoNoiseCrypto({ aeadOnDemand: { load: () => openSsl, from: 4096 } }),
     ignore: openSsl === undefined,
   },
 ];
@@ -183,4 +189,80 @@ Deno.test({
     assert.throws(() => openSsl!.open(sealed, nonce, ad, bytes(16, 1)), RangeError);
     assert.throws(() => openSsl!.open(sealed.subarray(0, 15), nonce, ad, key), /shorter/);
   },
+});
+
+/** A cipher on node:crypto that counts its calls, loaded by {@linkcode denoNoiseCrypto}. */
+function countingCipher(): AeadCipher & { calls: number } {
+  const cipher = {
+    source: "counting",
+    calls: 0,
+    seal(plaintext: Uint8Array | Uint8ArrayList, n: Uint8Array, a: Uint8Array, k: Uint8Array) {
+      cipher.calls++;
+      return flat(nodeCrypto.chaCha20Poly1305Encrypt(plaintext, n, a, k));
+    },
+    open(
+      ciphertext: Uint8Array | Uint8ArrayList,
+      n: Uint8Array,
+      a: Uint8Array,
+      k: Uint8Array,
+      dst?: Uint8Array,
+    ) {
+      cipher.calls++;
+      return flat(nodeCrypto.chaCha20Poly1305Decrypt(ciphertext, n, a, k, dst));
+    },
+  };
+  return cipher;
+}
+
+Deno.test("noise crypto on demand: the first message of `from` bytes loads the cipher, once", () => {
+  const loaded = countingCipher();
+  let loads = 0;
+  const crypto = denoNoiseCrypto({
+    aeadOnDemand: { load: () => (loads++, loaded), from: 1000 },
+  });
+  const seal = (size: number): Uint8Array =>
+    flat(crypto.chaCha20Poly1305Encrypt(bytes(size, size), nonce, ad, key));
+  const open = (sealed: Uint8Array): Uint8Array =>
+    flat(crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key));
+
+  // Below `from`, in either direction (983 bytes seal to 999): the built-in ciphers only.
+  for (const size of [0, 76, 983]) assert.deepEqual(open(seal(size)), bytes(size, size));
+  assert.equal(loads, 0);
+  assert.equal(loaded.calls, 0);
+
+  // A message of `from` bytes loads the cipher and goes through it; so does all that follows.
+  const sealed = seal(1000);
+  assert.equal(loads, 1);
+  assert.equal(loaded.calls, 1);
+  assert.deepEqual(
+    sealed,
+    flat(pureJsCrypto.chaCha20Poly1305Encrypt(bytes(1000, 1000), nonce, ad, key)),
+  );
+  assert.deepEqual(open(seal(76)), bytes(76, 76));
+  assert.deepEqual(open(sealed), bytes(1000, 1000));
+  assert.equal(loaded.calls, 4);
+  assert.equal(loads, 1, "loaded once");
+});
+
+Deno.test("noise crypto on demand: an opened message of `from` bytes loads it too", () => {
+  const loaded = countingCipher();
+  const crypto = denoNoiseCrypto({ aeadOnDemand: { load: () => loaded, from: 1000 } });
+  const sealed = flat(pureJsCrypto.chaCha20Poly1305Encrypt(bytes(984, 5), nonce, ad, key));
+  assert.deepEqual(flat(crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)), bytes(984, 5));
+  assert.equal(loaded.calls, 1, "984 bytes of plaintext, 1000 of ciphertext");
+});
+
+Deno.test("noise crypto on demand: without a cipher to load, the built-in ones go on", () => {
+  let loads = 0;
+  const crypto = denoNoiseCrypto({
+    aeadOnDemand: { load: () => (loads++, undefined), from: 100 },
+  });
+  for (const size of [10, 100, 5000, 10]) {
+    const sealed = flat(crypto.chaCha20Poly1305Encrypt(bytes(size, 1), nonce, ad, key));
+    assert.deepEqual(
+      flat(pureJsCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)),
+      bytes(size, 1),
+    );
+  }
+  assert.equal(loads, 1, "tried once, not per message");
 });
