@@ -13,7 +13,7 @@ import { sharedOpenSslAead } from "./openssl_aead.ts";
 import { NOISE_OPENSSL_ON_DEMAND_FROM } from "./deno_tcp_constants.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
 import { quietLogger } from "./quiet_logger.ts";
-import { cacheProtocolMerges } from "./peer_store_cache.ts";
+import { cachePeerStore } from "./peer_store_cache.ts";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { type Identify, identify } from "@libp2p/identify";
@@ -325,7 +325,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     }),
     services: services as never,
   });
-  if (tuning.peerStore === "cached") cacheProtocolMerges(node);
+  if (tuning.peerStore === "cached") cachePeerStore(node);
   allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
   const typed = node as unknown as P2PLibp2p;
   reuseLimitedConnections(

@@ -31,8 +31,15 @@ export const NOISE_DECRYPT_NODE_FROM = 256;
  * stays below it.
  */
 export const NOISE_OPENSSL_ON_DEMAND_FROM = 16 * 1024;
-/** Peers whose recorded protocols are remembered to skip no-op peer store merges. */
-export const PROTOCOL_MERGE_CACHE_MAX_PEERS = 4096;
+/** Peers whose records the peer store cache keeps (`peer_store_cache.ts`). */
+export const PEER_STORE_CACHE_MAX_PEERS = 4096;
+/** A peer store read within this many ms of the last read or write of the record reuses it. */
+export const PEER_STORE_READ_CACHE_MS = 2_000;
+/**
+ * A merge of addresses a peer is already recorded with is skipped for this long after the last
+ * one that went through; then one goes through to renew their age (expired after an hour).
+ */
+export const PEER_STORE_ADDRESS_REFRESH_MS = 60_000;
 /** How long a dial waits for a wildcard listener still opening, to leave from its port. */
 export const DENO_TCP_REUSE_PORT_WAIT_MS = 1_000;
 

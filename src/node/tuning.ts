@@ -27,8 +27,9 @@ export interface Tuning {
    */
   framing: "lean" | "stock";
   /**
-   * `cached`: protocol-only peer store merges that change nothing are skipped (one per stream
-   * in libp2p); `stock`: every one is written. @default {"cached"}
+   * `cached`: peer store merges that change nothing (a stream's protocol, a DHT answer's
+   * addresses) are skipped and repeated reads answered from memory (`peer_store_cache.ts`);
+   * `stock`: every call reads (and every merge writes) the datastore. @default {"cached"}
    */
   peerStore: "cached" | "stock";
   /**
