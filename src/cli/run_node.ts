@@ -4,10 +4,13 @@ import { ApiListenError } from "../api/server.ts";
 import { parseTarget } from "../services/target.ts";
 import type { Network } from "../network/network.ts";
 import type { NodeOptions, P2PLibp2p } from "../node/create_node.ts";
+import { tuningFromEnv } from "../node/tuning.ts";
 import { fingerprint } from "../token/derive.ts";
 import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
 import { UsageError } from "./errors.ts";
+import { processHeap } from "./heap_collector.ts";
+import { HeapTrimmer } from "./heap_trim.ts";
 import { configureLogging } from "./logging.ts";
 import {
   listenFailureOf,
@@ -117,8 +120,16 @@ export async function runNodeCommand(
         ...(generated ? { token: generated } : {}),
       })
     }\n`);
-    const why = await untilTerminated();
-    log.info("Stopping ({why})", { why });
+    const heap = tuningFromEnv().heap === "trim" ? processHeap() : undefined;
+    const trimmer = heap && new HeapTrimmer(heap);
+    trimmer?.start();
+    try {
+      const why = await untilTerminated();
+      log.info("Stopping ({why})", { why });
+    } finally {
+      trimmer?.stop();
+      heap?.close();
+    }
   } finally {
     await network.stop().catch((err) =>
       log.warning("Error while stopping: {error}", { error: String(err) })

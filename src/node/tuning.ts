@@ -42,6 +42,12 @@ export interface Tuning {
    * `stock`: Deno's `EventTarget` dispatches every event. Process-wide once on. @default {"fast"}
    */
   events: "fast" | "stock";
+  /**
+   * `trim`: a `p2p` process asks V8 for a memory-reducing collection once it has been quiet
+   * while its heap grew (`src/cli/heap_trim.ts`); `stock`: V8 collects when it runs out of
+   * room. Read by the CLI, not by nodes of the library. @default {"trim"}
+   */
+  heap: "trim" | "stock";
 }
 
 /**
@@ -64,6 +70,7 @@ export const DEFAULT_TUNING: Tuning = {
   peerStore: "cached",
   logger: "quiet",
   events: "fast",
+  heap: "trim",
 };
 
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
@@ -74,6 +81,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   peerStore: ["cached", "stock"],
   logger: ["quiet", "stock"],
   events: ["fast", "stock"],
+  heap: ["trim", "stock"],
 };
 
 /**

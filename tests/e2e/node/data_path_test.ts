@@ -110,10 +110,11 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     peerStore: "cached",
     logger: "quiet",
     events: "fast",
+    heap: "trim",
   });
   assert.deepEqual(
     parseTuning(
-      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock",
+      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock",
     ),
     {
       tcp: "node",
@@ -123,6 +124,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
       peerStore: "stock",
       logger: "stock",
       events: "stock",
+      heap: "stock",
     },
   );
   assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
@@ -133,6 +135,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     peerStore: "cached",
     logger: "quiet",
     events: "fast",
+    heap: "trim",
   });
 });
 

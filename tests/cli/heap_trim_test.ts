@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import {
+  DEFAULT_HEAP_TRIM_POLICY,
+  type HeapSample,
+  HeapTrimmer,
+  type HeapTrimPolicy,
+  shouldTrimHeap,
+} from "../../src/cli/heap_trim.ts";
+import { processHeap } from "../../src/cli/heap_collector.ts";
+
+const MiB = 1024 * 1024;
+const policy: HeapTrimPolicy = {
+  checkEveryMs: 2_000,
+  quietCpuShare: 0.1,
+  minGrowthBytes: 4 * MiB,
+  minSpacingMs: 10_000,
+};
+
+function at(atMs: number, cpuMs: number, heapMiB: number): HeapSample {
+  return { atMs, cpuMicros: cpuMs * 1_000, heapBytes: heapMiB * MiB };
+}
+
+Deno.test("shouldTrimHeap: the first quiet window collects, a busy one never does", () => {
+  // 2 s window: 200 ms of CPU is a tenth of a core, 201 ms is busy.
+  assert.equal(shouldTrimHeap(at(0, 0, 20), at(2_000, 200, 20), undefined, policy), true);
+  assert.equal(shouldTrimHeap(at(0, 0, 20), at(2_000, 201, 20), undefined, policy), false);
+  assert.equal(
+    shouldTrimHeap(at(0, 0, 20), at(2_000, 1_800, 90), at(-60_000, 0, 10), policy),
+    false,
+  );
+  // No time passed: no window to judge.
+  assert.equal(shouldTrimHeap(at(5, 0, 20), at(5, 0, 20), undefined, policy), false);
+});
+
+Deno.test("shouldTrimHeap: after a collection, only growth, and not too soon", () => {
+  const last = at(10_000, 0, 14);
+  const quiet = (t: number, heap: number) =>
+    shouldTrimHeap(at(t - 2_000, 0, heap), at(t, 10, heap), last, policy);
+  assert.equal(quiet(30_000, 17.9), false, "3.9 MiB of growth is not enough");
+  assert.equal(quiet(30_000, 18), true, "4 MiB is");
+  assert.equal(quiet(19_999, 40), false, "within 10 s of the last one");
+  assert.equal(quiet(20_000, 40), true);
+});
+
+/** A process driven by hand: the test sets what the next sample reads. */
+class FakeProcess {
+  now: HeapSample = at(0, 0, 20);
+  collections = 0;
+  afterCollect = 14;
+  failNext = false;
+  sample(): HeapSample {
+    return { ...this.now };
+  }
+  collect(): Promise<void> {
+    if (this.failNext) return Promise.reject(new Error("inspector gone"));
+    this.collections++;
+    this.now = {
+      ...this.now,
+      cpuMicros: this.now.cpuMicros + 15_000,
+      heapBytes: this.afterCollect * MiB,
+    };
+    return Promise.resolve();
+  }
+  advance(ms: number, cpuMs: number, heapMiB: number): void {
+    this.now = {
+      atMs: this.now.atMs + ms,
+      cpuMicros: this.now.cpuMicros + cpuMs * 1_000,
+      heapBytes: heapMiB * MiB,
+    };
+  }
+}
+
+Deno.test("HeapTrimmer: collects once quiet, again after growth, never while busy", async () => {
+  const process = new FakeProcess();
+  const trimmer = new HeapTrimmer(process, policy);
+  trimmer.start();
+  try {
+    process.advance(2_000, 900, 24); // starting up: busy
+    assert.equal(await trimmer.check(), false);
+    process.advance(2_000, 50, 24); // quiet
+    assert.equal(await trimmer.check(), true);
+    assert.equal(process.collections, 1);
+    // The collection's own 15 ms are not held against the next window.
+    process.advance(2_000, 20, 15);
+    assert.equal(await trimmer.check(), false, "no growth");
+    for (let i = 0; i < 10; i++) {
+      process.advance(2_000, 1_500, 16 + 2 * i); // a burst of traffic: busy, heap growing
+      assert.equal(await trimmer.check(), false);
+    }
+    process.advance(2_000, 100, 36); // the burst is over
+    assert.equal(await trimmer.check(), true);
+    assert.equal(trimmer.trims, 2);
+  } finally {
+    trimmer.stop();
+  }
+});
+
+Deno.test("HeapTrimmer: after a failed collection it leaves the heap to V8", async () => {
+  const process = new FakeProcess();
+  const trimmer = new HeapTrimmer(process, policy);
+  trimmer.start();
+  try {
+    process.failNext = true;
+    process.advance(2_000, 0, 30);
+    assert.equal(await trimmer.check(), false);
+    process.failNext = false;
+    process.advance(20_000, 0, 90);
+    assert.equal(await trimmer.check(), false);
+    assert.equal(process.collections, 0);
+    assert.equal(trimmer.trims, 0);
+  } finally {
+    trimmer.stop();
+  }
+});
+
+Deno.test("processHeap: a collection through the inspector gives the garbage back", async () => {
+  assert.equal(DEFAULT_HEAP_TRIM_POLICY.checkEveryMs, 2_000);
+  const heap = processHeap();
+  // The session's answer does not keep the event loop alive by itself.
+  const alive = setInterval(() => {}, 1_000);
+  try {
+    let garbage: unknown[] = [];
+    for (let i = 0; i < 200_000; i++) garbage.push({ i, text: `item ${i}` });
+    garbage = [];
+    const before = heap.sample();
+    await heap.collect();
+    const after = heap.sample();
+    assert.equal(garbage.length, 0);
+    assert.ok(after.atMs >= before.atMs);
+    assert.ok(after.cpuMicros >= before.cpuMicros);
+    assert.ok(
+      after.heapBytes < before.heapBytes,
+      `heap ${before.heapBytes} → ${after.heapBytes} bytes`,
+    );
+  } finally {
+    clearInterval(alive);
+    heap.close();
+  }
+});
