@@ -1,28 +1,38 @@
 /**
  * The process side of `heap_trim.ts`: CPU time from `getrusage`, the heap's size from V8, and
  * a memory-reducing collection through an in-process inspector session (Deno exposes no
- * `gc()` without `--expose-gc`, and V8 takes no flags once it runs). The session needs no
- * `--inspect` and opens no port.
+ * `gc()` without `--expose-gc`, and V8 takes no flags once it runs), then glibc's free pages
+ * (`malloc_release.ts`). The session needs no `--inspect` and opens no port.
  *
  * @module
  */
 import { Session } from "node:inspector";
 import process from "node:process";
 import type { HeapSample, HeapTrimIo } from "./heap_trim.ts";
+import { systemAllocator } from "./malloc_release.ts";
 
 /** {@linkcode HeapTrimIo} for this process, and a way to close its inspector session. */
 export interface ProcessHeap extends HeapTrimIo {
-  /** Disconnects the inspector session, if one was opened. */
+  /** Disconnects the inspector session and unloads libc, if they were opened. */
   close(): void;
+}
+
+/** What {@linkcode processHeap} does besides collecting. */
+export interface ProcessHeapOptions {
+  /** Give glibc's free pages back when the trimmer asks (`malloc_release.ts`). @default {true} */
+  releaseMalloc?: boolean;
 }
 
 /**
  * Reads and collects this process's heap.
  *
+ * @param options Whether malloc's free pages are released too.
  * @returns The process side of a {@linkcode HeapTrimmer}.
  */
-export function processHeap(): ProcessHeap {
+export function processHeap(options: ProcessHeapOptions = {}): ProcessHeap {
+  const releasing = options.releaseMalloc ?? true;
   let session: Session | undefined;
+  const allocator = systemAllocator();
   return {
     sample(): HeapSample {
       const cpu = process.cpuUsage();
@@ -45,7 +55,19 @@ export function processHeap(): ProcessHeap {
         });
       });
     },
+    mallocBytes(): number | undefined {
+      if (!releasing) return undefined;
+      // What is resident outside V8's heap and its buffers is mostly malloc's.
+      const anonymous = allocator.anonymousBytes();
+      if (anonymous === undefined) return undefined;
+      const { heapTotal, external } = Deno.memoryUsage();
+      return Math.max(0, anonymous - heapTotal - external);
+    },
+    releaseMalloc(): void {
+      allocator.release();
+    },
     close(): void {
+      allocator.close();
       session?.disconnect();
       session = undefined;
     },

@@ -120,7 +120,10 @@ export async function runNodeCommand(
         ...(generated ? { token: generated } : {}),
       })
     }\n`);
-    const heap = tuningFromEnv().heap === "trim" ? processHeap() : undefined;
+    const heapChoice = tuningFromEnv().heap;
+    const heap = heapChoice === "stock"
+      ? undefined
+      : processHeap({ releaseMalloc: heapChoice === "trim" });
     const trimmer = heap && new HeapTrimmer(heap);
     trimmer?.start();
     try {

@@ -44,10 +44,11 @@ export interface Tuning {
   events: "fast" | "stock";
   /**
    * `trim`: a `p2p` process asks V8 for a memory-reducing collection once it has been quiet
-   * while its heap grew (`src/cli/heap_trim.ts`); `stock`: V8 collects when it runs out of
-   * room. Read by the CLI, not by nodes of the library. @default {"trim"}
+   * while its heap grew, then gives glibc's free pages back if it holds many
+   * (`src/cli/heap_trim.ts`); `collect`: the collection only; `stock`: V8 collects when it runs
+   * out of room. Read by the CLI, not by nodes of the library. @default {"trim"}
    */
-  heap: "trim" | "stock";
+  heap: "trim" | "collect" | "stock";
 }
 
 /**
@@ -81,7 +82,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   peerStore: ["cached", "stock"],
   logger: ["quiet", "stock"],
   events: ["fast", "stock"],
-  heap: ["trim", "stock"],
+  heap: ["trim", "collect", "stock"],
 };
 
 /**

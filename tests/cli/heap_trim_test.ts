@@ -7,6 +7,7 @@ import {
   shouldTrimHeap,
 } from "../../src/cli/heap_trim.ts";
 import { processHeap } from "../../src/cli/heap_collector.ts";
+import { anonymousResidentBytes, systemAllocator } from "../../src/cli/malloc_release.ts";
 
 const MiB = 1024 * 1024;
 const policy: HeapTrimPolicy = {
@@ -14,6 +15,7 @@ const policy: HeapTrimPolicy = {
   quietCpuShare: 0.1,
   minGrowthBytes: 4 * MiB,
   minSpacingMs: 10_000,
+  releaseMallocFromBytes: 14 * MiB,
 };
 
 function at(atMs: number, cpuMs: number, heapMiB: number): HeapSample {
@@ -48,6 +50,14 @@ class FakeProcess {
   collections = 0;
   afterCollect = 14;
   failNext = false;
+  malloc: number | undefined = 6 * MiB;
+  mallocReleases = 0;
+  mallocBytes(): number | undefined {
+    return this.malloc;
+  }
+  releaseMalloc(): void {
+    this.mallocReleases++;
+  }
   sample(): HeapSample {
     return { ...this.now };
   }
@@ -80,6 +90,7 @@ Deno.test("HeapTrimmer: collects once quiet, again after growth, never while bus
     process.advance(2_000, 50, 24); // quiet
     assert.equal(await trimmer.check(), true);
     assert.equal(process.collections, 1);
+    assert.equal(process.mallocReleases, 0, "6 MiB outside V8's heap is left alone");
     // The collection's own 15 ms are not held against the next window.
     process.advance(2_000, 20, 15);
     assert.equal(await trimmer.check(), false, "no growth");
@@ -87,9 +98,11 @@ Deno.test("HeapTrimmer: collects once quiet, again after growth, never while bus
       process.advance(2_000, 1_500, 16 + 2 * i); // a burst of traffic: busy, heap growing
       assert.equal(await trimmer.check(), false);
     }
+    process.malloc = 18 * MiB; // the burst left malloc's memory large
     process.advance(2_000, 100, 36); // the burst is over
     assert.equal(await trimmer.check(), true);
     assert.equal(trimmer.trims, 2);
+    assert.equal(process.mallocReleases, 1, "only after the second, with 14 MiB or more");
   } finally {
     trimmer.stop();
   }
@@ -136,4 +149,35 @@ Deno.test("processHeap: a collection through the inspector gives the garbage bac
     clearInterval(alive);
     heap.close();
   }
+});
+
+Deno.test("anonymousResidentBytes: the RssAnon line, nothing without one", () => {
+  const status = [
+    "Name:\tdeno",
+    "VmRSS:\t   74128 kB",
+    "RssAnon:\t   26944 kB",
+    "RssFile:\t   47184 kB",
+    "",
+  ].join("\n");
+  assert.equal(anonymousResidentBytes(status), 26944 * 1024);
+  assert.equal(anonymousResidentBytes(status.replace("RssAnon", "RssShmem")), undefined);
+});
+
+Deno.test({
+  name: "systemAllocator: reads the process's anonymous memory and releases malloc's on Linux",
+  ignore: Deno.build.os !== "linux",
+  fn() {
+    const allocator = systemAllocator();
+    try {
+      const anonymous = allocator.anonymousBytes();
+      const rss = Deno.memoryUsage().rss;
+      assert.ok(
+        anonymous !== undefined && anonymous > 0 && anonymous < rss,
+        `${anonymous} of ${rss}`,
+      );
+      assert.equal(allocator.release(), true);
+    } finally {
+      allocator.close();
+    }
+  },
 });
