@@ -13,7 +13,7 @@ import { systemAllocator } from "./malloc_release.ts";
 
 /** {@linkcode HeapTrimIo} for this process, and a way to close its inspector session. */
 export interface ProcessHeap extends HeapTrimIo {
-  /** Disconnects the inspector session and unloads libc, if they were opened. */
+  /** Disconnects the inspector session, if one was opened. */
   close(): void;
 }
 
@@ -67,7 +67,6 @@ export function processHeap(options: ProcessHeapOptions = {}): ProcessHeap {
       allocator.release();
     },
     close(): void {
-      allocator.close();
       session?.disconnect();
       session = undefined;
     },

@@ -8,8 +8,7 @@
  * @module
  */
 
-const LIBC = "libc.so.6";
-const SYMBOLS = { malloc_trim: { parameters: ["usize"], result: "i32" } } as const;
+import { processLibc } from "../node/libc.ts";
 
 /** glibc's allocator, as far as this process may reach it. */
 export interface SystemAllocator {
@@ -19,10 +18,8 @@ export interface SystemAllocator {
    * (`/proc/self/smaps`, which names the `[heap]` mapping, is hundreds of KB).
    */
   anonymousBytes(): number | undefined;
-  /** Returns free pages to the system; false where it cannot (not glibc, no FFI). */
+  /** Returns free pages to the system; false where it cannot (not Linux, no FFI). */
   release(): boolean;
-  /** Unloads libc's handle, if it was opened. */
-  close(): void;
 }
 
 /**
@@ -36,39 +33,39 @@ export function anonymousResidentBytes(status: string): number | undefined {
   return line === null ? undefined : Number(line[1]) * 1024;
 }
 
+const STATUS = "/proc/self/status";
+
 /**
- * This process's allocator: Linux with glibc, `--allow-read` for `/proc/self/smaps` and
- * `--allow-ffi`; anywhere else it reports nothing and releases nothing.
+ * This process's allocator: Linux, where the program may read `/proc/self/status`
+ * (`--allow-read`) and use FFI (`--allow-ffi`); anywhere else it reports nothing and releases
+ * nothing. Neither permission is ever prompted for.
  *
  * @returns The allocator's two operations.
  */
 export function systemAllocator(): SystemAllocator {
-  const linux = Deno.build.os === "linux";
-  let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-  let unavailable = !linux;
+  const readable = Deno.build.os === "linux" && granted({ name: "read", path: STATUS });
   return {
     anonymousBytes(): number | undefined {
-      if (!linux) return undefined;
+      if (!readable) return undefined;
       try {
-        return anonymousResidentBytes(Deno.readTextFileSync("/proc/self/status"));
+        return anonymousResidentBytes(Deno.readTextFileSync(STATUS));
       } catch {
         return undefined;
       }
     },
     release(): boolean {
-      if (unavailable) return false;
-      try {
-        library ??= Deno.dlopen(LIBC, SYMBOLS);
-        library.symbols.malloc_trim(0n);
-        return true;
-      } catch {
-        unavailable = true;
-        return false;
-      }
-    },
-    close(): void {
-      library?.close();
-      library = undefined;
+      const libc = processLibc();
+      if (libc === undefined) return false;
+      libc.malloc_trim(0n);
+      return true;
     },
   };
+}
+
+function granted(permission: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(permission).state === "granted";
+  } catch {
+    return false;
+  }
 }

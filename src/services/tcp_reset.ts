@@ -10,27 +10,10 @@
  * @module
  */
 
+import { processLibc } from "../node/libc.ts";
+
 /** `struct sockaddr` with `sa_family = AF_UNSPEC` (0). */
 const UNSPEC_ADDRESS = new Uint8Array(16);
-
-type Libc = { symbols: { connect(...args: unknown[]): number } };
-// The process's one libc handle, opened on first use: a fact of the process, not of a network.
-let libc: Libc | null | undefined;
-
-function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  try {
-    if (Deno.build.os !== "linux") return libc;
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-    libc = Deno.dlopen("libc.so.6", {
-      connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-    }) as unknown as Libc;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
 
 /** The socket's file descriptor, which Deno keeps under an internal symbol. */
 function fdOf(conn: Deno.Conn): number | undefined {
@@ -68,9 +51,9 @@ function fdOf(conn: Deno.Conn): number | undefined {
 export function resetConnection(conn: Deno.Conn): boolean {
   let reset = false;
   const fd = fdOf(conn);
-  const lib = openLibc();
-  if (fd !== undefined && lib !== null) {
-    reset = lib.symbols.connect(fd, UNSPEC_ADDRESS, UNSPEC_ADDRESS.byteLength) === 0;
+  const libc = processLibc();
+  if (fd !== undefined && libc !== undefined) {
+    reset = libc.connect(fd, UNSPEC_ADDRESS, UNSPEC_ADDRESS.byteLength) === 0;
   }
   try {
     conn.close();
