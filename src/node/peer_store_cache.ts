@@ -96,16 +96,15 @@ export function cachePeerStore(node: Libp2p, now: () => number = () => performan
     remember(peer, true);
     return peer;
   };
-  store.patch = async (id: PeerId, data: PeerData, options?) => {
-    const peer = await patch.call(store, id, data, options);
-    remember(peer, true);
-    return peer;
-  };
-  store.save = async (id: PeerId, data: PeerData, options?) => {
-    const peer = await save.call(store, id, data, options);
-    remember(peer, true);
-    return peer;
-  };
+  // A patch or a save replaces the record: what it returns is what the cache knows.
+  const writingThrough =
+    (write: PeerStore["patch"]): PeerStore["patch"] => async (id, data, options?) => {
+      const peer = await write.call(store, id, data, options);
+      remember(peer, true);
+      return peer;
+    };
+  store.patch = writingThrough(patch);
+  store.save = writingThrough(save);
   store.get = async (id: PeerId, options?) => {
     const entry = known.get(id.toString());
     if (entry !== undefined && now() - entry.seenAt < PEER_STORE_READ_CACHE_MS) return entry.peer;
@@ -121,8 +120,7 @@ export function cachePeerStore(node: Libp2p, now: () => number = () => performan
   // Whatever changed a record is what the cache must know.
   node.addEventListener("peer:update", (event) => {
     const { peer } = event.detail;
-    const entry = known.get(peer.id.toString());
-    if (entry !== undefined) remember(peer, false);
+    if (known.has(peer.id.toString())) remember(peer, false);
   });
   node.addEventListener("peer:disconnect", (event) => {
     known.delete(event.detail.toString());
