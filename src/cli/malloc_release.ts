@@ -9,6 +9,7 @@
  */
 
 import { processLibc } from "../node/libc.ts";
+import { permissionGranted } from "../node/permissions.ts";
 
 /** glibc's allocator, as far as this process may reach it. */
 export interface SystemAllocator {
@@ -43,7 +44,7 @@ const STATUS = "/proc/self/status";
  * @returns The allocator's two operations.
  */
 export function systemAllocator(): SystemAllocator {
-  const readable = Deno.build.os === "linux" && granted({ name: "read", path: STATUS });
+  const readable = Deno.build.os === "linux" && permissionGranted({ name: "read", path: STATUS });
   return {
     anonymousBytes(): number | undefined {
       if (!readable) return undefined;
@@ -60,12 +61,4 @@ export function systemAllocator(): SystemAllocator {
       return true;
     },
   };
-}
-
-function granted(permission: Deno.PermissionDescriptor): boolean {
-  try {
-    return Deno.permissions.querySync(permission).state === "granted";
-  } catch {
-    return false;
-  }
 }

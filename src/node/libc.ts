@@ -7,6 +7,8 @@
  * @module
  */
 
+import { permissionGranted } from "./permissions.ts";
+
 const LIBC = "libc.so.6";
 const SYMBOLS = {
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -28,12 +30,11 @@ let opened: Libc | null | undefined;
 export function processLibc(): Libc | undefined {
   if (opened !== undefined) return opened ?? undefined;
   opened = null;
+  if (Deno.build.os !== "linux" || !permissionGranted({ name: "ffi" })) return undefined;
   try {
-    if (Deno.build.os !== "linux") return undefined;
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
     opened = Deno.dlopen(LIBC, SYMBOLS).symbols;
   } catch {
-    opened = null;
+    // No libc.so.6 here (not glibc): stays null, and is not tried again.
   }
   return opened ?? undefined;
 }

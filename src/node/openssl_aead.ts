@@ -23,6 +23,7 @@ import { getLogger } from "@logtape/logtape";
 import { Uint8ArrayList } from "uint8arraylist";
 import { equals } from "uint8arrays/equals";
 import { CHACHA_TAG_BYTES } from "./deno_tcp_constants.ts";
+import { permissionGranted } from "./permissions.ts";
 
 const log = getLogger(["p2p", "node"]);
 
@@ -112,12 +113,7 @@ export interface AeadCipher {
  * ```
  */
 export function loadOpenSslAead(): AeadCipher | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
-  } catch {
-    return undefined;
-  }
+  if (Deno.build.os !== "linux" || !permissionGranted({ name: "ffi" })) return undefined;
   for (const name of LIBCRYPTO_NAMES) {
     let library: Deno.DynamicLibrary<typeof SYMBOLS>;
     try {
