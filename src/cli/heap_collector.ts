@@ -8,7 +8,8 @@
  */
 import { Session } from "node:inspector";
 import process from "node:process";
-import type { HeapSample, HeapTrimIo } from "./heap_trim.ts";
+import type { Tuning } from "../node/tuning.ts";
+import { type HeapSample, type HeapTrimIo, HeapTrimmer } from "./heap_trim.ts";
 import { systemAllocator } from "./malloc_release.ts";
 
 /** {@linkcode HeapTrimIo} for this process, and a way to close its inspector session. */
@@ -70,5 +71,22 @@ export function processHeap(options: ProcessHeapOptions = {}): ProcessHeap {
       session?.disconnect();
       session = undefined;
     },
+  };
+}
+
+/**
+ * Starts trimming this process's heap as `choice` says (`P2P_TUNING`'s `heap`).
+ *
+ * @param choice `trim`, `collect` (no glibc step) or `stock` (nothing).
+ * @returns Stops the trimmer and closes its inspector session.
+ */
+export function startHeapTrim(choice: Tuning["heap"]): () => void {
+  if (choice === "stock") return () => {};
+  const heap = processHeap({ releaseMalloc: choice === "trim" });
+  const trimmer = new HeapTrimmer(heap);
+  trimmer.start();
+  return () => {
+    trimmer.stop();
+    heap.close();
   };
 }

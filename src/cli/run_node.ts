@@ -9,8 +9,7 @@ import { fingerprint } from "../token/derive.ts";
 import { generateToken } from "../token/token.ts";
 import type { CliContext } from "./cli.ts";
 import { UsageError } from "./errors.ts";
-import { processHeap } from "./heap_collector.ts";
-import { HeapTrimmer } from "./heap_trim.ts";
+import { startHeapTrim } from "./heap_collector.ts";
 import { configureLogging } from "./logging.ts";
 import {
   listenFailureOf,
@@ -101,6 +100,7 @@ export async function runNodeCommand(
   }).catch((err) => {
     throw listenFailureOf(err) ?? err;
   });
+  let stopTrimming = (): void => {};
   try {
     const info = (await parts.run?.(network, flags)) ?? {};
     const api = flags.apiListen === undefined ? undefined : await (
@@ -120,20 +120,11 @@ export async function runNodeCommand(
         ...(generated ? { token: generated } : {}),
       })
     }\n`);
-    const heapChoice = tuningFromEnv().heap;
-    const heap = heapChoice === "stock"
-      ? undefined
-      : processHeap({ releaseMalloc: heapChoice === "trim" });
-    const trimmer = heap && new HeapTrimmer(heap);
-    trimmer?.start();
-    try {
-      const why = await untilTerminated();
-      log.info("Stopping ({why})", { why });
-    } finally {
-      trimmer?.stop();
-      heap?.close();
-    }
+    stopTrimming = startHeapTrim(tuningFromEnv().heap);
+    const why = await untilTerminated();
+    log.info("Stopping ({why})", { why });
   } finally {
+    stopTrimming();
     await network.stop().catch((err) =>
       log.warning("Error while stopping: {error}", { error: String(err) })
     );
