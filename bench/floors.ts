@@ -10,7 +10,7 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { sharedOpenSslAead } from "../src/node/openssl_aead.ts";
 import { Child, rssMiB, sleep } from "./lib/proc.ts";
-import { p2pTaskV8Flags } from "./lib/entry.ts";
+import { p2pTaskRuntimeFlags } from "./lib/entry.ts";
 
 /** Largest noise plaintext per message: 65535 bytes less the 16-byte tag. */
 const NOISE_PLAINTEXT = 65519;
@@ -109,7 +109,7 @@ export interface RssFloors {
   importsMiB: number;
 }
 
-/** Spawns each probe with the `p2p` task's V8 flags and reads its RSS after `settleMs`. */
+/** Spawns each probe with the `p2p` task's runtime flags and reads its RSS after `settleMs`. */
 export async function rssFloors(settleMs: number): Promise<RssFloors> {
   const probe = async (what: "empty" | "imports"): Promise<number> => {
     const child = new Child({
@@ -118,7 +118,7 @@ export async function rssFloors(settleMs: number): Promise<RssFloors> {
       args: [
         "run",
         "-A",
-        ...p2pTaskV8Flags(),
+        ...p2pTaskRuntimeFlags(),
         new URL("./servers/rss_probe.ts", import.meta.url).pathname,
         what,
       ],

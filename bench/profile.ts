@@ -23,7 +23,7 @@ import { Child, cpuProbe, loadAvg, rssMiB, rssSampler, sleep } from "./lib/proc.
 import { loopbackFlags, spawnServer, type StartLine } from "./lib/spawn.ts";
 import { fmt } from "./lib/stats.ts";
 import { warmUp } from "./paths.ts";
-import { p2pEntry, p2pTaskV8Flags } from "./lib/entry.ts";
+import { p2pEntry, p2pTaskRuntimeFlags } from "./lib/entry.ts";
 import {
   attachProfiler,
   formatSummary,
@@ -71,7 +71,7 @@ async function spawnNode(
       "run",
       "-A",
       ...inspect,
-      ...p2pTaskV8Flags(),
+      ...p2pTaskRuntimeFlags(),
       ...prof,
       ...values.flags,
       p2pEntry(),

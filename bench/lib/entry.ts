@@ -1,7 +1,7 @@
 /**
  * Which `p2p` the benches and the process-level tests run: `P2P_ENTRY` (a file such as the
  * bundle of `deno task bundle`, which the release binaries are built from) or `main.ts`, and
- * the V8 flags `deno task p2p` gives it.
+ * the runtime flags `deno task p2p` gives it.
  *
  * @module
  */
@@ -20,26 +20,27 @@ export function p2pEntry(): string {
 }
 
 /**
- * The `--v8-flags` of the `p2p` task in deno.json (the heap settings the product runs with),
- * so the benches (and the namespace labs) run the processes as `deno task p2p` starts them.
+ * The runtime flags of the `p2p` task in deno.json (its `--v8-flags`, the heap settings, and
+ * `--no-code-cache`), so the benches and the namespace labs run the processes as `deno task p2p`
+ * starts them.
  */
-export function p2pTaskV8Flags(): string[] {
+export function p2pTaskRuntimeFlags(): string[] {
   try {
     const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
     const task = String(config?.tasks?.p2p ?? "");
-    return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags="));
+    return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags=") || f === "--no-code-cache");
   } catch {
     return [];
   }
 }
 
 /**
- * `deno run` flags of the `p2p` processes of the benches and the namespace labs: the task's V8
- * flags, then `BENCH_DENO_FLAGS` (space-separated), e.g.
+ * `deno run` flags of the `p2p` processes of the benches and the namespace labs: the task's
+ * runtime flags, then `BENCH_DENO_FLAGS` (space-separated), e.g.
  * `--v8-flags=--prof,--logfile=/tmp/prof/%p.log,--no-logfile-per-isolate` to profile them (a
  * later `--v8-flags` adds to the earlier ones).
  */
 export function p2pDenoFlags(): string[] {
   const extra = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
-  return [...p2pTaskV8Flags(), ...extra];
+  return [...p2pTaskRuntimeFlags(), ...extra];
 }
