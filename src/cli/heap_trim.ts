@@ -37,15 +37,17 @@ export interface HeapTrimPolicy {
  * Sampled every 2 s; quiet below a tenth of a core (an idle member of a 20-node DHT network
  * uses 2–5 %, a tunnel carrying traffic 30–90 %); 4 MiB of growth, at most one collection per
  * 10 s: one takes an idle node 27–37 ms from request to answer. glibc's free pages are released
- * from 14 MiB outside V8's heap: an idle node holds about 10.7 there, a member of a 20-node DHT
- * network 15–34.
+ * from 10 MiB outside V8's heap: an idle node holds 8.3–9.1 there when its start-up's freed
+ * memory went back by itself and 11.8–14.7 when it stayed (it compiles from source: no code
+ * cache), a member of a 20-node DHT network 15–34. Below that, releasing would cost more than it
+ * gives: loading FFI maps about 1.5 MiB of the `deno` binary's code.
  */
 export const DEFAULT_HEAP_TRIM_POLICY: HeapTrimPolicy = {
   checkEveryMs: 2_000,
   quietCpuShare: 0.1,
   minGrowthBytes: 4 * 1024 * 1024,
   minSpacingMs: 10_000,
-  releaseMallocFromBytes: 14 * 1024 * 1024,
+  releaseMallocFromBytes: 10 * 1024 * 1024,
 };
 
 /** One reading of the process. */
