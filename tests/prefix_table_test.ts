@@ -23,6 +23,30 @@ Deno.test("prefix table: kad-dht's 65,536 entries come back from the packed expr
   assert.deepEqual(Array.from(unpacked), entries);
 });
 
+Deno.test("prefix table: a big-endian machine decodes the same entries, through its fallback", () => {
+  const entries = [77591, 94053, 0, 753014, 2 ** 32 - 1];
+  // The expression tests the machine's byte order with a Uint16Array; this one says big-endian.
+  class BigEndianProbe {
+    buffer = new Uint8Array([0, 1]).buffer;
+  }
+  let reads = 0;
+  class CountingDataView extends DataView<ArrayBuffer> {
+    override getUint32(offset: number, littleEndian?: boolean): number {
+      reads++;
+      return super.getUint32(offset, littleEndian);
+    }
+  }
+  const decode = new Function(
+    "Uint16Array",
+    "DataView",
+    `return ${prefixTableExpression(packPrefixTable(entries))}`,
+  );
+  const unpacked = decode(BigEndianProbe, CountingDataView);
+  assert.ok(unpacked instanceof Uint32Array);
+  assert.deepEqual(Array.from(unpacked), entries);
+  assert.equal(reads, entries.length, "each entry read through a DataView");
+});
+
 Deno.test("prefix table: a minified literal (exponent forms included) is replaced; other arrays are left alone", () => {
   const entries = [14000, 77591, 0, 753014, 200000, 9];
   const minified = "[14e3,77591,0,753014,2e5,9]";
