@@ -103,7 +103,7 @@ async function installedPackageJson(name: string): Promise<{ name: string; versi
 }
 
 /** The entries of kad-dht's prefix table, from the installed package. */
-async function kadPrefixTable(): Promise<number[]> {
+export async function kadPrefixTable(): Promise<number[]> {
   const file = new URL(
     "dist/src/routing-table/generated-prefix-list.js",
     await installedPackage("@libp2p/kad-dht"),

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
-import { readPrefixTable, replacePrefixTable } from "../scripts/prefix_table.ts";
+import { kadPrefixTable } from "../scripts/bundle.ts";
+import { replacePrefixTable } from "../scripts/prefix_table.ts";
 
 const SCRIPT = new URL("../scripts/bundle.ts", import.meta.url).pathname;
-const PREFIX_TABLE_MODULE = new URL(
-  "../node_modules/@libp2p/kad-dht/dist/src/routing-table/generated-prefix-list.js",
-  import.meta.url,
-);
-
 Deno.test("scripts/bundle.ts: an unknown option is one error line and exit 1, nothing written", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", SCRIPT, "--outdir-typo", "/tmp/never"],
@@ -69,7 +65,7 @@ Deno.test("scripts/bundle.ts: the bundle takes noise's WASM dependencies from th
     assert.ok(chunks.some((c) => c.includes(`from"./as-chacha20poly1305.js"`)));
     assert.ok(!chunks.some((c) => c.includes(`"@chainsafe/`)), "no import of the originals left");
     // kad-dht's prefix table is packed: no chunk holds it as an array literal any more.
-    const table = readPrefixTable(await Deno.readTextFile(PREFIX_TABLE_MODULE));
+    const table = await kadPrefixTable();
     assert.deepEqual(chunks.map((c) => replacePrefixTable(c, table).count), chunks.map(() => 0));
     assert.equal(chunks.filter((c) => c.includes("Uint8Array.fromBase64(")).length, 1);
     // The instrument works: the sources' @libp2p/noise compiles the originals' WebAssembly.
