@@ -55,6 +55,7 @@ import { type Liveness, liveness } from "./liveness.ts";
 import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
 import { pendingPerHost } from "./pending_per_host.ts";
 import { allowLargeGossipFrames } from "./gossip_frames.ts";
+import { messageIdKey, receivedMessageKey } from "./gossip_ids.ts";
 import { gossipScoring, rescore } from "./gossip_scoring.ts";
 import { type NatOptions, natParts } from "./nat.ts";
 import type { MemberRelay } from "./relay_server.ts";
@@ -221,6 +222,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       // heartbeat some of 40 waited for the next rebroadcast (10 s). IHAVEs carry message IDs.
       gossipFactor: 1,
       globalSignaturePolicy: "StrictSign",
+      // Copies of a message seen before are dropped before their signature is checked, and
+      // message IDs are keyed without base64 (`gossip_ids.ts`).
+      fastMsgIdFn: receivedMessageKey,
+      msgIdToStrFn: messageIdKey,
       ...gossipScoring((peer) => proved.by?.isMember(peer) ?? false),
       // The ledger travels over relayed (limited) connections too.
       runOnLimitedConnection: true,
