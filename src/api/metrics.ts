@@ -147,6 +147,23 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
   );
   liveCounter(
     registry,
+    "p2p_ledger_blocks_published_total",
+    "Ledger blocks this node sent: writes and rebroadcasts",
+    [],
+    () => [[{}, network.ledger.stats.published]],
+  );
+  liveCounter(
+    registry,
+    "p2p_ledger_rebroadcasts_skipped_total",
+    "Ledger rebroadcasts skipped, by reason: periodic (peers rebroadcast the block meanwhile), join (every joining peer showed it holds the block)",
+    ["reason"],
+    () => {
+      const stats = network.ledger.stats;
+      return [[{ reason: "periodic" }, stats.quiet], [{ reason: "join" }, stats.joinQuiet]];
+    },
+  );
+  liveCounter(
+    registry,
     "p2p_ledger_blocks_dropped_total",
     "Ledger gossip messages dropped as malformed, by reason",
     ["reason"],

@@ -9,9 +9,19 @@ export const SYNC_INTERVAL_MS = 10_000;
  */
 export const SYNC_QUIET_AFTER = 2;
 /**
- * A newly seen subscriber gets the whole block after this debounce instead of waiting a tick.
+ * A newly seen subscriber gets the whole block after this debounce instead of waiting a tick
+ * (plus a random share of the spread below; see `join_sync.ts`).
  */
 export const NEW_PEER_SYNC_DELAY_MS = 150;
+/**
+ * The random part of the wait before a rebroadcast for a joining peer grows by this much per
+ * peer on the topic: the first of the nodes that saw the join speaks about this long after the
+ * debounce, and its copy usually reaches the others before their turn (a block crosses a
+ * loaded loopback network in tens of milliseconds).
+ */
+export const JOIN_SYNC_SPREAD_PER_PEER_MS = 50;
+/** Cap on that random part: a newcomer of a large network waits at most this much more. */
+export const JOIN_SYNC_MAX_SPREAD_MS = 2_000;
 /**
  * A peer grafted into this node's mesh of a ledger topic gets the whole block if a new block
  * passed within this long: gossipsub forwarded that block to the mesh before the peer was in

@@ -16,6 +16,7 @@
  *   onBlock() {},
  *   onReject() {},
  *   onPeerJoin() {},
+ *   peerCount: () => 0,
  * };
  * const ledger = new Ledger({ channel });
  * await assert.rejects(ledger.put("big", "key", "value"), LedgerWriteError);

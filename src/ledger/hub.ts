@@ -12,7 +12,6 @@ import type { Block } from "./block.ts";
 import {
   GRAFT_SYNC_WINDOW_MS,
   MAX_BLOCK_BYTES,
-  NEW_PEER_SYNC_DELAY_MS,
   ROTATION_GRACE_S,
   TOPIC_CHECK_INTERVAL_MS,
 } from "./constants.ts";
@@ -98,8 +97,7 @@ export class LedgerHub {
   #timer: ReturnType<typeof setInterval> | undefined;
   #blockHandlers: BlockHandler[] = [];
   #rejectHandlers: RejectHandler[] = [];
-  #joinHandlers: (() => void)[] = [];
-  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  #joinHandlers: ((peer: string, grafted: boolean) => void)[] = [];
   #lastEncoded: { block: Block; sealKey: string; payload: Uint8Array } | undefined;
   /** The last block this hub sent or received, and when it first did. */
   #newest: { hash: string; at: number } | undefined;
@@ -131,7 +129,6 @@ export class LedgerHub {
   /** Unsubscribes from every topic. */
   stop(): void {
     clearInterval(this.#timer);
-    clearTimeout(this.#joinTimer);
     this.#timer = undefined;
     this.#init.pubsub.removeEventListener("message", this.#onMessage);
     this.#init.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
@@ -160,9 +157,21 @@ export class LedgerHub {
     this.#rejectHandlers.push(handler);
   }
 
-  /** Calls `handler` (debounced) when a peer joins one of the ledger topics. */
-  onPeerJoin(handler: () => void): void {
+  /**
+   * Calls `handler` with the peer's ID when a peer joins a ledger topic, or joins this node's
+   * mesh of one (`grafted`) within `GRAFT_SYNC_WINDOW_MS` of a new block (not debounced).
+   */
+  onPeerJoin(handler: (peer: string, grafted: boolean) => void): void {
     this.#joinHandlers.push(handler);
+  }
+
+  /** The peers subscribed to any of the current ledger topics. */
+  peerCount(): number {
+    const peers = new Set<string>();
+    for (const topic of this.#topics.keys()) {
+      for (const peer of this.#init.pubsub.getSubscribers(topic)) peers.add(peer.toString());
+    }
+    return peers.size;
   }
 
   /**
@@ -286,26 +295,28 @@ export class LedgerHub {
   }
 
   /** A peer that joins the mesh right after a new block passed missed it (see the window). */
-  #onGraft = (event: CustomEvent<{ topic: string }>): void => {
+  #onGraft = (event: CustomEvent<{ topic: string; peerId: { toString(): string } }>): void => {
     if (!this.#topics.has(event.detail.topic) || this.#newest === undefined) return;
-    if (this.#init.now() - this.#newest.at <= GRAFT_SYNC_WINDOW_MS) this.peerJoined();
+    if (this.#init.now() - this.#newest.at <= GRAFT_SYNC_WINDOW_MS) {
+      this.peerJoined(event.detail.peerId.toString(), true);
+    }
   };
 
   /**
    * Tells the hub a peer may now hear the ledger (it joined a topic, or proved membership):
-   * the join handlers run once after a short debounce.
+   * the join handlers run if the hub is started.
+   *
+   * @param peer The peer's ID.
+   * @param grafted Whether it joined this node's mesh of a topic (see `onPeerJoin`).
    */
-  peerJoined(): void {
-    if (this.#joinTimer !== undefined || this.#timer === undefined) return;
-    this.#joinTimer = setTimeout(() => {
-      this.#joinTimer = undefined;
-      for (const handler of this.#joinHandlers) handler();
-    }, NEW_PEER_SYNC_DELAY_MS);
+  peerJoined(peer: string, grafted = false): void {
+    if (this.#timer === undefined) return;
+    for (const handler of this.#joinHandlers) handler(peer, grafted);
   }
 
   #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
     if (event.detail.subscriptions.some((s) => s.subscribe && this.#topics.has(s.topic))) {
-      this.peerJoined();
+      this.peerJoined(event.detail.peerId.toString());
     }
   };
 }

@@ -18,6 +18,7 @@ import {
 } from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
 import { LedgerWriteError } from "./errors.ts";
+import { JoinSync } from "./join_sync.ts";
 
 const log = getLogger(["p2p", "ledger"]);
 
@@ -31,8 +32,13 @@ export interface BlockChannel {
   onBlock(handler: (block: Block, from: string) => void): void;
   /** Registers the receiver of the reasons incoming messages were dropped. */
   onReject(handler: (reason: GossipRejection, from: string) => void): void;
-  /** Registers what to do when a peer joins (the ledger rebroadcasts its block). */
-  onPeerJoin(handler: () => void): void;
+  /**
+   * Registers what to do when a peer joins the topic, or joins this node's gossip mesh
+   * (`grafted`) right after a new block passed: the ledger rebroadcasts its block for it.
+   */
+  onPeerJoin(handler: (peer: string, grafted: boolean) => void): void;
+  /** The peers that hear this channel now. */
+  peerCount(): number;
 }
 
 /** Options of a {@linkcode Ledger}. */
@@ -76,6 +82,11 @@ export interface LedgerStats {
    * (see `SYNC_QUIET_AFTER`).
    */
   quiet: number;
+  /**
+   * Rebroadcasts for joining peers skipped because each of them sent a block at least as new
+   * before this node's turn came (see `join_sync.ts`).
+   */
+  joinQuiet: number;
 }
 
 /** The ledger's change events. */
@@ -125,6 +136,7 @@ interface PendingPut {
  *   onBlock() {},
  *   onReject() {},
  *   onPeerJoin() {},
+ *   peerCount: () => 0,
  * };
  * const ledger = new Ledger({ channel });
  * await ledger.put("settings", "color", "blue");
@@ -163,7 +175,9 @@ export class Ledger extends EventTarget {
     published: 0,
     reannounced: 0,
     quiet: 0,
+    joinQuiet: 0,
   };
+  #joinSync: JoinSync;
 
   /**
    * Creates a ledger holding the genesis block; it rebroadcasts nothing until
@@ -183,7 +197,13 @@ export class Ledger extends EventTarget {
     this.#channel.onReject((reason) => {
       this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
     });
-    this.#channel.onPeerJoin(() => this.sync());
+    this.#joinSync = new JoinSync({
+      peerCount: () => this.#channel.peerCount(),
+      random: this.#random,
+      sync: () => this.sync(),
+      quiet: () => this.#stats.joinQuiet++,
+    });
+    this.#channel.onPeerJoin((peer, grafted) => this.#joinSync.peerJoined(peer, grafted));
   }
 
   /** Starts the periodic rebroadcast (the first one at once). */
@@ -201,6 +221,7 @@ export class Ledger extends EventTarget {
     this.#timer = undefined;
     clearTimeout(this.#reannounceTimer);
     this.#reannounceTimer = undefined;
+    this.#joinSync.stop();
   }
 
   /** The current block. */
@@ -342,6 +363,7 @@ export class Ledger extends EventTarget {
   #setBlock(block: Block, local: boolean): void {
     this.#block = block;
     this.#heardSame = 0;
+    this.#joinSync.blockChanged();
     this.dispatchEvent(new CustomEvent("change", { detail: { block, local } }));
   }
 
@@ -356,7 +378,10 @@ export class Ledger extends EventTarget {
 
   #receive(block: Block, from: string): void {
     this.#commitPending();
-    if (block.Index === this.#block.Index && block.Hash === this.#block.Hash) this.#heardSame++;
+    if (block.Index === this.#block.Index && block.Hash === this.#block.Hash) {
+      this.#heardSame++;
+      this.#joinSync.peerHolds(from);
+    }
     if (!shouldAdopt(this.#block, block)) {
       this.#stats.ignored++;
       return;
@@ -364,6 +389,7 @@ export class Ledger extends EventTarget {
     this.#stats.applied++;
     log.trace("Adopted block {index} from {from}", { index: block.Index, from });
     this.#setBlock(block, false);
+    this.#joinSync.peerHolds(from);
     this.#reassertOwnEntries();
   }
 

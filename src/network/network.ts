@@ -385,7 +385,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
     });
     on<string>(this.membership, "member:proven", (peer) => {
       // A newly proved member gets the state at once (strangers were sent nothing).
-      this.hub.peerJoined();
+      this.hub.peerJoined(peer);
       const by = this.membership.proofOf(peer) ?? "challenge";
       this.safeDispatchEvent("member:proven", { detail: { peerId: peer, by } });
     });

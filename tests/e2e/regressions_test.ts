@@ -359,6 +359,7 @@ Deno.test("ledger: only own buckets and keys exist (no constructor, toString, __
       onBlock() {},
       onReject() {},
       onPeerJoin() {},
+      peerCount: () => 0,
     },
   });
   for (

@@ -314,6 +314,7 @@ function recordingLedger(): { ledger: Ledger; deliver: (block: Block) => void } 
     onBlock: (handler) => (deliver = (block) => handler(block, "fuzz")),
     onReject: () => {},
     onPeerJoin: () => {},
+    peerCount: () => 0,
   };
   const ledger = new Ledger({ channel });
   return { ledger, deliver: (block) => deliver(block) };

@@ -35,7 +35,7 @@ export class FakeChannel implements BlockChannel {
   readonly sent: Block[] = [];
   #blockHandlers: ((block: Block, from: string) => void)[] = [];
   #rejectHandlers: ((reason: GossipRejection, from: string) => void)[] = [];
-  #joinHandlers: (() => void)[] = [];
+  #joinHandlers: ((peer: string, grafted: boolean) => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -68,8 +68,12 @@ export class FakeChannel implements BlockChannel {
     this.#rejectHandlers.push(handler);
   }
 
-  onPeerJoin(handler: () => void): void {
+  onPeerJoin(handler: (peer: string, grafted: boolean) => void): void {
     this.#joinHandlers.push(handler);
+  }
+
+  peerCount(): number {
+    return this.peers.length;
   }
 
   deliver(block: Block, from: string): void {
@@ -80,8 +84,8 @@ export class FakeChannel implements BlockChannel {
     for (const handler of this.#rejectHandlers) handler(reason, from);
   }
 
-  peerJoined(): void {
-    for (const handler of this.#joinHandlers) handler();
+  peerJoined(peer: string, grafted = false): void {
+    for (const handler of this.#joinHandlers) handler(peer, grafted);
   }
 }
 

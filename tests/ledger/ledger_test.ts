@@ -188,6 +188,7 @@ Deno.test("Ledger.stats counts published, applied, ignored, dropped and the inde
       published: 0,
       reannounced: 0,
       quiet: 0,
+      joinQuiet: 0,
     });
     await a.put("demo", "k", 1);
     await a.put("demo", "k", 2);
@@ -207,6 +208,7 @@ Deno.test("Ledger.stats counts published, applied, ignored, dropped and the inde
       published: 0,
       reannounced: 0,
       quiet: 0,
+      joinQuiet: 0,
     });
     assert.equal(a.stats.published, 3);
     assert.equal(a.stats.index, 2);
@@ -227,10 +229,46 @@ Deno.test("Ledger rebroadcasts its whole block when a peer joins", async () => {
     wire.flush();
     assert.equal(b.has("demo", "k"), false);
     channelA.peers.push(channelB);
-    channelA.peerJoined();
+    channelA.peerJoined("B");
+    channelA.peerJoined("B"); // join events close together: one rebroadcast
+    await waitFor(() => wire.pending.length > 0, { message: "the rebroadcast for b" });
     wire.flush();
     assert.equal(b.get("demo", "k"), "v");
     assert.equal(b.block.Hash, a.block.Hash);
+    assert.equal(channelA.sent.length, 2, "the write, then one rebroadcast");
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("Ledger stays quiet for a joining peer that sent a block as new as its own", async () => {
+  const { a, b, wire, channelB, stop } = pair();
+  try {
+    await a.put("demo", "k", "v");
+    wire.flush();
+    await b.put("demo", "j", "w"); // b's current block is one a has not sent back yet
+    wire.flush();
+    const sent = channelB.sent.length;
+    // A joins b's topic, and before b's turn sends the block b holds: it needs nothing.
+    channelB.peerJoined("A");
+    a.sync();
+    wire.flush();
+    await waitFor(() => b.stats.joinQuiet === 1, { message: "b's turn" });
+    assert.equal(channelB.sent.length, sent, "b sent nothing for A");
+
+    // A copy of the block from a third peer is no proof that the newcomer holds it.
+    channelB.peerJoined("C");
+    channelB.deliver(b.block, "A");
+    await waitFor(() => channelB.sent.length === sent + 1, { message: "b's rebroadcast for C" });
+    assert.equal(b.stats.joinQuiet, 1);
+
+    // A newcomer that showed it holds the current block before it joined needs nothing.
+    channelB.deliver(b.block, "D");
+    channelB.peerJoined("D");
+    channelB.peerJoined("E");
+    channelB.deliver(b.block, "E");
+    await waitFor(() => b.stats.joinQuiet === 2, { message: "b's turn for D and E" });
+    assert.equal(channelB.sent.length, sent + 1);
   } finally {
     stop();
   }
@@ -273,6 +311,7 @@ Deno.test("Ledger adopts a received block by the merge rule: higher index, then 
       published: 0,
       reannounced: 0,
       quiet: 0,
+      joinQuiet: 0,
     });
     assert.equal(channelA.sent.length, 0);
   } finally {
