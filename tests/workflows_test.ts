@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
+import { runtimeFlagsOf } from "../bench/lib/entry.ts";
 
 type Mapping = Record<string, unknown>;
 
@@ -182,10 +183,7 @@ Deno.test("release.yml compiles the bundle with --target, a frozen lockfile and 
 
 Deno.test("deno task p2p, demo and compile run p2p with the same runtime flags", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  const runtimeFlags = (name: string): string[] =>
-    String(config.tasks[name]).split(/\s+/).filter((f) =>
-      f.startsWith("--v8-flags=") || f === "--no-code-cache"
-    );
+  const runtimeFlags = (name: string): string[] => runtimeFlagsOf(String(config.tasks[name]));
   const p2p = runtimeFlags("p2p");
   // What the Performance section measured: a 2 MiB young generation, and no V8 code cache
   // (less memory per process for a slower start).

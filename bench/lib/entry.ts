@@ -20,15 +20,24 @@ export function p2pEntry(): string {
 }
 
 /**
- * The runtime flags of the `p2p` task in deno.json (its `--v8-flags`, the heap settings, and
- * `--no-code-cache`), so the benches and the namespace labs run the processes as `deno task p2p`
- * starts them.
+ * The runtime flags of a deno.json task's command line: its `--v8-flags` (the heap settings) and
+ * `--no-code-cache`, not its permissions.
+ *
+ * @param task The task's command line.
+ * @returns The flags, in their order.
+ */
+export function runtimeFlagsOf(task: string): string[] {
+  return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags=") || f === "--no-code-cache");
+}
+
+/**
+ * The runtime flags of the `p2p` task in deno.json ({@linkcode runtimeFlagsOf}), so the benches
+ * and the namespace labs run the processes as `deno task p2p` starts them.
  */
 export function p2pTaskRuntimeFlags(): string[] {
   try {
     const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
-    const task = String(config?.tasks?.p2p ?? "");
-    return task.split(/\s+/).filter((f) => f.startsWith("--v8-flags=") || f === "--no-code-cache");
+    return runtimeFlagsOf(String(config?.tasks?.p2p ?? ""));
   } catch {
     return [];
   }
