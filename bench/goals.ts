@@ -2,6 +2,7 @@
  * The targets of issue 18, checked against the figures of the same run. They live here, in
  * the bench, and never in tests: a figure depends on the machine and its load.
  */
+import { median } from "./lib/stats.ts";
 import type { LifecycleResult } from "./lifecycle.ts";
 import type { NatBenchResult } from "./nat.ts";
 import type { ScaleResult } from "./scale.ts";
@@ -123,6 +124,10 @@ export function lifecycleSummary(
     "network_stop_ms": lifecycle?.stop.medianMs ?? NaN,
     "ledger_put_3000_ms": lifecycle?.put.keys === 3000 ? lifecycle.put.sequentialMedianMs : NaN,
     "ledger_put_burst_ms": lifecycle?.put.burstPerPutMs ?? NaN,
+    "ledger_join_ms": median(lifecycle?.join.joinMs ?? []),
+    "ledger_join_cpu_ms": median(lifecycle?.join.cpuMs ?? []),
+    "ledger_join_published": median(lifecycle?.join.published ?? []),
+    "ledger_join_delivered": median(lifecycle?.join.delivered ?? []),
   };
 }
 

@@ -7,6 +7,7 @@
  * - **stop**: `Network.stop()` of an idle node with one connected peer, median of several.
  * - **put**: `ledger.put` in a ledger of 3,000 keys, one at a time (each awaited) and a burst of
  *   puts made in one tick (which share one block), per put.
+ * - **join**: a newcomer joins `p2p node` processes holding 3,000 keys (`join.ts`).
  *
  * Loopback only, mDNS off, explicit bootstrap lists; every wait bounded; every process stopped.
  */
@@ -15,6 +16,8 @@ import { FEDERATED_POOL } from "../src/services/constants.ts";
 import { startNetwork } from "../src/network/network.ts";
 import type { Network } from "../src/network/network.ts";
 import { generateToken } from "../src/token/token.ts";
+import { joinLine, type JoinOptions, type JoinResult, measureJoin } from "./join.ts";
+import type { Child } from "./lib/proc.ts";
 import { loopbackFlags, spawnP2P } from "./lib/spawn.ts";
 import { fmt, median } from "./lib/stats.ts";
 
@@ -28,6 +31,7 @@ export interface LifecycleOptions {
   putKeys: number;
   putRuns: number;
   burst: number;
+  join: JoinOptions;
 }
 
 /** Full-size settings. */
@@ -38,6 +42,7 @@ export const LIFECYCLE_FULL: LifecycleOptions = {
   putKeys: 3000,
   putRuns: 20,
   burst: 50,
+  join: { nodes: 10, keys: 3000, runs: 3, windowMs: 8_000 },
 };
 
 /** `--quick` settings. */
@@ -48,6 +53,7 @@ export const LIFECYCLE_QUICK: LifecycleOptions = {
   putKeys: 300,
   putRuns: 5,
   burst: 10,
+  join: { nodes: 4, keys: 300, runs: 1, windowMs: 5_000 },
 };
 
 const SIGNALS = ["SIGTERM", "SIGKILL", "SIGSTOP"] as const;
@@ -62,6 +68,8 @@ export interface LifecycleResult {
   stop: { runsMs: number[]; medianMs: number };
   /** `ledger.put` with `putKeys` keys: awaited one at a time, and per put of a burst. */
   put: { keys: number; sequentialMedianMs: number; burstPerPutMs: number; burst: number };
+  /** A newcomer joining nodes that hold a large ledger. */
+  join: JoinResult;
 }
 
 const nodeOptions = (token: string, bootstrap: string[]) => ({
@@ -223,6 +231,15 @@ export async function runLifecycleBench(
       } ms per put in a burst of ${put.burst}`,
   );
 
+  const started: Child[] = [];
+  let join: JoinResult;
+  try {
+    join = await measureJoin(opts.join, started);
+  } finally {
+    await Promise.all(started.map((child) => child.stop()));
+  }
+  log(joinLine(join));
+
   const token = generateToken();
   const observer = await startNetwork(nodeOptions(token, []));
   const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -261,5 +278,6 @@ export async function runLifecycleBench(
     failover,
     stop: { runsMs: stopRuns, medianMs: median(stopRuns) },
     put,
+    join,
   };
 }

@@ -154,6 +154,13 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
   );
   liveCounter(
     registry,
+    "p2p_ledger_blocks_sent_direct_total",
+    "Ledger blocks sent to a single peer that joined, instead of a gossip rebroadcast",
+    [],
+    () => [[{}, network.ledger.stats.sentDirect]],
+  );
+  liveCounter(
+    registry,
     "p2p_ledger_rebroadcasts_skipped_total",
     "Ledger rebroadcasts skipped, by reason: periodic (peers rebroadcast the block meanwhile), join (every joining peer showed it holds the block)",
     ["reason"],

@@ -77,3 +77,9 @@ export const MAX_CLAIMS = 4_096;
 export const SERVICES_BUCKET = "services";
 /** edgevpn's bucket of consumers allowed to open service streams: peer ID → `{PeerID, Timestamp}`. */
 export const USERS_BUCKET = "users";
+/** The protocol that sends the ledger block to one peer that joined (`block_delivery.ts`). */
+export const BLOCK_DELIVERY_PROTOCOL = "/p2p/ledger-block/1.0.0";
+/** Bound on one delivery, from opening the stream to its close. */
+export const BLOCK_DELIVERY_TIMEOUT_MS = 10_000;
+/** Concurrent deliveries per connection and direction (one per join turn; two turns may overlap). */
+export const BLOCK_DELIVERY_MAX_STREAMS = 2;

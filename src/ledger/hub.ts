@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { sealKeyAt, topicAt } from "../token/derive.ts";
 import type { NetworkToken } from "../token/token.ts";
 import type { Block } from "./block.ts";
+import type { BlockDelivery } from "./block_delivery.ts";
 import {
   GRAFT_SYNC_WINDOW_MS,
   MAX_BLOCK_BYTES,
@@ -42,10 +43,18 @@ export interface LedgerHubInit {
   now?: () => number;
   /** Seconds around a rotation during which the neighbouring topics stay in use. @default {15} */
   graceS?: number;
+  /**
+   * Sends blocks to single peers (see {@linkcode LedgerHub.sendTo}); its owner starts and
+   * stops it. Without it every block is gossiped.
+   */
+  delivery?: BlockDelivery;
 }
 
-/** Receives the blocks peers gossip. */
-export type BlockHandler = (block: Block, from: string) => void;
+/**
+ * Receives the blocks peers send: `from` is the author, `direct` whether the block was
+ * delivered to this node alone rather than gossiped to the network.
+ */
+export type BlockHandler = (block: Block, from: string, direct: boolean) => void;
 /**
  * Told about every gossip message the hub dropped, and why: `from` is its author (the signer),
  * `via` the peer that sent it to this node.
@@ -61,7 +70,9 @@ export type RejectHandler = (reason: GossipRejection, from: string, via: string)
  * the next topic (with their keys) for a grace window around each boundary, so publishes near
  * the boundary and peers whose clocks are a few seconds off are still heard. And it checks
  * every message (unseal, gunzip, parse, hash) before gossipsub forwards it: junk from an
- * outsider stops at the first p2p node instead of reaching every member.
+ * outsider stops at the first p2p node instead of reaching every member. Given a
+ * {@linkcode BlockDelivery}, it also sends a block to single peers ({@linkcode LedgerHub.sendTo})
+ * and checks the blocks they send it the same way.
  *
  * @example Usage
  * ```ts
@@ -91,7 +102,8 @@ export type RejectHandler = (reason: GossipRejection, from: string, via: string)
  * ```
  */
 export class LedgerHub {
-  #init: Required<LedgerHubInit>;
+  #init: Required<Omit<LedgerHubInit, "delivery">>;
+  #delivery: BlockDelivery | undefined;
   #decoded = new WeakMap<Message, Block>();
   #topics = new Map<string, string>(); // topic → seal key
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -114,6 +126,8 @@ export class LedgerHub {
       maxInboundBytes: init.token.maxMessageSize,
       ...init,
     };
+    this.#delivery = init.delivery;
+    this.#delivery?.onPayload(this.#onDelivered);
   }
 
   /** Subscribes to the current topics and starts following rotations. */
@@ -221,6 +235,24 @@ export class LedgerHub {
     return { topic: topicAt(this.#init.token, atS), payload: last.payload };
   }
 
+  /**
+   * Sends `block` to each of `peers` alone, where they take it (see `block_delivery.ts`).
+   *
+   * @returns The peers that did not take it: gossip the block for them.
+   */
+  async sendTo(block: Block, peers: readonly string[]): Promise<string[]> {
+    const delivery = this.#delivery;
+    if (delivery === undefined || peers.length === 0) return [...peers];
+    let payload: Uint8Array;
+    try {
+      ({ payload } = this.encode(block));
+    } catch {
+      return [...peers];
+    }
+    const taken = await Promise.all(peers.map((peer) => delivery.send(peer, payload)));
+    return peers.filter((_, i) => !taken[i]);
+  }
+
   #refreshTopics(): void {
     const atS = this.#init.now() / 1000;
     const intervalS = this.#init.token.otp.crypto.interval;
@@ -259,24 +291,36 @@ export class LedgerHub {
     const key = this.#topics.get(message.topic);
     if (key === undefined) return TopicValidatorResult.Ignore;
     const from = message.type === "signed" ? message.from.toString() : "";
+    const block = this.#decode(message.data, key, from, via.toString());
+    if (block === undefined) return TopicValidatorResult.Reject;
+    this.#decoded.set(message, block);
+    return TopicValidatorResult.Accept;
+  };
+
+  /** Opens a payload with `key` first, then the other current keys; reports a failure. */
+  #decode(data: Uint8Array, key: string, from: string, via: string): Block | undefined {
     const keys = [key, ...[...this.#topics.values()].filter((k) => k !== key)];
     try {
-      const block = decodeEnvelope(message.data, keys, {
+      return decodeEnvelope(data, keys, {
         maxMessageBytes: this.#init.maxInboundBytes,
         maxBlockBytes: MAX_BLOCK_BYTES,
       });
-      this.#decoded.set(message, block);
-      return TopicValidatorResult.Accept;
     } catch (err) {
       const reason: GossipRejection = err instanceof GossipMessageError ? err.reason : "bad-block";
-      log.debug("Dropped a ledger message from {from} via {via}: {reason}", {
-        from,
-        via: via.toString(),
-        reason,
-      });
-      for (const handler of this.#rejectHandlers) handler(reason, from, via.toString());
-      return TopicValidatorResult.Reject;
+      log.debug("Dropped a ledger message from {from} via {via}: {reason}", { from, via, reason });
+      for (const handler of this.#rejectHandlers) handler(reason, from, via);
+      return undefined;
     }
+  }
+
+  #onDelivered = (payload: Uint8Array, from: string): boolean => {
+    const current = this.#topics.values().next();
+    if (current.done) return false; // not started
+    const block = this.#decode(payload, current.value, from, from);
+    if (block === undefined) return false;
+    this.#noteBlock(block);
+    for (const handler of this.#blockHandlers) handler(block, from, true);
+    return true;
   };
 
   #onMessage = (event: CustomEvent<Message>): void => {
@@ -285,7 +329,7 @@ export class LedgerHub {
     if (block === undefined) return; // not a ledger topic, or not validated by this hub
     const from = message.type === "signed" ? message.from.toString() : "";
     this.#noteBlock(block);
-    for (const handler of this.#blockHandlers) handler(block, from);
+    for (const handler of this.#blockHandlers) handler(block, from, false);
   };
 
   #noteBlock(block: Block): void {

@@ -1,10 +1,11 @@
 /**
- * When a node rebroadcasts its block for peers that joined. A newcomer must get the current
- * block, which may be hours old, but one copy will do, not one from every node that saw it
- * arrive: in a forming network of 20 nodes, all connected, each node rebroadcast for each of
- * its 19 joins, and each copy reached all 20.
+ * When a node sends its block to peers that joined. A newcomer must get the current block,
+ * which may be hours old, but one copy will do, not one from every node that saw it arrive:
+ * in a forming network of 20 nodes, all connected, each node rebroadcast for each of its 19
+ * joins, and each copy reached all 20. The ledger now sends it to the newcomer alone where it
+ * can (`block_delivery.ts`), and the wait below still spares most of those sends.
  *
- * Every node that saw a peer join waits a random delay, and rebroadcasts then unless the peer
+ * Every node that saw a peer join waits a random delay, and sends its block then unless the peer
  * showed meanwhile that it holds the current block: it sent one at least as new (a newcomer
  * that adopts a block lacking its own entries writes them back at once, and its block then
  * reaches everyone). A copy sent by a third node is no such proof: that node may not know the
@@ -19,7 +20,7 @@ import {
 } from "./constants.ts";
 
 /**
- * How long a node waits before rebroadcasting for a peer that joined.
+ * How long a node waits before sending its block to a peer that joined.
  *
  * The spread grows with the node's peers, which may all have seen the same join, so that the
  * first of them speaks about `JOIN_SYNC_SPREAD_PER_PEER_MS` after the debounce whatever their
@@ -43,13 +44,13 @@ export interface JoinSyncInit {
   peerCount(): number;
   /** Draws in [0, 1). */
   random(): number;
-  /** Rebroadcasts the current block. */
-  sync(): void;
+  /** Sends the current block to `peers`: the joins since the last turn that did not show they hold it. */
+  sync(peers: string[]): void;
   /** Called instead of `sync` when every peer that joined showed it holds the block. */
   quiet(): void;
 }
 
-/** The rebroadcast for joining peers of one ledger: one pending at a time. */
+/** The sending of the block to joining peers of one ledger: one pending at a time. */
 export class JoinSync {
   #init: JoinSyncInit;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -66,15 +67,14 @@ export class JoinSync {
   }
 
   /**
-   * `peer` joined (or may have missed the last block): rebroadcast after the delay, unless it
+   * `peer` joined (or may have missed the last block): send the block after the delay, unless it
    * shows meanwhile that it holds the current block.
    *
    * @param peer The peer's ID.
    * @param grafted Whether the peer joined this node's gossip mesh rather than the topic. A
    * peer subscribes and proves membership to every node it connects to, so these joins may
    * have been seen by all of them, which is what the random spread is for; a graft is seen by
-   * the two ends of one link only, and waits the debounce alone (a star's hub, whose mesh holds
-   * a few of its leaves, reaches the others sooner that way than by gossip's next heartbeat).
+   * the two ends of one link only, and waits the debounce alone.
    */
   peerJoined(peer: string, grafted = false): void {
     if (this.#holding.has(peer)) return;
@@ -91,9 +91,9 @@ export class JoinSync {
 
   #turn(): void {
     this.#timer = undefined;
-    const needed = this.#waiting.size > 0;
+    const peers = [...this.#waiting];
     this.#waiting.clear();
-    if (needed) this.#init.sync();
+    if (peers.length > 0) this.#init.sync(peers);
     else this.#init.quiet();
   }
 
@@ -108,7 +108,7 @@ export class JoinSync {
     this.#holding.clear();
   }
 
-  /** Drops the pending rebroadcast. */
+  /** Drops the pending turn. */
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -28,8 +28,11 @@ export interface BlockChannel {
   encode(block: Block): unknown;
   /** Sends the block to the network; resolves with the number of recipients. */
   publish(block: Block): Promise<number>;
-  /** Registers the receiver of the blocks peers send, with the sender's peer ID. */
-  onBlock(handler: (block: Block, from: string) => void): void;
+  /**
+   * Registers the receiver of the blocks peers send, with the sender's peer ID and whether
+   * the block was sent to this node alone (`sendTo`) rather than to the network.
+   */
+  onBlock(handler: (block: Block, from: string, direct: boolean) => void): void;
   /** Registers the receiver of the reasons incoming messages were dropped. */
   onReject(handler: (reason: GossipRejection, from: string) => void): void;
   /**
@@ -39,6 +42,11 @@ export interface BlockChannel {
   onPeerJoin(handler: (peer: string, grafted: boolean) => void): void;
   /** The peers that hear this channel now. */
   peerCount(): number;
+  /**
+   * Sends the block to each of `peers` alone, where the channel can; resolves with the peers
+   * it did not reach, for which the block is published instead. Without it, it is published.
+   */
+  sendTo?(block: Block, peers: readonly string[]): Promise<string[]>;
 }
 
 /** Options of a {@linkcode Ledger}. */
@@ -75,6 +83,8 @@ export interface LedgerStats {
   dropped: Partial<Record<GossipRejection, number>>;
   /** Blocks this node published (writes and rebroadcasts). */
   published: number;
+  /** Blocks this node sent to a single peer that joined, instead of publishing them. */
+  sentDirect: number;
   /** Times this node re-announced its own entries after adopting a block that lacked them. */
   reannounced: number;
   /**
@@ -173,6 +183,7 @@ export class Ledger extends EventTarget {
     ignored: 0,
     dropped: {},
     published: 0,
+    sentDirect: 0,
     reannounced: 0,
     quiet: 0,
     joinQuiet: 0,
@@ -193,14 +204,14 @@ export class Ledger extends EventTarget {
     this.#random = init.random ?? Math.random;
     this.#reannounceIntervalMs = init.reannounceIntervalMs ?? REANNOUNCE_MIN_INTERVAL_MS;
     this.#block = genesisBlock(new Date(this.#now()));
-    this.#channel.onBlock((block, from) => this.#receive(block, from));
+    this.#channel.onBlock((block, from, direct) => this.#receive(block, from, direct));
     this.#channel.onReject((reason) => {
       this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
     });
     this.#joinSync = new JoinSync({
       peerCount: () => this.#channel.peerCount(),
       random: this.#random,
-      sync: () => this.sync(),
+      sync: (peers) => void this.#syncFor(peers),
       quiet: () => this.#stats.joinQuiet++,
     });
     this.#channel.onPeerJoin((peer, grafted) => this.#joinSync.peerJoined(peer, grafted));
@@ -354,6 +365,24 @@ export class Ledger extends EventTarget {
     void this.#publish();
   }
 
+  /**
+   * The block for peers that joined: each is sent it alone where the channel can (a join was
+   * seen by every node the peer connected to, and a gossip rebroadcast would reach them all),
+   * and it is published for the others (LocalAI/edgevpn peers).
+   */
+  async #syncFor(peers: readonly string[]): Promise<void> {
+    this.#commitPending();
+    const block = this.#block;
+    const unreached = this.#channel.sendTo === undefined
+      ? peers
+      : await this.#channel.sendTo(block, peers);
+    const reached = peers.filter((peer) => !unreached.includes(peer));
+    this.#stats.sentDirect += reached.length;
+    // A peer that took the block holds one at least as new: it adopted it, or its own won.
+    if (this.#block === block) { for (const peer of reached) this.#joinSync.peerHolds(peer); }
+    if (unreached.length > 0) this.sync();
+  }
+
   #commit(storage: Storage): void {
     const block = nextBlock(this.#block, storage, new Date(this.#now()));
     this.#channel.encode(block);
@@ -376,10 +405,11 @@ export class Ledger extends EventTarget {
     }
   }
 
-  #receive(block: Block, from: string): void {
+  #receive(block: Block, from: string, direct: boolean): void {
     this.#commitPending();
     if (block.Index === this.#block.Index && block.Hash === this.#block.Hash) {
-      this.#heardSame++;
+      // A copy sent to this node alone says nothing of what the others heard.
+      if (!direct) this.#heardSame++;
       this.#joinSync.peerHolds(from);
     }
     if (!shouldAdopt(this.#block, block)) {

@@ -4,6 +4,7 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { EntryClaims } from "../ledger/claims.ts";
 import { MAX_CLAIMS } from "../ledger/constants.ts";
+import { type BlockDelivery, blockDelivery } from "../ledger/block_delivery.ts";
 import { LedgerHub } from "../ledger/hub.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { type PeerEntry, type Signed, signEntry } from "../ledger/signed_entry.ts";
@@ -29,6 +30,7 @@ interface Parts {
   node: P2PLibp2p;
   ledger: Ledger;
   hub: LedgerHub;
+  delivery: BlockDelivery;
   token: NetworkToken;
   tokenText: string;
   privateKey: PrivateKey;
@@ -98,6 +100,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
    */
   readonly metricsRegistry: Registry | undefined;
   #privateKey: PrivateKey;
+  #delivery: BlockDelivery;
   #tokenText: string;
   #components: NetworkComponent[] = [];
   #shared = new Map<SharedKey<unknown>, unknown>();
@@ -109,6 +112,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
     this.node = parts.node;
     this.ledger = parts.ledger;
     this.hub = parts.hub;
+    this.#delivery = parts.delivery;
     this.token = parts.token;
     this.#tokenText = parts.tokenText;
     this.tokenFingerprint = fingerprint(parts.tokenText);
@@ -158,11 +162,16 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
       privateKey,
       ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
     });
+    const delivery = blockDelivery({
+      isMember: (peer) => node.services.membership.isMember(peer),
+      maxInboundBytes: token.maxMessageSize,
+    })(node);
     const hub = new LedgerHub({
       pubsub: node.services.pubsub,
       token,
       maxMessageBytes: gossipLimit(token),
       now,
+      delivery,
     });
     const ledger = new Ledger({
       channel: hub,
@@ -173,6 +182,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
       node,
       ledger,
       hub,
+      delivery,
       token,
       tokenText,
       privateKey,
@@ -181,6 +191,8 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
       metricsRegistry,
     });
     await opts.beforeStart?.(node);
+    // Before the start, so that the first identify names the protocol.
+    await delivery.start();
     await node.start();
     hub.start();
     ledger.start();
@@ -354,6 +366,7 @@ export class Network extends TypedEvents<NetworkEvents> implements AsyncDisposab
     for (const detach of this.#detach) detach();
     this.ledger.stop();
     this.hub.stop();
+    await this.#delivery.stop();
     await this.node.stop();
   }
 

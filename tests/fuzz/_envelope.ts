@@ -311,7 +311,7 @@ function recordingLedger(): { ledger: Ledger; deliver: (block: Block) => void } 
   const channel: BlockChannel = {
     encode: () => undefined,
     publish: () => Promise.resolve(0),
-    onBlock: (handler) => (deliver = (block) => handler(block, "fuzz")),
+    onBlock: (handler) => (deliver = (block) => handler(block, "fuzz", false)),
     onReject: () => {},
     onPeerJoin: () => {},
     peerCount: () => 0,

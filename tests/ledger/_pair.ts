@@ -13,17 +13,17 @@ export function fixedClock(at: number): () => number {
 
 /** Blocks in flight between fake channels, delivered only when the test says so. */
 export class Wire {
-  readonly pending: { to: FakeChannel; block: Block; from: string }[] = [];
+  readonly pending: { to: FakeChannel; block: Block; from: string; direct?: boolean }[] = [];
 
   /** Delivers in order until nothing is in flight; fails if it never settles. */
   flush(maxDeliveries = 50): number {
     let count = 0;
     while (this.pending.length > 0) {
-      const { to, block, from } = this.pending.shift()!;
+      const { to, block, from, direct } = this.pending.shift()!;
       if (++count > maxDeliveries) {
         throw new Error(`the ledgers did not settle after ${maxDeliveries} deliveries`);
       }
-      to.deliver(block, from);
+      to.deliver(block, from, direct);
     }
     return count;
   }
@@ -33,7 +33,7 @@ export class Wire {
 export class FakeChannel implements BlockChannel {
   readonly peers: FakeChannel[] = [];
   readonly sent: Block[] = [];
-  #blockHandlers: ((block: Block, from: string) => void)[] = [];
+  #blockHandlers: ((block: Block, from: string, direct: boolean) => void)[] = [];
   #rejectHandlers: ((reason: GossipRejection, from: string) => void)[] = [];
   #joinHandlers: ((peer: string, grafted: boolean) => void)[] = [];
 
@@ -60,7 +60,7 @@ export class FakeChannel implements BlockChannel {
     return Promise.resolve(this.peers.length);
   }
 
-  onBlock(handler: (block: Block, from: string) => void): void {
+  onBlock(handler: (block: Block, from: string, direct: boolean) => void): void {
     this.#blockHandlers.push(handler);
   }
 
@@ -76,8 +76,29 @@ export class FakeChannel implements BlockChannel {
     return this.peers.length;
   }
 
-  deliver(block: Block, from: string): void {
-    for (const handler of this.#blockHandlers) handler(block, from);
+  /** Names of the peers `sendTo` reaches (a channel without any has no `sendTo`). */
+  readonly reachable = new Set<string>();
+  /** The blocks sent to single peers, by peer. */
+  readonly sentTo: { peer: string; block: Block }[] = [];
+
+  /** Sends to the reachable peers alone, as a hub with block delivery; returns the others. */
+  sendTo?: (block: Block, peers: readonly string[]) => Promise<string[]> = (block, peers) => {
+    if (this.reachable.size === 0) return Promise.resolve([...peers]);
+    const unreached: string[] = [];
+    for (const peer of peers) {
+      const to = this.peers.find((p) => p.name === peer);
+      if (to === undefined || !this.reachable.has(peer)) {
+        unreached.push(peer);
+        continue;
+      }
+      this.sentTo.push({ peer, block });
+      this.wire.pending.push({ to, block: structuredClone(block), from: this.name, direct: true });
+    }
+    return Promise.resolve(unreached);
+  };
+
+  deliver(block: Block, from: string, direct = false): void {
+    for (const handler of this.#blockHandlers) handler(block, from, direct);
   }
 
   reject(reason: GossipRejection, from: string): void {

@@ -22,7 +22,7 @@ function joinSync(): { sync: JoinSync; calls: string[] } {
   const sync = new JoinSync({
     peerCount: () => 1,
     random: () => 0,
-    sync: () => calls.push("sync"),
+    sync: (peers) => calls.push(`sync ${peers.join(",")}`),
     quiet: () => calls.push("quiet"),
   });
   return { sync, calls };
@@ -35,13 +35,13 @@ Deno.test("JoinSync: one turn for joins close together, quiet when every newcome
     sync.peerJoined("V");
     sync.peerHolds("W");
     await waitFor(() => calls.length === 1, { message: "the first turn" });
-    assert.deepEqual(calls, ["sync"], "V did not show it holds the block");
+    assert.deepEqual(calls, ["sync V"], "V did not show it holds the block; W did");
     sync.peerJoined("W");
     sync.peerJoined("V");
     sync.peerHolds("V");
     sync.peerHolds("W");
     await waitFor(() => calls.length === 2, { message: "the second turn" });
-    assert.deepEqual(calls, ["sync", "quiet"]);
+    assert.deepEqual(calls, ["sync V", "quiet"]);
   } finally {
     sync.stop();
   }
@@ -59,7 +59,7 @@ Deno.test("JoinSync: a peer that showed it holds the current block needs nothing
     sync.blockChanged();
     sync.peerJoined("W");
     await waitFor(() => calls.length === 2, { message: "the second turn" });
-    assert.deepEqual(calls, ["quiet", "sync"], "W showed an older block only");
+    assert.deepEqual(calls, ["quiet", "sync W"], "W showed an older block only");
   } finally {
     sync.stop();
   }
@@ -83,14 +83,14 @@ Deno.test("JoinSync: a graft waits the debounce only, and brings a later turn fo
   const sync = new JoinSync({
     peerCount: () => 1_000, // the spread's cap
     random: () => 0.99,
-    sync: () => calls.push(halfway ? "late" : "sync"),
+    sync: (peers) => calls.push(`${halfway ? "late" : "sync"} ${peers.join(",")}`),
     quiet: () => calls.push("quiet"),
   });
   try {
     sync.peerJoined("V");
     sync.peerJoined("W", true);
     await waitFor(() => calls.length === 1, { message: "the turn" });
-    assert.deepEqual(calls, ["sync"]);
+    assert.deepEqual(calls, ["sync V,W"], "one turn for both, at the graft's time");
   } finally {
     sync.stop();
     clearTimeout(marker);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { type Block, nextBlock, withValue } from "../../src/ledger/block.ts";
 import { waitFor } from "../_helpers/wait.ts";
-import { pair, T0 } from "./_pair.ts";
+import { Ledger } from "../../src/ledger/ledger.ts";
+import { FakeChannel, fixedClock, pair, T0 } from "./_pair.ts";
 
 Deno.test("Ledger.put() stores the value as JSON text and get() parses it back", async () => {
   const { a, b, wire, channelA, stop } = pair();
@@ -186,6 +187,7 @@ Deno.test("Ledger.stats counts published, applied, ignored, dropped and the inde
       ignored: 0,
       dropped: {},
       published: 0,
+      sentDirect: 0,
       reannounced: 0,
       quiet: 0,
       joinQuiet: 0,
@@ -206,6 +208,7 @@ Deno.test("Ledger.stats counts published, applied, ignored, dropped and the inde
       ignored: 1,
       dropped: { "wrong-key": 2, "bad-hex": 1 },
       published: 0,
+      sentDirect: 0,
       reannounced: 0,
       quiet: 0,
       joinQuiet: 0,
@@ -238,6 +241,49 @@ Deno.test("Ledger rebroadcasts its whole block when a peer joins", async () => {
     assert.equal(channelA.sent.length, 2, "the write, then one rebroadcast");
   } finally {
     stop();
+  }
+});
+
+Deno.test("Ledger sends its block to a joining peer alone where it can, and publishes for the others", async () => {
+  const { a, b, wire, channelA, channelB, stop } = pair();
+  const c = new FakeChannel("C", wire);
+  const ledgerC = new Ledger({ channel: c, now: fixedClock(T0 + 9) });
+  try {
+    channelA.peers.length = 0; // b and c are not listening yet
+    await a.put("demo", "k", "v");
+    channelA.peers.push(channelB, c);
+    channelA.reachable.add("B");
+    channelA.peerJoined("B");
+    await waitFor(() => a.stats.sentDirect === 1, { message: "the delivery to b" });
+    wire.flush();
+    assert.equal(b.get("demo", "k"), "v");
+    assert.equal(ledgerC.has("demo", "k"), false, "c was sent nothing");
+    assert.equal(channelA.sent.length, 1, "the write only: nothing published for b");
+    assert.deepEqual(channelA.sentTo.map((s) => s.peer), ["B"]);
+    // C does not take deliveries (a LocalAI/edgevpn peer): the block is published for it. b
+    // took the block, so it holds it: its graft in the same turn needs nothing.
+    channelA.peerJoined("B", true);
+    channelA.peerJoined("C");
+    await waitFor(() => channelA.sent.length === 2, { message: "the rebroadcast for c" });
+    wire.flush();
+    assert.equal(ledgerC.get("demo", "k"), "v");
+    assert.equal(a.stats.sentDirect, 1);
+    assert.equal(channelA.sentTo.length, 1, "nothing sent to b again");
+
+    // A graft (b joined a's gossip mesh right after a new block) is sent to b alone too.
+    await a.put("demo", "k", "w");
+    channelA.peers.splice(channelA.peers.indexOf(channelB), 1); // b missed the write
+    wire.flush();
+    channelA.peers.push(channelB);
+    channelA.peerJoined("B", true);
+    await waitFor(() => a.stats.sentDirect === 2, { message: "the delivery for the graft" });
+    wire.flush();
+    assert.equal(b.get("demo", "k"), "w");
+    assert.equal(channelA.sent.length, 3, "the two writes and the rebroadcast for c");
+    assert.equal(channelB.sent.length, 0, "b adopted every block without writing");
+  } finally {
+    stop();
+    ledgerC.stop();
   }
 });
 
@@ -309,6 +355,7 @@ Deno.test("Ledger adopts a received block by the merge rule: higher index, then 
       ignored: 3,
       dropped: {},
       published: 0,
+      sentDirect: 0,
       reannounced: 0,
       quiet: 0,
       joinQuiet: 0,

@@ -53,3 +53,18 @@ Deno.test("Ledger: one copy heard, or copies of a block it has since replaced, d
     ledger.stop();
   }
 });
+
+Deno.test("Ledger: copies of its block sent to it alone do not silence its periodic rebroadcast", async () => {
+  const { ledger, channel } = startLedger();
+  try {
+    await waitFor(() => channel.sent.length === 1, { message: "the first rebroadcast" });
+    // Peers that saw this node join sent it their block: that says nothing of the others.
+    for (let i = 0; i < SYNC_QUIET_AFTER + 1; i++) {
+      channel.deliver(structuredClone(ledger.block), `peer${i}`, true);
+    }
+    await waitFor(() => channel.sent.length === 2, { message: "the next rebroadcast" });
+    assert.equal(ledger.stats.quiet, 0);
+  } finally {
+    ledger.stop();
+  }
+});

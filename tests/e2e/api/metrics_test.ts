@@ -89,6 +89,8 @@ Deno.test({
         const name of [
           "p2p_peers",
           "p2p_ledger_blocks_applied_total",
+          "p2p_ledger_blocks_published_total",
+          "p2p_ledger_blocks_sent_direct_total",
           "p2p_federated_connections_total",
           "p2p_workers_online",
         ]
