@@ -42,6 +42,39 @@ async function identified(node: Libp2p, peer: string): Promise<void> {
   }, { message: `identify of ${peer}` });
 }
 
+/** Two bare libp2p nodes, connected and identified, each with a delivery that answers anyone. */
+async function deliveryPair(maxInboundBytes: number) {
+  const options = {
+    token: generateTokenConfig(),
+    listen: LOOPBACK_LISTEN,
+    bootstrapPeers: [],
+    mdns: false,
+    dht: false,
+  };
+  const a = await createLibp2pNode(options);
+  const b = await createLibp2pNode(options);
+  const stop = async () => {
+    await a.stop();
+    await b.stop();
+  };
+  const sender = blockDelivery({ isMember: () => true, maxInboundBytes })(a);
+  const receiver = blockDelivery({ isMember: () => true, maxInboundBytes })(b);
+  const received: number[] = [];
+  receiver.onPayload((payload) => received.push(payload.byteLength) > 0);
+  try {
+    await sender.start();
+    await receiver.start();
+    await a.start();
+    await b.start();
+    await a.dial(b.getMultiaddrs()[0]!);
+    await identified(a, b.peerId.toString());
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { a, b, sender, received, stop };
+}
+
 Deno.test({
   ...NODE_TEST,
   name: "BlockDelivery: a newcomer gets the block from its peer alone, nothing is gossiped for it",
@@ -144,35 +177,16 @@ Deno.test({
   ...NODE_TEST,
   name: "BlockDelivery: a payload above the limit is refused, one at the limit is taken",
   fn: async () => {
-    const options = {
-      token: generateTokenConfig(),
-      listen: LOOPBACK_LISTEN,
-      bootstrapPeers: [],
-      mdns: false,
-      dht: false,
-    };
-    const a = await createLibp2pNode(options);
-    const b = await createLibp2pNode(options);
-    const sender = blockDelivery({ isMember: () => true, maxInboundBytes: 16 })(a);
-    const receiver = blockDelivery({ isMember: () => true, maxInboundBytes: 16 })(b);
-    const received: number[] = [];
-    receiver.onPayload((payload) => received.push(payload.byteLength) > 0);
+    const { b, sender, received, stop } = await deliveryPair(16);
     try {
-      await sender.start();
-      await receiver.start();
-      await a.start();
-      await b.start();
-      await a.dial(b.getMultiaddrs()[0]!);
-      await identified(a, b.peerId.toString());
       assert.equal(await sender.send(b.peerId.toString(), new Uint8Array(17)), false);
       assert.equal(await sender.send(b.peerId.toString(), new Uint8Array(16)), true);
       await waitFor(() => received.length > 0, { message: "the payload at the limit" });
       assert.deepEqual(received, [16]);
-      // A peer with no connection, or not a peer ID, is not reached.
+      // Not a peer ID: not reached.
       assert.equal(await sender.send("not-a-peer-id", new Uint8Array(1)), false);
     } finally {
-      await a.stop();
-      await b.stop();
+      await stop();
     }
   },
 });
@@ -181,26 +195,8 @@ Deno.test({
   ...NODE_TEST,
   name: "BlockDelivery: a delivery that does not fit beside slow ones being read is refused",
   fn: async () => {
-    const options = {
-      token: generateTokenConfig(),
-      listen: LOOPBACK_LISTEN,
-      bootstrapPeers: [],
-      mdns: false,
-      dht: false,
-    };
-    const a = await createLibp2pNode(options);
-    const b = await createLibp2pNode(options);
-    const sender = blockDelivery({ isMember: () => true, maxInboundBytes: 16 })(a);
-    const receiver = blockDelivery({ isMember: () => true, maxInboundBytes: 16 })(b);
-    const received: number[] = [];
-    receiver.onPayload((payload) => received.push(payload.byteLength) > 0);
+    const { a, b, sender, received, stop } = await deliveryPair(16);
     try {
-      await sender.start();
-      await receiver.start();
-      await a.start();
-      await b.start();
-      await a.dial(b.getMultiaddrs()[0]!);
-      await identified(a, b.peerId.toString());
       // A slow sender announces 12 bytes and sends them later: 12 of the 16 are held.
       const slow = await a.dialProtocol(b.peerId, BLOCK_DELIVERY_PROTOCOL);
       const slowBytes = byteStream(slow);
@@ -214,8 +210,7 @@ Deno.test({
       assert.equal(received.at(-1), 8);
       assert.ok(received.includes(12));
     } finally {
-      await a.stop();
-      await b.stop();
+      await stop();
     }
   },
 });
