@@ -172,6 +172,12 @@ export class Ledger extends EventTarget {
   #reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   /**
+   * Whether a gossip publish of this node's reached a peer: until then its joins are answered
+   * by gossip, so that the members it is not connected to hear a block it wrote (that is how
+   * they learn it is a member) without waiting for its next write.
+   */
+  #gossipedToPeers = false;
+  /**
    * Puts of the current tick: they share one block (one checksum, one seal, one gossip
    * message), which is what makes a burst of writes cheap in a large ledger. Any read, and
    * the end of the tick, commits them.
@@ -368,12 +374,13 @@ export class Ledger extends EventTarget {
   /**
    * The block for peers that joined: each is sent it alone where the channel can (a join was
    * seen by every node the peer connected to, and a gossip rebroadcast would reach them all),
-   * and it is published for the others (LocalAI/edgevpn peers).
+   * and it is published for the others (LocalAI/edgevpn peers), and for all of them until a
+   * publish of this node's reached a peer (see `#gossipedToPeers`).
    */
   async #syncFor(peers: readonly string[]): Promise<void> {
     this.#commitPending();
     const block = this.#block;
-    const unreached = this.#channel.sendTo === undefined
+    const unreached = this.#channel.sendTo === undefined || !this.#gossipedToPeers
       ? peers
       : await this.#channel.sendTo(block, peers);
     const reached = peers.filter((peer) => !unreached.includes(peer));
@@ -398,8 +405,9 @@ export class Ledger extends EventTarget {
 
   async #publish(): Promise<void> {
     try {
-      await this.#channel.publish(this.#block);
+      const recipients = await this.#channel.publish(this.#block);
       this.#stats.published++;
+      if (recipients > 0) this.#gossipedToPeers = true;
     } catch (err) {
       log.debug("Cannot publish the ledger block: {error}", { error: String(err) });
     }

@@ -249,15 +249,15 @@ Deno.test("Ledger sends its block to a joining peer alone where it can, and publ
   const c = new FakeChannel("C", wire);
   const ledgerC = new Ledger({ channel: c, now: fixedClock(T0 + 9) });
   try {
-    channelA.peers.length = 0; // b and c are not listening yet
-    await a.put("demo", "k", "v");
-    channelA.peers.push(channelB, c);
+    channelA.peers.splice(0, channelA.peers.length, c); // b is not listening yet
+    await a.put("demo", "k", "v"); // reaches c: a has gossiped to a peer
+    wire.flush();
+    channelA.peers.push(channelB);
     channelA.reachable.add("B");
     channelA.peerJoined("B");
     await waitFor(() => a.stats.sentDirect === 1, { message: "the delivery to b" });
     wire.flush();
     assert.equal(b.get("demo", "k"), "v");
-    assert.equal(ledgerC.has("demo", "k"), false, "c was sent nothing");
     assert.equal(channelA.sent.length, 1, "the write only: nothing published for b");
     assert.deepEqual(channelA.sentTo.map((s) => s.peer), ["B"]);
     // C does not take deliveries (a LocalAI/edgevpn peer): the block is published for it. b
@@ -284,6 +284,28 @@ Deno.test("Ledger sends its block to a joining peer alone where it can, and publ
   } finally {
     stop();
     ledgerC.stop();
+  }
+});
+
+Deno.test("Ledger gossips for joining peers until one of its publishes reached a peer", async () => {
+  const { a, b, wire, channelA, channelB, stop } = pair();
+  try {
+    channelA.peers.length = 0; // a writes alone: its publish reaches nobody
+    await a.put("demo", "k", "v");
+    channelA.peers.push(channelB);
+    channelA.reachable.add("B");
+    channelA.peerJoined("B");
+    // Gossiped, so that members a is not connected to hear a block a wrote.
+    await waitFor(() => channelA.sent.length === 2, { message: "the rebroadcast for b" });
+    assert.equal(a.stats.sentDirect, 0);
+    wire.flush();
+    assert.equal(b.get("demo", "k"), "v");
+    // That publish reached b: the next join is answered by delivery.
+    await a.put("demo", "k", "w");
+    channelA.peerJoined("B");
+    await waitFor(() => a.stats.sentDirect === 1, { message: "the delivery to b" });
+  } finally {
+    stop();
   }
 });
 
