@@ -197,15 +197,16 @@ export class LedgerHub {
     const atS = this.#init.now() / 1000;
     const sealKey = sealKeyAt(this.#init.token, atS);
     const payload = encodeEnvelope(block, sealKey);
-    // A write encodes its block twice, the size check then the publish, and gzip and the seal
-    // of a large ledger cost milliseconds: the publish that follows takes this one, once (a
-    // rebroadcast must be a new message, or gossipsub drops it as already seen).
-    this.#lastEncoded = { block, sealKey, payload };
     if (payload.byteLength > this.#init.maxMessageBytes) {
       throw new LedgerWriteError(
         `Cannot write to the ledger: the sealed block would be ${payload.byteLength} bytes, above the gossip limit of ${this.#init.maxMessageBytes}`,
       );
     }
+    // A write encodes its block twice, the size check then the publish, and a join turn may
+    // send the same block again; gzip and the seal of a large ledger cost milliseconds. The
+    // publish that follows takes this one, once (a rebroadcast must be a new message, or
+    // gossipsub drops it as already seen); deliveries take it while the block is current.
+    this.#lastEncoded = { block, sealKey, payload };
     return { topic: topicAt(this.#init.token, atS), payload };
   }
 
@@ -216,7 +217,7 @@ export class LedgerHub {
    * @throws {LedgerWriteError} The sealed block is larger than the gossip cap.
    */
   async publish(block: Block): Promise<number> {
-    const { topic, payload } = this.#takeEncoded(block) ?? this.encode(block);
+    const { topic, payload } = this.#encoded(block) ?? this.encode(block);
     this.#lastEncoded = undefined;
     this.#noteBlock(block);
     if (!this.#topics.has(topic)) this.#refreshTopics();
@@ -224,10 +225,9 @@ export class LedgerHub {
     return result.recipients.length;
   }
 
-  /** The encoding the size check of this block made, if the seal key is still current. */
-  #takeEncoded(block: Block): { topic: string; payload: Uint8Array } | undefined {
+  /** The last encoding made, if it is of this block and its seal key is still current. */
+  #encoded(block: Block): { topic: string; payload: Uint8Array } | undefined {
     const last = this.#lastEncoded;
-    this.#lastEncoded = undefined;
     const atS = this.#init.now() / 1000;
     if (last?.block !== block || last.sealKey !== sealKeyAt(this.#init.token, atS)) {
       return undefined;
@@ -245,7 +245,7 @@ export class LedgerHub {
     if (delivery === undefined || peers.length === 0) return [...peers];
     let payload: Uint8Array;
     try {
-      ({ payload } = this.encode(block));
+      ({ payload } = this.#encoded(block) ?? this.encode(block));
     } catch {
       return [...peers];
     }
