@@ -38,6 +38,7 @@ import {
   MDNS_DOMAIN,
   MDNS_INTERVAL_MS,
   MIN_CONNECTION_HEADROOM,
+  OWN_DHT_BUCKET_SIZE,
   PRIVATE_NETWORK_LABEL,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PROTOCOL,
@@ -259,9 +260,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       // A private bootstrap list means a private cluster: serve records, keep LAN addresses.
       ...(explicitBootstrap ? { clientMode: false, peerInfoMapper: passthroughMapper } : {}),
       // A DHT of the network's own holds rendezvous records only: kept minutes, not the
-      // 48 hours a public DHT server owes everyone's records.
+      // 48 hours a public DHT server owes everyone's records, on 8 peers, not 20.
       ...(options.private || explicitBootstrap
-        ? { reprovide: providerRecordPolicy(options.token) }
+        ? { reprovide: providerRecordPolicy(options.token), kBucketSize: OWN_DHT_BUCKET_SIZE }
         : {}),
     });
   }

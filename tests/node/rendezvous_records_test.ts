@@ -65,3 +65,66 @@ Deno.test({
     }
   },
 });
+
+/** How many of `nodes` hold a provider record naming `provider`, for any CID. */
+async function holdersOf(nodes: P2PLibp2p[], provider: P2PLibp2p): Promise<number> {
+  const id = provider.peerId.toString();
+  let holders = 0;
+  for (const node of nodes) {
+    const { datastore } = (node as unknown as { components: { datastore: KeyQuery } }).components;
+    for await (const key of datastore.queryKeys({ prefix: "/dht/provider/" })) {
+      if (key.toString().split("/").at(-1) === id) {
+        holders++;
+        break;
+      }
+    }
+  }
+  return holders;
+}
+
+Deno.test({
+  name:
+    "rendezvous: in a DHT of the network's own a record sits on 8 nodes, and a newcomer still meets all",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const seed = await createLibp2pNode({ ...options(token, []), rendezvousIntervalMs: 1_000 });
+    await seed.start();
+    const nodes = [seed];
+    const connected = (n: P2PLibp2p) => n.getConnections().length;
+    try {
+      const addr = seed.getMultiaddrs().map(String).find((a) => a.startsWith("/ip4/127.0.0.1/"));
+      assert.ok(addr !== undefined);
+      const members = 12;
+      const join = async () => {
+        const node = await createLibp2pNode({
+          ...options(token, [addr]),
+          rendezvousIntervalMs: 1_000,
+        });
+        nodes.push(node);
+        await node.start();
+        return node;
+      };
+      for (let i = 1; i < members; i++) await join();
+      await waitFor(() => nodes.every((n) => connected(n) >= members - 1), {
+        timeoutMs: 30_000,
+        message: `${members} nodes each connected to the ${members - 1} others`,
+      });
+      const newcomer = await join();
+      const others = nodes.filter((n) => n !== newcomer);
+      await waitFor(() => connected(newcomer) >= members, {
+        timeoutMs: 30_000,
+        message: `the newcomer connected to all ${members}`,
+      });
+      await waitFor(async () => await holdersOf(others, newcomer) > 0, {
+        timeoutMs: 10_000,
+        message: "the newcomer's record held by some node",
+      });
+      // The public DHT's width (20) would put it on all 12.
+      const holders = await holdersOf(others, newcomer);
+      assert.ok(holders <= 8, `the newcomer's record held by ${holders} of ${members} nodes`);
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
