@@ -143,6 +143,15 @@ export const PRIVATE_NETWORK_LABEL = "p2p/private-network/1";
 export const MEMBERSHIP_PROTOCOL = "/p2p/membership/1.0.0";
 /** Bound on one membership challenge, either side. */
 export const MEMBERSHIP_TIMEOUT_MS = 5_000;
+/**
+ * Challenges of one peer on one connection at most, while it has not proved membership and
+ * the challenges failed without a wrong proof (timeouts under load).
+ */
+export const MEMBERSHIP_ATTEMPTS = 6;
+/** Backoff between two challenges of a peer: first delay and ceiling. */
+export const MEMBERSHIP_RETRY_BASE_MS = 1_000;
+/** See {@linkcode MEMBERSHIP_RETRY_BASE_MS}. */
+export const MEMBERSHIP_RETRY_MAX_MS = 16_000;
 /** Proved members remembered at most (the oldest proof is forgotten first). */
 export const MAX_PROVEN_MEMBERS = 4_096;
 /** Peer-store tag of proved members: connection pruning closes untagged peers first. */

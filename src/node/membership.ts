@@ -20,9 +20,13 @@ import {
   MAX_PROVEN_MEMBERS,
   MEMBER_TAG,
   MEMBER_TAG_VALUE,
+  MEMBERSHIP_ATTEMPTS,
   MEMBERSHIP_PROTOCOL,
+  MEMBERSHIP_RETRY_BASE_MS,
+  MEMBERSHIP_RETRY_MAX_MS,
   MEMBERSHIP_TIMEOUT_MS,
 } from "./constants.ts";
+import { backoffDelay } from "./backoff.ts";
 import {
   memberProof,
   newNonce,
@@ -77,6 +81,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
   #proven = new Map<string, ProofKind>();
   #failed = new Set<string>();
   #inFlight = new Map<string, Promise<boolean>>();
+  /** The next challenge of each peer still to prove itself, by peer ID. */
+  #retries = new Map<string, ReturnType<typeof setTimeout>>();
   #started = false;
 
   /**
@@ -111,6 +117,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
   async stop(): Promise<void> {
     this.#started = false;
     this.#components.events.removeEventListener("peer:identify", this.#onIdentify);
+    for (const timer of this.#retries.values()) clearTimeout(timer);
+    this.#retries.clear();
     await this.#components.registrar.unhandle(MEMBERSHIP_PROTOCOL);
   }
 
@@ -263,13 +271,51 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
     }
   };
 
+  /**
+   * Both sides identify each other; the one with the smaller ID challenges at once. The other
+   * challenges too if no proof came within a challenge's bound: the first side's identify or
+   * challenge may have failed, and a peer that never proves itself gets no service (a node
+   * starting among 40 busy processes waited for ever).
+   */
   #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols, connection } = event.detail;
     if (this.isMember(peerId) || !protocols.includes(MEMBERSHIP_PROTOCOL)) return;
-    // Both sides identify each other; the one with the smaller ID asks, the other answers.
-    if (this.#components.peerId.toString() > peerId.toString()) return;
-    void this.challenge(connection);
+    if (this.#components.peerId.toString() < peerId.toString()) this.#pursue(connection, 0);
+    else this.#retryLater(connection, 1, 2 * MEMBERSHIP_TIMEOUT_MS);
   };
+
+  /**
+   * Challenges the peer of `connection`, and again after a failure that was not a wrong proof
+   * (a timeout, a reset stream: the peer or this node was busy), with the project's backoff,
+   * {@linkcode MEMBERSHIP_ATTEMPTS} times at most and while the connection is open.
+   */
+  #pursue(connection: Connection, attempt: number): void {
+    void this.challenge(connection).then((proven) => {
+      const id = connection.remotePeer.toString();
+      if (proven || this.#failed.has(id) || attempt + 1 >= MEMBERSHIP_ATTEMPTS) return;
+      const delayMs = backoffDelay(attempt, {
+        baseMs: MEMBERSHIP_RETRY_BASE_MS,
+        maxMs: MEMBERSHIP_RETRY_MAX_MS,
+      });
+      this.#retryLater(connection, attempt + 1, delayMs);
+    });
+  }
+
+  #retryLater(connection: Connection, attempt: number, delayMs: number): void {
+    const id = connection.remotePeer.toString();
+    if (!this.#started || this.#retries.has(id)) return;
+    this.#retries.set(
+      id,
+      setTimeout(() => {
+        this.#retries.delete(id);
+        const settled = this.isMember(id) || this.#failed.has(id);
+        if (this.#started && !settled && connection.status === "open") {
+          this.#log("challenging %s again (attempt %d)", id, attempt + 1);
+          this.#pursue(connection, attempt);
+        }
+      }, delayMs),
+    );
+  }
 
   #tag(peer: PeerId): void {
     this.#components.peerStore.merge(peer, {
