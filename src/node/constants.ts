@@ -54,9 +54,9 @@ export const RENDEZVOUS_STEP_TIMEOUT_MS = 8_000;
  * Peers per k-bucket in a DHT of the network's own, which is also how many peers a query asks
  * and how many hold each provider record (go-libp2p and the public DHT: 20). Such a DHT holds
  * rendezvous records only, and in a network of 20 nodes a width of 20 makes every provide and
- * every lookup ask every node. With 8, 20 DHT nodes held 96–98 MiB each at `bench scale`'s
- * reading against 102–105, and half the idle CPU (four pairs). Records on the 8 nodes closest
- * to a CID are among the 20 closest, where LocalAI/edgevpn peers look for them.
+ * every lookup ask every node. With 8, 20 DHT nodes held 94–98 MiB each at `bench scale`'s
+ * reading against 99–105, and about half the idle CPU (eight pairs). Records on the 8 nodes
+ * closest to a CID are among the 20 closest, where LocalAI/edgevpn peers look for them.
  */
 export const OWN_DHT_BUCKET_SIZE = 8;
 /**

@@ -81,8 +81,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
   #proven = new Map<string, ProofKind>();
   #failed = new Set<string>();
   #inFlight = new Map<string, Promise<boolean>>();
-  /** The next challenge of each peer still to prove itself, by peer ID. */
-  #retries = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The next challenge of each peer still to prove itself, by peer ID, and its connection. */
+  #retries = new Map<string, { timer: ReturnType<typeof setTimeout>; connection: Connection }>();
   #started = false;
 
   /**
@@ -117,7 +117,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
   async stop(): Promise<void> {
     this.#started = false;
     this.#components.events.removeEventListener("peer:identify", this.#onIdentify);
-    for (const timer of this.#retries.values()) clearTimeout(timer);
+    for (const { timer } of this.#retries.values()) clearTimeout(timer);
     this.#retries.clear();
     await this.#components.registrar.unhandle(MEMBERSHIP_PROTOCOL);
   }
@@ -301,20 +301,24 @@ export class Membership extends TypedEventEmitter<MembershipEvents> implements S
     });
   }
 
+  /** Schedules the next challenge of a peer (one per peer: a new connection's replaces it). */
   #retryLater(connection: Connection, attempt: number, delayMs: number): void {
     const id = connection.remotePeer.toString();
-    if (!this.#started || this.#retries.has(id)) return;
-    this.#retries.set(
-      id,
-      setTimeout(() => {
-        this.#retries.delete(id);
-        const settled = this.isMember(id) || this.#failed.has(id);
-        if (this.#started && !settled && connection.status === "open") {
-          this.#log("challenging %s again (attempt %d)", id, attempt + 1);
-          this.#pursue(connection, attempt);
-        }
-      }, delayMs),
-    );
+    if (!this.#started) return;
+    const pending = this.#retries.get(id);
+    if (pending !== undefined) {
+      if (pending.connection === connection) return;
+      clearTimeout(pending.timer);
+    }
+    const timer = setTimeout(() => {
+      this.#retries.delete(id);
+      const settled = this.isMember(id) || this.#failed.has(id);
+      if (this.#started && !settled && connection.status === "open") {
+        this.#log("challenging %s again (attempt %d)", id, attempt + 1);
+        this.#pursue(connection, attempt);
+      }
+    }, delayMs);
+    this.#retries.set(id, { timer, connection });
   }
 
   #tag(peer: PeerId): void {
