@@ -60,8 +60,14 @@ export interface Libp2pPair {
   stop(): Promise<void>;
 }
 
-/** Starts a {@linkcode Libp2pPair}; `extra` adds node options (a tuning, the DHT off). */
-export async function startLibp2pPair(extra: Partial<NodeOptions> = {}): Promise<Libp2pPair> {
+/**
+ * Starts a {@linkcode Libp2pPair}; `extra` adds node options (a tuning, the DHT off) to both,
+ * `clientExtra` to the client only (another network's token).
+ */
+export async function startLibp2pPair(
+  extra: Partial<NodeOptions> = {},
+  clientExtra: Partial<NodeOptions> = {},
+): Promise<Libp2pPair> {
   const options: NodeOptions = {
     token: generateTokenConfig(),
     listen: LOOPBACK_LISTEN,
@@ -70,7 +76,7 @@ export async function startLibp2pPair(extra: Partial<NodeOptions> = {}): Promise
     ...extra,
   };
   const server = await createLibp2pNode(options);
-  const client = await createLibp2pNode(options);
+  const client = await createLibp2pNode({ ...options, ...clientExtra });
   await server.start();
   await client.start();
   return {

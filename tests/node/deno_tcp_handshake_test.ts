@@ -1,24 +1,10 @@
 // A peer that answers slowly still gets its handshake: libp2p bounds the dial of one address
 // (1.5 s here, for addresses a firewall drops), and a busy peer's noise and yamux handshake can
 // take longer. Loopback only, in process: a relay delays every chunk the listener sends.
-import { NODE_TEST } from "../_helpers/mod.ts";
+import { NODE_TEST, startLibp2pPair } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
-import { createLibp2pNode, type P2PLibp2p } from "../../src/node/create_node.ts";
-import { generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
 import { closeQuietly, writeAll } from "../_helpers/tcp.ts";
-
-function start(token: NetworkToken): Promise<P2PLibp2p> {
-  return createLibp2pNode({
-    token,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    bootstrapPeers: [],
-    mdns: false,
-  }).then(async (node) => {
-    await node.start();
-    return node;
-  });
-}
 
 /** A relay to 127.0.0.1:`port` that holds each chunk coming back for `delayMs`. */
 function slowRelay(port: number, delayMs: number): { port: number; close(): void } {
@@ -60,9 +46,8 @@ Deno.test({
   name: "denoTcp: a dial to a peer whose handshake takes 2 s (over 1.5 s per address) connects",
   ...NODE_TEST,
   async fn() {
-    const token = generateTokenConfig();
-    const dialer = await start(token);
-    const listener = await start(token);
+    const pair = await startLibp2pPair();
+    const [dialer, listener] = [pair.client, pair.server];
     const port = Number(listener.getMultiaddrs()[0]!.toString().split("/")[4]);
     const relay = slowRelay(port, 1_000);
     try {
@@ -78,7 +63,7 @@ Deno.test({
       assert.ok(tookMs > 1_500, `the handshake took ${Math.round(tookMs)} ms`);
     } finally {
       relay.close();
-      await Promise.all([dialer.stop(), listener.stop()]);
+      await pair.stop();
     }
   },
 });

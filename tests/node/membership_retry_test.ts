@@ -1,24 +1,12 @@
 // A membership challenge that fails for a reason other than a wrong proof (a busy peer, a
 // reset stream) is tried again: a peer that never proves itself gets no service from members.
 // Loopback only, in process.
-import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
+import { NODE_TEST, startLibp2pPair, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Connection, Stream } from "@libp2p/interface";
-import { createLibp2pNode, type P2PLibp2p } from "../../src/node/create_node.ts";
+import type { P2PLibp2p } from "../../src/node/create_node.ts";
 import { MEMBERSHIP_PROTOCOL } from "../../src/node/constants.ts";
-import { generateTokenConfig, type NetworkToken } from "../../src/token/token.ts";
-
-function start(token: NetworkToken): Promise<P2PLibp2p> {
-  return createLibp2pNode({
-    token,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    bootstrapPeers: [],
-    mdns: false,
-  }).then(async (node) => {
-    await node.start();
-    return node;
-  });
-}
+import { generateTokenConfig } from "../../src/token/token.ts";
 
 interface HandlerRecord {
   handler: (stream: Stream, connection: Connection) => void | Promise<void>;
@@ -45,9 +33,8 @@ Deno.test({
   name: "membership: a challenge the peer reset is tried again until the peer proved itself",
   ...NODE_TEST,
   async fn() {
-    const token = generateTokenConfig();
-    const a = await start(token);
-    const b = await start(token);
+    const pair = await startLibp2pPair();
+    const [a, b] = [pair.server, pair.client];
     try {
       // The node with the smaller ID challenges; the other answers (and resets twice).
       const [asker, answerer] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a];
@@ -60,7 +47,7 @@ Deno.test({
       assert.equal(answerer.services.membership.isMember(asker.peerId), true);
       assert.equal(asked(), 3, "two reset challenges, then the one that went through");
     } finally {
-      await Promise.all([a.stop(), b.stop()]);
+      await pair.stop();
     }
   },
 });
@@ -69,8 +56,8 @@ Deno.test({
   name: "membership: a peer of another network is challenged once, not again",
   ...NODE_TEST,
   async fn() {
-    const a = await start(generateTokenConfig());
-    const b = await start(generateTokenConfig());
+    const pair = await startLibp2pPair({}, { token: generateTokenConfig() });
+    const [a, b] = [pair.server, pair.client];
     try {
       const [asker, answerer] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a];
       const asked = await resetFirstChallenges(answerer, 0);
@@ -84,7 +71,7 @@ Deno.test({
       assert.equal(asked(), 1);
       assert.equal(asker.services.membership.isMember(answerer.peerId), false);
     } finally {
-      await Promise.all([a.stop(), b.stop()]);
+      await pair.stop();
     }
   },
 });
