@@ -21,18 +21,23 @@ interface KeyQuery {
   queryKeys(query: { prefix: string }): AsyncIterable<{ toString(): string }>;
 }
 
-/** CIDs (datastore form) of the provider records `node` holds with itself as the provider. */
-async function ownProviderRecords(node: P2PLibp2p): Promise<Set<string>> {
-  const self = node.peerId.toString();
+/** CIDs (datastore form) of the provider records `node` holds that name `provider`. */
+async function providerRecords(node: P2PLibp2p, provider: P2PLibp2p): Promise<Set<string>> {
+  const id = provider.peerId.toString();
   const cids = new Set<string>();
   // libp2p's node object holds its components; the datastore is where kad-dht keeps records
   // as /dht/provider/<multihash in base32>/<provider peer ID>.
   const { datastore } = (node as unknown as { components: { datastore: KeyQuery } }).components;
   for await (const key of datastore.queryKeys({ prefix: "/dht/provider/" })) {
     const parts = key.toString().split("/");
-    if (parts.at(-1) === self) cids.add(parts.at(-2) ?? "");
+    if (parts.at(-1) === id) cids.add(parts.at(-2) ?? "");
   }
   return cids;
+}
+
+/** CIDs of the provider records `node` holds with itself as the provider. */
+function ownProviderRecords(node: P2PLibp2p): Promise<Set<string>> {
+  return providerRecords(node, node);
 }
 
 Deno.test({
@@ -68,18 +73,8 @@ Deno.test({
 
 /** How many of `nodes` hold a provider record naming `provider`, for any CID. */
 async function holdersOf(nodes: P2PLibp2p[], provider: P2PLibp2p): Promise<number> {
-  const id = provider.peerId.toString();
-  let holders = 0;
-  for (const node of nodes) {
-    const { datastore } = (node as unknown as { components: { datastore: KeyQuery } }).components;
-    for await (const key of datastore.queryKeys({ prefix: "/dht/provider/" })) {
-      if (key.toString().split("/").at(-1) === id) {
-        holders++;
-        break;
-      }
-    }
-  }
-  return holders;
+  const held = await Promise.all(nodes.map((node) => providerRecords(node, provider)));
+  return held.filter((cids) => cids.size > 0).length;
 }
 
 Deno.test({
