@@ -186,6 +186,20 @@ export const STRANGER_FRAME_BASE_MS = 10_000;
 export const STRANGER_FRAME_MS_PER_MIB = 1_000;
 /** How long a stranger's gossip frame may wait for room in the budget. */
 export const STRANGER_FRAME_WAIT_MS = 30_000;
+/**
+ * A gossip writer that dies young is reopened after a backoff from this (doubling)…
+ * (go-libp2p-pubsub respawns a dead peer's writer from 100 ms.)
+ */
+export const GOSSIP_WRITER_BACKOFF_BASE_MS = 100;
+/** …up to this. */
+export const GOSSIP_WRITER_BACKOFF_MAX_MS = 10_000;
+/** Reopens in a row before a writer that keeps dying is left closed (until a new stream). */
+export const GOSSIP_WRITER_REOPENS = 6;
+/**
+ * A writer open this long had worked: its end starts the backoff afresh. Shorter than any
+ * sensible key rotation (an edgevpn peer replaces its writer at each one).
+ */
+export const GOSSIP_WRITER_STABLE_MS = 2_000;
 /** Room for gossipsub's RPC framing around a message at the token's size limit. */
 export const GOSSIP_RPC_FRAMING_BYTES = 64 * 1024;
 /** libp2p's own connection cap is the node's limit plus this share, so strangers can be

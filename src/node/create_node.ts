@@ -56,6 +56,7 @@ import { type Liveness, liveness } from "./liveness.ts";
 import { type PeerGuard, peerGuard, PeerHolds } from "./peer_guard.ts";
 import { pendingPerHost } from "./pending_per_host.ts";
 import { allowLargeGossipFrames } from "./gossip_frames.ts";
+import { keepGossipWriters } from "./gossip_writers.ts";
 import { messageIdKey, receivedMessageKey } from "./gossip_ids.ts";
 import { gossipScoring, rescore } from "./gossip_scoring.ts";
 import { type NatOptions, natParts } from "./nat.ts";
@@ -333,6 +334,9 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   });
   if (tuning.peerStore === "cached") cachePeerStore(node);
   allowLargeGossipFrames(node.services.pubsub as GossipSub, maxGossipFrame);
+  keepGossipWriters(node.services.pubsub as GossipSub, {
+    connections: (peer) => node.getConnections(peer),
+  });
   const typed = node as unknown as P2PLibp2p;
   reuseLimitedConnections(
     (node as unknown as { components: { connectionManager: ConnectionManager } }).components

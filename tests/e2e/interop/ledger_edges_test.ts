@@ -73,6 +73,43 @@ Deno.test({
 
 Deno.test({
   name:
+    "interop ledger: a write a quarter into a key window reaches the Go node in that window, four windows in a row",
+  ...INTEROP_TEST,
+  async fn() {
+    // edgevpn replaces its gossipsub instance at every rotation and closes the old one's
+    // streams; a writer of ours left on the old instance fed nothing until the next rotation.
+    const intervalS = 8;
+    const token = generateTokenConfig({ otpInterval: intervalS });
+    const pair = await startPair(encodeToken(token));
+    const { go, ours } = pair;
+    const windows = () => Date.now() / 1000 / intervalS;
+    try {
+      let window = Math.floor(windows());
+      for (let round = 0; round < 4; round++) {
+        // A quarter in, the Go node has its new instance (it checks its key every second).
+        await waitFor(() => windows() >= window + 1.25, {
+          timeoutMs: 2 * intervalS * 1000,
+          message: `a quarter into window ${window + 1}`,
+        });
+        window = Math.floor(windows());
+        await ourPut(ours, "quarter", `p2p-${round}`, round);
+        const leftMs = (window + 1 - windows()) * intervalS * 1000;
+        await until(
+          `our write ${round} on the Go node`,
+          () => goValue(go, "quarter", `p2p-${round}`),
+          round,
+          leftMs,
+        );
+        assert.equal(Math.floor(windows()), window, `write ${round} arrived in its own window`);
+      }
+    } finally {
+      await pair.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "interop ledger: a Go block of 4–8 MiB (token max_message_size 8 MiB) is adopted by our node",
   ...INTEROP_TEST,
   async fn() {
