@@ -40,6 +40,10 @@ export function federatedCommandOf(context: CliContext): Command {
       "open the tunnel when a client connects, for protocols where the server speaks first (SSH, SMTP, MySQL); by default it opens on the client's first byte (env: P2P_OPEN_ON_ACCEPT=true)",
     )
     .option(
+      "--confirm-first",
+      "send nothing of a client's to a worker before it confirmed it reached its target (a request never reaches two backends, at one round trip more per connection) (env: P2P_CONFIRM_FIRST=true)",
+    )
+    .option(
       "--idle-timeout <seconds>",
       `close a client connection after this long without a byte either way (default: ${DEFAULT_IDLE_TIMEOUT_S}) (env: P2P_IDLE_TIMEOUT)`,
     )
@@ -57,6 +61,8 @@ export function federatedCommandOf(context: CliContext): Command {
       );
       const openOnAccept = flags.openOnAccept === true ||
         envFlag(context.env, ["P2P_OPEN_ON_ACCEPT"]);
+      const confirmFirst = flags.confirmFirst === true ||
+        envFlag(context.env, ["P2P_CONFIRM_FIRST"]);
       const maxConnections = flags.maxConnections === undefined
         ? undefined
         : parsePositiveInt("--max-connections", flags.maxConnections);
@@ -84,6 +90,7 @@ export function federatedCommandOf(context: CliContext): Command {
             drainTimeoutS,
             idleTimeoutS,
             openOnAccept,
+            confirmFirst,
             ...(maxConnections === undefined ? {} : { maxConnections }),
           });
           return { listen: server.address, pool: server.view.bucket };

@@ -20,6 +20,15 @@ export interface FederatedServerInit {
    * protocols (the server speaks first: SSH, SMTP, MySQL). @default {false}
    */
   openOnAccept?: boolean;
+  /**
+   * Send nothing of the client's to a worker before it confirmed it reached its target: a
+   * request then never reaches two backends, at one round trip more per connection. By
+   * default the client's first bytes go with the stream's opening to a worker that confirmed
+   * on the same connection before; they are resent to the next worker when that one cannot
+   * take it, which delivers them twice in one case: the worker's connection is lost in the
+   * moment between the worker forwarding them and its confirmation arriving. @default {false}
+   */
+  confirmFirst?: boolean;
   /** A client connection with no byte either way for this long is closed, in s. @default {300} */
   idleTimeoutS?: number;
   /** Bound on opening a tunnel to one worker before the next is tried, in ms. @default {3000} */

@@ -51,6 +51,17 @@ export class Prefetcher {
     return this.#ended && this.#chunks.length === 0;
   }
 
+  /** The chunks held now (kept until {@linkcode Prefetcher.drop}: a failover replays them). */
+  held(): Uint8Array[] {
+    return [...this.#chunks];
+  }
+
+  /** Forgets the first `count` held chunks (they were delivered). */
+  drop(count: number): void {
+    for (const chunk of this.#chunks.splice(0, count)) this.#buffered -= chunk.byteLength;
+    this.#notify();
+  }
+
   /** The next chunk: held ones first, then the stream of the connection; `null` at EOF. */
   read = async (): Promise<Uint8Array | null> => {
     while (true) {

@@ -1,6 +1,5 @@
 import type { FederatedServerInit, FederatedStats } from "./options.ts";
 import { getLogger } from "@logtape/logtape";
-import type { Stream } from "@libp2p/interface";
 import type { Network } from "../network/network.ts";
 import { bridge } from "../services/bridge.ts";
 import type { PoolView, WorkerView } from "../services/pool.ts";
@@ -9,7 +8,7 @@ import { FEDERATED_POOL } from "../services/constants.ts";
 import { poolBucket } from "../services/records.ts";
 import { type NetworkComponent, type SharedKey, sharedKey } from "../network/components.ts";
 import { listenTcp } from "../services/target.ts";
-import { TUNNEL_DIALER, type TunnelDialer } from "../services/tunnel.ts";
+import { type ConfirmedStream, TUNNEL_DIALER, type TunnelDialer } from "../services/tunnel.ts";
 import { announceUser } from "../services/users.ts";
 import { ACCEPT_RETRY_MS } from "../services/constants.ts";
 import { RepeatedWarning } from "../services/repeated_warning.ts";
@@ -98,6 +97,7 @@ export class FederatedServer implements NetworkComponent {
       connectTimeoutMs: init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       drainTimeoutS: init.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S,
       openOnAccept: init.openOnAccept ?? false,
+      confirmFirst: init.confirmFirst ?? false,
       idleTimeoutS: init.idleTimeoutS ?? DEFAULT_IDLE_TIMEOUT_S,
     };
     this.#slots = new ClientSlots({
@@ -274,14 +274,18 @@ export class FederatedServer implements NetworkComponent {
       const worker = byId.get(id)!;
       this.balancer.attempt(id);
       const started = performance.now();
-      const opened = await this.#open(worker);
+      // The held bytes go with the stream's proposal; kept until confirmed, for a failover.
+      const ahead = this.#init.confirmFirst ? [] : prefetch.held();
+      const opened = await this.#open(worker, ahead);
       if (opened === undefined) {
         this.balancer.fail(id);
         continue;
       }
+      const sentAhead = opened.sentAhead ? ahead.reduce((n, b) => n + b.byteLength, 0) : 0;
+      if (opened.sentAhead) prefetch.drop(ahead.length);
       if (attempt > 0) this.#counters.failovers++;
       onBridged();
-      await this.#pipe(conn, id, opened, prefetch, performance.now() - started);
+      await this.#pipe(conn, id, opened, prefetch, performance.now() - started, sentAhead);
       return;
     }
     this.#counters.failed++;
@@ -291,11 +295,13 @@ export class FederatedServer implements NetworkComponent {
 
   async #open(
     worker: WorkerView,
-  ): Promise<{ stream: Stream; early: Uint8Array | undefined } | undefined> {
+    ahead: Uint8Array[],
+  ): Promise<ConfirmedStream | undefined> {
     try {
       return await this.#dialer.openConfirmed(
         { peerId: worker.peerId!, multiaddrs: worker.addresses },
         AbortSignal.timeout(this.#init.connectTimeoutMs),
+        ahead,
       );
     } catch (err) {
       log.debug("Cannot open a tunnel to worker {id}: {error}", {
@@ -309,12 +315,13 @@ export class FederatedServer implements NetworkComponent {
   async #pipe(
     conn: Deno.Conn,
     id: string,
-    opened: { stream: Stream; early: Uint8Array | undefined },
+    opened: ConfirmedStream,
     prefetch: Prefetcher,
     connectMs: number,
+    sentAhead: number,
   ): Promise<void> {
     this.balancer.open(id, connectMs);
-    let bytesSent = 0;
+    let bytesSent = sentAhead;
     let bytesReceived = 0;
     try {
       if (opened.early !== undefined) {

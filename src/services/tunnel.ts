@@ -88,6 +88,8 @@ export interface ConfirmedStream {
   stream: Stream;
   /** Target bytes that arrived together with the confirmation. */
   early: Uint8Array | undefined;
+  /** Whether the `ahead` bytes went out (with a lazy proposal): the bridge must not resend them. */
+  sentAhead: boolean;
 }
 
 /**
@@ -196,18 +198,27 @@ export class TunnelDialer {
    *
    * @param target The serving peer and its addresses.
    * @param signal Aborts the dial and the wait.
+   * @param ahead Client bytes to send with the proposal when it goes lazily (the peer confirmed
+   * on this connection before), before the confirmation: one round trip less before the
+   * target answers. `sentAhead` in the result says whether they went; the caller keeps them
+   * until then, to send elsewhere should this peer fail.
    * @returns The stream, and any target bytes that came with the confirmation.
    * @throws {TargetUnavailableError} The peer could not reach its target, or closed the stream.
    */
-  async openConfirmed(target: TunnelTarget, signal?: AbortSignal): Promise<ConfirmedStream> {
+  async openConfirmed(
+    target: TunnelTarget,
+    signal?: AbortSignal,
+    ahead: readonly Uint8Array[] = [],
+  ): Promise<ConfirmedStream> {
     const connection = await this.#tunnelConnection(target, signal);
     if (this.#answered.get(connection) === SERVICE_ACK_PROTOCOL) {
       // It confirmed on this connection before: asked lazily, its answer to the proposal comes
-      // with the confirmation, one round trip instead of two. Nothing of the client's is sent
-      // before the confirmation, so a refusal (another build?) is retried with the full offer.
+      // with the confirmation, one round trip instead of two. The serving side holds what
+      // comes before it confirms, and forwards it only after: a refusal leaves it unsent.
       const stream = await openLazyStream(connection, SERVICE_ACK_PROTOCOL, streamOptions(signal));
+      for (const bytes of ahead) stream.send(bytes);
       try {
-        return await confirmation(stream, signal);
+        return await confirmation(stream, signal, ahead.length > 0);
       } catch (err) {
         if (!(err instanceof UnsupportedProtocolError)) throw err;
         this.#answered.delete(connection);
@@ -220,8 +231,10 @@ export class TunnelDialer {
     if (this.#answered.get(connection) !== stream.protocol) {
       this.#answered.set(connection, stream.protocol);
     }
-    if (stream.protocol !== SERVICE_ACK_PROTOCOL) return { stream, early: undefined };
-    return await confirmation(stream, signal);
+    if (stream.protocol !== SERVICE_ACK_PROTOCOL) {
+      return { stream, early: undefined, sentAhead: false };
+    }
+    return await confirmation(stream, signal, false);
   }
 
   /**
@@ -279,13 +292,17 @@ function streamOptions(signal: AbortSignal | undefined) {
 }
 
 /** Waits for the serving side's confirmation byte; aborts the stream if it does not come. */
-async function confirmation(stream: Stream, signal?: AbortSignal): Promise<ConfirmedStream> {
+async function confirmation(
+  stream: Stream,
+  signal: AbortSignal | undefined,
+  sentAhead: boolean,
+): Promise<ConfirmedStream> {
   try {
     const first = await firstMessage(stream, signal);
     if (first[0] !== ACK_CONNECTED) {
       throw new TargetUnavailableError("worker cannot reach its target");
     }
-    return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined };
+    return { stream, early: first.byteLength > 1 ? first.subarray(1) : undefined, sentAhead };
   } catch (err) {
     stream.abort(err instanceof Error ? err : new Error(String(err)));
     throw err;

@@ -202,6 +202,24 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "confirmFirst (nothing sent before a worker confirms): a worker whose backend is down, every client still gets an answer",
+  async fn() {
+    await withCluster(async (cluster) => {
+      const down = await cluster.addWorker("delta", `127.0.0.1:${closedPort()}`);
+      const server = await cluster.startServer({ strategy: "round-robin", confirmFirst: true });
+      await untilOnline(server, [...IDS.slice(0, 1), down.id]);
+      const names = await pooled(20, 4, () => nameVia(server.address));
+      assert.deepEqual(tally(names), { alpha: 20 });
+      const stats = server.stats();
+      assert.ok(stats.failovers > 0, `failovers: ${stats.failovers}`);
+      assert.equal(stats.failed, 0);
+      assert.ok(stats.workers.find((w) => w.id === down.id)!.failed > 0);
+    }, NAMES.slice(0, 1));
+  },
+});
+
+Deno.test({
   name: "over maxConnections: extra connections are closed when they speak, counted as refused",
   async fn() {
     await withCluster(async (cluster) => {
@@ -283,6 +301,9 @@ Deno.test({
       const server = await cluster.startServer();
       await untilOnline(server, cluster.workers.map((w) => w.id));
       const size = 8 * MiB;
+      // A worker that confirmed on its connection before gets the client's first bytes with
+      // the stream's opening, the rest through the bridge: the upload below goes that way.
+      assert.equal(await nameVia(server.address), "alpha");
 
       // Upload: the backend hashes what arrives.
       const up = await connectTo(server.address);

@@ -19,6 +19,7 @@ import { parseTuning, type Tuning } from "../../../src/node/tuning.ts";
 import { generateToken, generateTokenConfig } from "../../../src/token/token.ts";
 import {
   ACK_CONNECTED,
+  ACK_TARGET_UNREACHABLE,
   SERVICE_ACK_PROTOCOL,
   SERVICE_PROTOCOL,
 } from "../../../src/services/constants.ts";
@@ -383,6 +384,42 @@ Deno.test({
         return answer;
       };
       assert.equal(await withTimeout(read(), 10_000, "the plain answer"), "plain");
+    }),
+});
+
+Deno.test({
+  name:
+    "data path: a lazy confirmed stream carries the client's first bytes before the confirmation; a refusal after them reports the target",
+  ...NODE_TEST,
+  fn: () =>
+    withDialer(async (nodes, dialer) => {
+      const encode = (text: string) => new TextEncoder().encode(text);
+      const decode = (data: Uint8Array) => new TextDecoder().decode(data);
+      // A worker that confirms only once it has the request (it answers "got <request>"),
+      // and cannot reach its target for "unreachable".
+      await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
+        stream.addEventListener("message", (event) => {
+          const request = decode(event.data.subarray());
+          if (request === "unreachable") {
+            stream.send(Uint8Array.of(ACK_TARGET_UNREACHABLE));
+          } else stream.send(Uint8Array.of(ACK_CONNECTED, ...encode(`got ${request}`)));
+          void stream.close();
+        }, { once: true });
+      });
+      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      const open = (request: string) =>
+        dialer.openConfirmed(target, AbortSignal.timeout(10_000), [encode(request)]);
+      // The first stream negotiates: nothing goes before the confirmation (it would wait
+      // forever here), so the caller is told to send its bytes itself.
+      const first = dialer.openConfirmed(target, AbortSignal.timeout(1_000), [encode("x")]);
+      await assert.rejects(first, (err: Error) => err.name === "TimeoutError");
+      // Now the peer is known to confirm: its streams go lazily, the request with them.
+      for (let i = 0; i < 3; i++) {
+        const { early, sentAhead } = await open(`request ${i}`);
+        assert.equal(sentAhead, true);
+        assert.equal(decode(early!), `got request ${i}`);
+      }
+      await assert.rejects(open("unreachable"), TargetUnavailableError);
     }),
 });
 
