@@ -77,6 +77,11 @@ export const DIAL_TIMEOUT_MS = 5_000;
  * address dropped by a firewall leaves time for the next ones. */
 export const ADDRESS_DIAL_TIMEOUT_MS = 1_500;
 /**
+ * Bound on the handshake (noise, yamux) of a connection this node dialed, once its transport
+ * reached the address (see `outbound_handshake.ts`): the bound an inbound handshake gets.
+ */
+export const OUTBOUND_HANDSHAKE_TIMEOUT_MS = 5_000;
+/**
  * Inbound connections accepted per second from one host; tests and local clusters share an IP.
  */
 export const INBOUND_CONNECTION_THRESHOLD = 1_000;

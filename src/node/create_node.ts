@@ -20,7 +20,7 @@ import { type Identify, identify } from "@libp2p/identify";
 import { type Ping, ping } from "@libp2p/ping";
 import { type KadDHT, kadDHT, passthroughMapper } from "@libp2p/kad-dht";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
-import type { ConnectionGater, PrivateKey } from "@libp2p/interface";
+import type { ConnectionGater, PrivateKey, Upgrader } from "@libp2p/interface";
 import { createHash } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { NetworkToken } from "../token/token.ts";
@@ -64,6 +64,7 @@ import type { MemberRelay } from "./relay_server.ts";
 import type { RelayClient } from "./relay_client.ts";
 import type { HolePunch } from "./hole_punch.ts";
 import { reuseLimitedConnections } from "./reuse_limited.ts";
+import { boundOutboundHandshakes } from "./outbound_handshake.ts";
 import { dialOrder } from "./address_order.ts";
 import { isCircuit } from "./reachability.ts";
 import type { ConnectionManager } from "@libp2p/interface-internal";
@@ -338,10 +339,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     connections: (peer) => node.getConnections(peer),
   });
   const typed = node as unknown as P2PLibp2p;
-  reuseLimitedConnections(
-    (node as unknown as { components: { connectionManager: ConnectionManager } }).components
-      .connectionManager,
-  );
+  const { components } = node as unknown as {
+    components: { connectionManager: ConnectionManager; upgrader: Upgrader };
+  };
+  reuseLimitedConnections(components.connectionManager);
+  boundOutboundHandshakes(components.upgrader);
   own.addresses = () => typed.getMultiaddrs().map((ma) => withoutPeer(ma.toString()));
   proved.by = typed.services.membership;
   proved.by.addEventListener("member:proven", (event) => {

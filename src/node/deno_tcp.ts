@@ -36,7 +36,6 @@ import {
 import { getNetConfig } from "@libp2p/utils";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import {
-  DENO_TCP_HANDSHAKE_TIMEOUT_MS,
   DENO_TCP_READ_SLAB,
   DENO_TCP_REUSE_PORT_WAIT_MS,
   DENO_TCP_SOCKET_TIMEOUT_MS,
@@ -154,18 +153,12 @@ class DenoTcp implements Transport {
       closeQuietly(conn);
       throw err;
     }
-    const handshake = handshakeSignal(options.signal);
     try {
-      return await options.upgrader.upgradeOutbound(maConn, {
-        ...options,
-        signal: handshake.signal,
-      });
+      return await options.upgrader.upgradeOutbound(maConn, options);
     } catch (err) {
       this.#log.error("error upgrading outbound connection - %e", err);
       maConn.abort(err instanceof Error ? err : new Error(String(err)));
       throw err;
-    } finally {
-      handshake.release();
     }
   }
 
@@ -272,27 +265,5 @@ export function ip6WildcardOnly<C>(
     });
     Object.defineProperty(wrapped, "dialFilter", { value: () => [] });
     return wrapped;
-  };
-}
-
-/**
- * The signal of a dialed connection's handshake: the dial's, except that its timeouts (libp2p's
- * per address and per dial, a caller's) give way to {@linkcode DENO_TCP_HANDSHAKE_TIMEOUT_MS}
- * from the moment the socket connected. The per-address timeout is for reaching an address; a
- * peer that answered gets the time its handshake takes (a caller whose own timeout passed has
- * its answer already: libp2p's dial queue rejects it then). Any other abort (a cancelled dial,
- * the node stopping) ends the handshake at once.
- */
-function handshakeSignal(dial: AbortSignal): { signal: AbortSignal; release(): void } {
-  const cancelled = new AbortController();
-  const onAbort = (): void => {
-    const name = (dial.reason as { name?: unknown } | undefined)?.name;
-    if (name !== "TimeoutError") cancelled.abort(dial.reason);
-  };
-  if (dial.aborted) onAbort();
-  else dial.addEventListener("abort", onAbort, { once: true });
-  return {
-    signal: AbortSignal.any([cancelled.signal, AbortSignal.timeout(DENO_TCP_HANDSHAKE_TIMEOUT_MS)]),
-    release: () => dial.removeEventListener("abort", onAbort),
   };
 }

@@ -19,13 +19,6 @@ export const DENO_TCP_MAX_WRITE_BATCH = 256 * 1024;
 export const DENO_TCP_SMALL_BATCH = 16 * 1024;
 /** Write batch buffers kept for reuse, per size (one is in use per connection while it writes). */
 export const DENO_TCP_SCRATCH_POOL = 8;
-/**
- * Bound on the handshake (noise, yamux) of a connection we dialed, once the socket connected.
- * libp2p bounds the whole dial of one address by its `addressDialTimeout` (1.5 s here, so that
- * an address a firewall drops leaves time for the next), which a busy peer's handshake can
- * exceed: a node dialing the seed of 40 busy processes failed every attempt for 90 s.
- */
-export const DENO_TCP_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** After a failed accept (no file descriptors left, say), the listener retries this much later. */
 export const DENO_TCP_ACCEPT_RETRY_MS = 100;
 /** Noise: plaintexts from this size are encrypted with node:crypto, smaller ones with WASM. */
