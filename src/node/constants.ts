@@ -78,9 +78,14 @@ export const DIAL_TIMEOUT_MS = 5_000;
 export const ADDRESS_DIAL_TIMEOUT_MS = 1_500;
 /**
  * Bound on the handshake (noise, yamux) of a connection this node dialed, once its transport
- * reached the address (see `outbound_handshake.ts`): the bound an inbound handshake gets.
+ * reached the address (see `dial_bounds.ts`): the bound an inbound handshake gets.
  */
 export const OUTBOUND_HANDSHAKE_TIMEOUT_MS = 5_000;
+/**
+ * Bound on a relayed dial's own steps: reaching the relay and getting the circuit from it
+ * (see `dial_bounds.ts`); its handshake has the bound above.
+ */
+export const RELAYED_DIAL_TIMEOUT_MS = 5_000;
 /**
  * Inbound connections accepted per second from one host; tests and local clusters share an IP.
  */

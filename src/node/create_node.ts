@@ -64,7 +64,7 @@ import type { MemberRelay } from "./relay_server.ts";
 import type { RelayClient } from "./relay_client.ts";
 import type { HolePunch } from "./hole_punch.ts";
 import { reuseLimitedConnections } from "./reuse_limited.ts";
-import { boundOutboundHandshakes } from "./outbound_handshake.ts";
+import { boundOutboundHandshakes } from "./dial_bounds.ts";
 import { dialOrder } from "./address_order.ts";
 import { isCircuit } from "./reachability.ts";
 import type { ConnectionManager } from "@libp2p/interface-internal";

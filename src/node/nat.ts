@@ -8,6 +8,7 @@
  */
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import { webSockets } from "@libp2p/websockets";
+import { patientDials } from "./dial_bounds.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { isLoopback } from "@libp2p/utils";
 import { type AutoNATRateLimit, rateLimitedAutoNAT } from "./autonat_limits.ts";
@@ -89,7 +90,9 @@ export function natParts(options: NatOptions, listen: readonly string[]): NatPar
   return {
     transports: [
       // Several relays are asked in parallel; the store runs them one at a time by default.
-      circuitRelayTransport({ reservationConcurrency: RELAY_DESIRED_RESERVATIONS + 2 }),
+      patientDials(
+        circuitRelayTransport({ reservationConcurrency: RELAY_DESIRED_RESERVATIONS + 2 }),
+      ),
       webSockets(),
     ],
     services,

@@ -1,4 +1,4 @@
-// A peer that answers slowly still gets its handshake: libp2p bounds the dial of one address
+// A peer that answers slowly still gets its dial: libp2p bounds the dial of one address
 // (1.5 s here, for addresses a firewall drops), and a busy peer's noise and yamux handshake, or
 // one across a relay between far places, can take longer. Loopback only, in process: a TCP
 // relay delays every chunk one side sends.
@@ -47,7 +47,7 @@ function slowRelay(port: number, delayMs: number): { port: number; close(): void
 
 Deno.test({
   name:
-    "handshake: a TCP dial to a peer whose handshake takes 2 s (over 1.5 s per address) connects",
+    "dial bounds: a TCP dial to a peer whose handshake takes 2 s (over 1.5 s per address) connects",
   ...NODE_TEST,
   async fn() {
     const pair = await startLibp2pPair();
@@ -89,7 +89,7 @@ function portOf(node: P2PLibp2p): number {
 
 Deno.test({
   name:
-    "handshake: a relayed dial whose circuit takes 300 ms per message to the target connects (over 1.5 s in all)",
+    "dial bounds: a relayed dial whose circuit takes 300 ms per message to the target connects (over 1.5 s in all)",
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
@@ -124,6 +124,53 @@ Deno.test({
     } finally {
       for (const node of nodes.reverse()) await node.stop();
       slowLink.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "dial bounds: a relayed dial through a relay not yet connected, both links 300 ms per message, connects",
+  ...NODE_TEST,
+  async fn() {
+    const token = generateTokenConfig();
+    const relay = await createLibp2pNode(base(token));
+    await relay.start();
+    const nodes: P2PLibp2p[] = [relay];
+    // Each of the two reaches the relay through its own link that holds what the relay sends.
+    const targetLink = slowRelay(portOf(relay), 300);
+    const dialerLink = slowRelay(portOf(relay), 300);
+    try {
+      const target = await createLibp2pNode(base(token, {
+        relayService: false,
+        relayPeers: [`/ip4/127.0.0.1/tcp/${targetLink.port}/p2p/${relay.peerId}`],
+      }));
+      nodes.push(target);
+      await target.start();
+      const circuit = await waitFor(
+        () => target.getMultiaddrs().map(String).find((a) => a.includes("/p2p-circuit")),
+        { timeoutMs: 20_000, message: "the target's relayed address" },
+      );
+      const dialer = await createLibp2pNode(base(token, { relayService: false }));
+      nodes.push(dialer);
+      await dialer.start();
+      // The dialer knows the relay by its slow link only, and is not connected to it yet.
+      const slowCircuit = circuit.replace(
+        /^\/ip4\/127\.0\.0\.1\/tcp\/\d+/,
+        `/ip4/127.0.0.1/tcp/${dialerLink.port}`,
+      );
+      const started = performance.now();
+      const connection = await dialer.dial(multiaddr(slowCircuit), {
+        signal: AbortSignal.timeout(15_000),
+      });
+      const tookMs = performance.now() - started;
+      assert.ok(connection.remoteAddr.toString().includes("/p2p-circuit"));
+      assert.equal(connection.remotePeer.toString(), target.peerId.toString());
+      console.log(`relayed dial through a new relay connection: ${Math.round(tookMs)} ms`);
+    } finally {
+      for (const node of nodes.reverse()) await node.stop();
+      targetLink.close();
+      dialerLink.close();
     }
   },
 });
