@@ -6,6 +6,8 @@
 //                                an HTTP answer whose body is NAME, then is closed
 //   roundtrip HOST:PORT BYTES    sends BYTES pseudo-random bytes, half-closes, reads the echo;
 //                                prints {"ok":bool,"sent":n,"received":n,"ms":n,"error":…}
+//   roundtrip-whole HOST:PORT BYTES  the same, but closes only once the whole echo is back
+//                                (edgevpn closes both directions at the first EOF)
 //   rtt HOST:PORT COUNT          COUNT 64-byte echoes on one connection, one at a time;
 //                                prints {"ok":bool,"p50":ms,"p99":ms,"error":…}
 import { createHash } from "node:crypto";
@@ -57,7 +59,7 @@ async function echo(address: string, name?: string): Promise<void> {
   }
 }
 
-async function roundtrip(address: string, bytes: number): Promise<void> {
+async function roundtrip(address: string, bytes: number, halfClose: boolean): Promise<void> {
   const started = performance.now();
   const data = new Uint8Array(bytes);
   let x = 0x1234567;
@@ -82,7 +84,7 @@ async function roundtrip(address: string, bytes: number): Promise<void> {
     const hash = createHash("sha256");
     const reading = (async () => {
       const buffer = new Uint8Array(64 * 1024);
-      while (true) {
+      while (halfClose || out.received < bytes) {
         const n = await conn!.read(buffer);
         if (n === null) return;
         hash.update(buffer.subarray(0, n));
@@ -91,7 +93,7 @@ async function roundtrip(address: string, bytes: number): Promise<void> {
     })();
     await writeAll(conn, data);
     out.sent = bytes;
-    await conn.closeWrite();
+    if (halfClose) await conn.closeWrite();
     await reading;
     out.ok = out.received === bytes &&
       hash.digest("hex") === createHash("sha256").update(data).digest("hex");
@@ -157,10 +159,12 @@ const [mode, address, bytes] = Deno.args;
 if (mode === "echo" && address) await echo(address);
 else if (mode === "serve" && address && bytes) await echo(address, bytes);
 else if (mode === "rtt" && address) await rtt(address, Number(bytes ?? 100));
-else if (mode === "roundtrip" && address) await roundtrip(address, Number(bytes ?? 1024));
-else {
+else if (mode === "roundtrip" && address) await roundtrip(address, Number(bytes ?? 1024), true);
+else if (mode === "roundtrip-whole" && address) {
+  await roundtrip(address, Number(bytes ?? 1024), false);
+} else {
   console.error(
-    "usage: _netns_tool.ts echo HOST:PORT | serve HOST:PORT NAME | roundtrip HOST:PORT BYTES | rtt HOST:PORT COUNT",
+    "usage: _netns_tool.ts echo HOST:PORT | serve HOST:PORT NAME | roundtrip[-whole] HOST:PORT BYTES | rtt HOST:PORT COUNT",
   );
   Deno.exit(2);
 }

@@ -139,7 +139,8 @@ Deno.test({
         "127.0.0.1:8081",
       ], { P2P_TOKEN: token });
       const transfer = await waitFor(async () => {
-        const r = await nets.toolOnce("b", ["roundtrip", "127.0.0.1:9000", "1000000"]);
+        // Read back whole before closing: edgevpn ends both directions at the first EOF.
+        const r = await nets.toolOnce("b", ["roundtrip-whole", "127.0.0.1:9000", "1000000"]);
         return r.ok === true ? r : false;
       }, { timeoutMs: 45_000, intervalMs: 500, message: "1 MB through the Go node's service" });
       assert.equal(transfer.received, 1_000_000);
