@@ -29,14 +29,12 @@ import { OUTBOUND_HANDSHAKE_TIMEOUT_MS, RELAYED_DIAL_TIMEOUT_MS } from "./consta
  */
 export function boundOutboundHandshakes(upgrader: Upgrader): void {
   const upgradeOutbound = upgrader.upgradeOutbound.bind(upgrader);
-  upgrader.upgradeOutbound = async (maConn, options) => {
-    const handshake = phaseSignal(options.signal, OUTBOUND_HANDSHAKE_TIMEOUT_MS);
-    try {
-      return await upgradeOutbound(maConn, { ...options, signal: handshake.signal });
-    } finally {
-      handshake.release();
-    }
-  };
+  upgrader.upgradeOutbound = (maConn, options) =>
+    inPhase(
+      options.signal,
+      OUTBOUND_HANDSHAKE_TIMEOUT_MS,
+      (signal) => upgradeOutbound(maConn, { ...options, signal }),
+    );
 }
 
 /**
@@ -52,19 +50,22 @@ export function patientDials<C extends { logger: ComponentLogger }>(
   return (components) => {
     const inner = transport(components);
     const dial = inner.dial.bind(inner);
-    inner.dial = async (ma, options) => {
-      const reach = phaseSignal(options.signal, RELAYED_DIAL_TIMEOUT_MS);
-      try {
-        return await dial(ma, { ...options, signal: reach.signal });
-      } finally {
-        reach.release();
-      }
-    };
+    inner.dial = (ma, options) =>
+      inPhase(
+        options.signal,
+        RELAYED_DIAL_TIMEOUT_MS,
+        (signal) => dial(ma, { ...options, signal }),
+      );
     return inner;
   };
 }
 
-function phaseSignal(dial: AbortSignal, boundMs: number): { signal: AbortSignal; release(): void } {
+/** Runs a phase of a dial under `boundMs` instead of the dial's timeouts (see the module). */
+async function inPhase<T>(
+  dial: AbortSignal,
+  boundMs: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const cancelled = new AbortController();
   const onAbort = (): void => {
     const name = (dial.reason as { name?: unknown } | undefined)?.name;
@@ -72,8 +73,9 @@ function phaseSignal(dial: AbortSignal, boundMs: number): { signal: AbortSignal;
   };
   if (dial.aborted) onAbort();
   else dial.addEventListener("abort", onAbort, { once: true });
-  return {
-    signal: AbortSignal.any([cancelled.signal, AbortSignal.timeout(boundMs)]),
-    release: () => dial.removeEventListener("abort", onAbort),
-  };
+  try {
+    return await run(AbortSignal.any([cancelled.signal, AbortSignal.timeout(boundMs)]));
+  } finally {
+    dial.removeEventListener("abort", onAbort);
+  }
 }

@@ -8,6 +8,14 @@ import { untilEvent } from "./wait.ts";
 /** Every test node listens here only. */
 export const LOOPBACK_LISTEN = ["/ip4/127.0.0.1/tcp/0"];
 
+/** Options of an in-process node on loopback: no mDNS, no DHT, no bootstrap peers. */
+export function loopbackNodeOptions(
+  token: NetworkToken,
+  extra: Partial<NodeOptions> = {},
+): NodeOptions {
+  return { token, listen: LOOPBACK_LISTEN, bootstrapPeers: [], mdns: false, dht: false, ...extra };
+}
+
 /** The node's loopback multiaddr, with `/p2p/<id>`. */
 export function loopbackAddr(network: Network): string {
   const addr = network.node.getMultiaddrs().map(String).find((a) =>

@@ -3,26 +3,14 @@
 // relay only (membership, ping, service streams, the ledger); a node with another token is
 // refused a reservation; the relay's limits reach clients in the right units; a circuit
 // whose destination reads nothing holds a few MiB at the relay, not everything sent to it.
-import { NODE_TEST, waitFor } from "../_helpers/mod.ts";
+import { loopbackNodeOptions, NODE_TEST, waitFor } from "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Connection, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { createLibp2pNode, type NodeOptions, type P2PLibp2p } from "../../src/node/create_node.ts";
+import { createLibp2pNode, type P2PLibp2p } from "../../src/node/create_node.ts";
 import { startNetwork } from "../../src/network/network.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
-import type { NetworkToken } from "../../src/token/token.ts";
 import { RELAY_HOP_PROTOCOL, RELAY_STOP_PROTOCOL } from "../../src/node/constants.ts";
-
-function base(token: NetworkToken, extra: Partial<NodeOptions> = {}): NodeOptions {
-  return {
-    token,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    bootstrapPeers: [],
-    mdns: false,
-    dht: false,
-    ...extra,
-  };
-}
 
 function address(node: P2PLibp2p): string {
   const addr = node.getMultiaddrs().map(String).find((a) => a.startsWith("/ip4/127.0.0.1/"));
@@ -39,14 +27,14 @@ Deno.test({
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
-    const relay = await createLibp2pNode(base(token));
+    const relay = await createLibp2pNode(loopbackNodeOptions(token));
     await relay.start();
     const stopped: P2PLibp2p[] = [relay];
     try {
       // a: no relay service of its own, reachable through the relay only (its TCP address is
       // never given to b).
       const a = await createLibp2pNode(
-        base(token, { relayService: false, relayPeers: [address(relay)] }),
+        loopbackNodeOptions(token, { relayService: false, relayPeers: [address(relay)] }),
       );
       stopped.push(a);
       await a.start();
@@ -58,7 +46,7 @@ Deno.test({
       ]);
       assert.equal(relay.services.relay?.reservations.size, 1);
 
-      const b = await createLibp2pNode(base(token, { relayService: false }));
+      const b = await createLibp2pNode(loopbackNodeOptions(token, { relayService: false }));
       stopped.push(b);
       await b.start();
       const dialStarted = performance.now();
@@ -95,10 +83,13 @@ Deno.test({
   name: "relay: a peer with another token cannot reserve",
   ...NODE_TEST,
   async fn() {
-    const relay = await createLibp2pNode(base(generateTokenConfig()));
+    const relay = await createLibp2pNode(loopbackNodeOptions(generateTokenConfig()));
     await relay.start();
     const stranger = await createLibp2pNode(
-      base(generateTokenConfig(), { relayService: false, relayPeers: [address(relay)] }),
+      loopbackNodeOptions(generateTokenConfig(), {
+        relayService: false,
+        relayPeers: [address(relay)],
+      }),
     );
     await stranger.start();
     try {
@@ -122,11 +113,13 @@ Deno.test({
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
-    const relay = await startNetwork(base(token));
+    const relay = await startNetwork(loopbackNodeOptions(token));
     const relayAddr = `${address(relay.node)}`;
-    const a = await startNetwork(base(token, { relayService: false, relayPeers: [relayAddr] }));
+    const a = await startNetwork(
+      loopbackNodeOptions(token, { relayService: false, relayPeers: [relayAddr] }),
+    );
     const b = await startNetwork(
-      base(token, { relayService: false, bootstrapPeers: [relayAddr] }),
+      loopbackNodeOptions(token, { relayService: false, bootstrapPeers: [relayAddr] }),
     );
     try {
       const circuit = await waitFor(() => circuitOf(a.node), { message: "a's relayed address" });
@@ -148,10 +141,12 @@ Deno.test({
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
-    const relays = await Promise.all([0, 1, 2].map(() => createLibp2pNode(base(token))));
+    const relays = await Promise.all(
+      [0, 1, 2].map(() => createLibp2pNode(loopbackNodeOptions(token))),
+    );
     for (const relay of relays) await relay.start();
     const client = await createLibp2pNode(
-      base(token, { relayService: false, relayPeers: relays.map(address) }),
+      loopbackNodeOptions(token, { relayService: false, relayPeers: relays.map(address) }),
     );
     await client.start();
     const held = () => client.services.relayClient.reservations().map((r) => r.relay).sort();
@@ -179,9 +174,11 @@ Deno.test({
   ...NODE_TEST,
   async fn() {
     const token = generateTokenConfig();
-    const server = await createLibp2pNode(base(token, { listen: ["/ip4/127.0.0.1/tcp/0/ws"] }));
+    const server = await createLibp2pNode(
+      loopbackNodeOptions(token, { listen: ["/ip4/127.0.0.1/tcp/0/ws"] }),
+    );
     await server.start();
-    const client = await createLibp2pNode(base(token));
+    const client = await createLibp2pNode(loopbackNodeOptions(token));
     await client.start();
     try {
       const ws = server.getMultiaddrs().map(String).find((a) => a.includes("/ws/"));
@@ -266,13 +263,13 @@ Deno.test({
   async fn() {
     const FLOOD_BYTES = 64 * 1024 * 1024;
     const token = generateTokenConfig();
-    const relay = await createLibp2pNode(base(token));
+    const relay = await createLibp2pNode(loopbackNodeOptions(token));
     await relay.start();
     const stopped: P2PLibp2p[] = [relay];
     try {
       // The destination reserves on the relay, accepts the circuit and never reads it.
       const sink = await createLibp2pNode(
-        base(token, { relayService: false, relayPeers: [address(relay)] }),
+        loopbackNodeOptions(token, { relayService: false, relayPeers: [address(relay)] }),
       );
       stopped.push(sink);
       await sink.start();
@@ -286,7 +283,7 @@ Deno.test({
       }, { runOnLimitedConnection: true });
 
       // The source opens the circuit by hand and writes as fast as the relay takes it.
-      const source = await createLibp2pNode(base(token, { relayService: false }));
+      const source = await createLibp2pNode(loopbackNodeOptions(token, { relayService: false }));
       stopped.push(source);
       await source.start();
       const connection = await source.dial(multiaddr(address(relay)));

@@ -25,15 +25,27 @@ interface NodeInfo {
   ledger: { dropped: Record<string, number> };
 }
 
+/** The key windows of the rotation tests, in seconds. */
+const ROTATION_S = 8;
+
+/** A pair on a token whose key and topic rotate every `ROTATION_S`. */
+function startRotatingPair(): Promise<Pair> {
+  return startPair(encodeToken(generateTokenConfig({ otpInterval: ROTATION_S })));
+}
+
+/** The key window now, with its fraction elapsed (window 12.25: a quarter into window 12). */
+function windowsNow(): number {
+  return Date.now() / 1000 / ROTATION_S;
+}
+
 Deno.test({
   name: "interop ledger: writes both ways in three consecutive key windows (8 s rotation)",
   ...INTEROP_TEST,
   async fn() {
-    const intervalS = 8;
-    const token = generateTokenConfig({ otpInterval: intervalS });
-    const pair = await startPair(encodeToken(token));
+    const intervalS = ROTATION_S;
+    const pair = await startRotatingPair();
     const { go, ours } = pair;
-    const windowNow = () => Math.floor(Date.now() / 1000 / intervalS);
+    const windowNow = () => Math.floor(windowsNow());
     try {
       const windows: number[] = [];
       for (let round = 0; round < 3; round++) {
@@ -78,11 +90,10 @@ Deno.test({
   async fn() {
     // edgevpn replaces its gossipsub instance at every rotation and closes the old one's
     // streams; a writer of ours left on the old instance fed nothing until the next rotation.
-    const intervalS = 8;
-    const token = generateTokenConfig({ otpInterval: intervalS });
-    const pair = await startPair(encodeToken(token));
+    const intervalS = ROTATION_S;
+    const pair = await startRotatingPair();
     const { go, ours } = pair;
-    const windows = () => Date.now() / 1000 / intervalS;
+    const windows = windowsNow;
     try {
       let window = Math.floor(windows());
       for (let round = 0; round < 4; round++) {
