@@ -168,6 +168,14 @@ export function keepGossipWriters(pubsub: GossipSub, init: GossipWritersInit): v
     outbound.delete(id); // schedules the new writer
   };
 
+  // A peer that leaves the router (gossipsub's removePeer) is forgotten, whatever its state.
+  const peers = router.peers;
+  const removePeer = peers.delete.bind(peers);
+  peers.delete = (id) => {
+    forget(id);
+    return removePeer(id);
+  };
+
   const stop = router.stop.bind(router);
   router.stop = async () => {
     for (const id of [...writers.keys()]) forget(id);
