@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { ComponentLogger, Transport, Upgrader } from "@libp2p/interface";
+import type { Transport, Upgrader } from "@libp2p/interface";
 import { OUTBOUND_HANDSHAKE_TIMEOUT_MS, RELAYED_DIAL_TIMEOUT_MS } from "./constants.ts";
 
 /**
@@ -44,7 +44,7 @@ export function boundOutboundHandshakes(upgrader: Upgrader): void {
  * @param transport The transport factory, as given to libp2p.
  * @returns The same factory, its dials bounded so.
  */
-export function patientDials<C extends { logger: ComponentLogger }>(
+export function patientDials<C>(
   transport: (components: C) => Transport,
 ): (components: C) => Transport {
   return (components) => {
