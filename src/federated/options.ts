@@ -25,8 +25,9 @@ export interface FederatedServerInit {
    * request then never reaches two backends, at one round trip more per connection. By
    * default the client's first bytes go with the stream's opening to a worker that confirmed
    * on the same connection before; they are resent to the next worker when that one cannot
-   * take it, which delivers them twice in one case: the worker's connection is lost in the
-   * moment between the worker forwarding them and its confirmation arriving. @default {false}
+   * take it, which delivers them twice only if that worker forwarded them and its
+   * confirmation then did not arrive in time (its connection lost, or `connectTimeoutMs` run
+   * out, in that moment). @default {false}
    */
   confirmFirst?: boolean;
   /** A client connection with no byte either way for this long is closed, in s. @default {300} */
