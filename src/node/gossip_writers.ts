@@ -128,10 +128,8 @@ export function keepGossipWriters(pubsub: GossipSub, init: GossipWritersInit): v
   outbound.delete = (id) => {
     const removed = remove(id);
     const writer = writers.get(id);
-    if (writer === undefined) return removed;
-    // A peer that left the router (disconnected) needs no writer; one still connected does.
-    if (router.peers.has(id) && router.isStarted()) reopenLater(id, writer);
-    else forget(id);
+    // A peer still known needs a writer (one that leaves the router was forgotten first).
+    if (writer !== undefined) reopenLater(id, writer);
     return removed;
   };
 

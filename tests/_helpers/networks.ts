@@ -76,13 +76,7 @@ export async function startLibp2pPair(
   extra: Partial<NodeOptions> = {},
   clientExtra: Partial<NodeOptions> = {},
 ): Promise<Libp2pPair> {
-  const options: NodeOptions = {
-    token: generateTokenConfig(),
-    listen: LOOPBACK_LISTEN,
-    bootstrapPeers: [],
-    mdns: false,
-    ...extra,
-  };
+  const options = loopbackNodeOptions(generateTokenConfig(), { dht: true, ...extra });
   const server = await createLibp2pNode(options);
   const client = await createLibp2pNode({ ...options, ...clientExtra });
   await server.start();

@@ -42,7 +42,6 @@ Deno.test({
   name: "interop ledger: writes both ways in three consecutive key windows (8 s rotation)",
   ...INTEROP_TEST,
   async fn() {
-    const intervalS = ROTATION_S;
     const pair = await startRotatingPair();
     const { go, ours } = pair;
     const windowNow = () => Math.floor(windowsNow());
@@ -53,7 +52,7 @@ Deno.test({
           // The next window: a new topic and seal key on both sides.
           const previous = windows[round - 1]!;
           await waitFor(() => windowNow() > previous, {
-            timeoutMs: (intervalS + 2) * 1000,
+            timeoutMs: (ROTATION_S + 2) * 1000,
             message: "the next key window",
           });
           await untilTopicPeers(go, [ours.start.peerId]);
@@ -90,28 +89,26 @@ Deno.test({
   async fn() {
     // edgevpn replaces its gossipsub instance at every rotation and closes the old one's
     // streams; a writer of ours left on the old instance fed nothing until the next rotation.
-    const intervalS = ROTATION_S;
     const pair = await startRotatingPair();
     const { go, ours } = pair;
-    const windows = windowsNow;
     try {
-      let window = Math.floor(windows());
+      let window = Math.floor(windowsNow());
       for (let round = 0; round < 4; round++) {
         // A quarter in, the Go node has its new instance (it checks its key every second).
-        await waitFor(() => windows() >= window + 1.25, {
-          timeoutMs: 2 * intervalS * 1000,
+        await waitFor(() => windowsNow() >= window + 1.25, {
+          timeoutMs: 2 * ROTATION_S * 1000,
           message: `a quarter into window ${window + 1}`,
         });
-        window = Math.floor(windows());
+        window = Math.floor(windowsNow());
         await ourPut(ours, "quarter", `p2p-${round}`, round);
-        const leftMs = (window + 1 - windows()) * intervalS * 1000;
+        const leftMs = (window + 1 - windowsNow()) * ROTATION_S * 1000;
         await until(
           `our write ${round} on the Go node`,
           () => goValue(go, "quarter", `p2p-${round}`),
           round,
           leftMs,
         );
-        assert.equal(Math.floor(windows()), window, `write ${round} arrived in its own window`);
+        assert.equal(Math.floor(windowsNow()), window, `write ${round} arrived in its own window`);
       }
     } finally {
       await pair.stop();
