@@ -84,6 +84,11 @@ export class NoiseFrameStream extends AbstractMessageStream {
   /** A message split across reads, collected at its exact size. */
   #partial: Uint8Array | undefined;
   #partialFilled = 0;
+  /** Sent this turn, not sealed yet (see `sendData`). */
+  #pending = new Uint8ArrayList();
+  #sealScheduled = false;
+  /** The raw connection asked us to wait for its `drain`. */
+  #rawFull = false;
 
   /**
    * @param raw The connection the handshake ran on.
@@ -112,7 +117,10 @@ export class NoiseFrameStream extends AbstractMessageStream {
       else if (event.local === true) this.abort(event.error);
       else this.onRemoteReset();
     });
-    raw.addEventListener("drain", () => this.safeDispatchEvent("drain"));
+    raw.addEventListener("drain", () => {
+      this.#rawFull = false;
+      this.safeDispatchEvent("drain");
+    });
     raw.addEventListener("remoteCloseWrite", () => this.onRemoteCloseWrite());
   }
 
@@ -200,11 +208,38 @@ export class NoiseFrameStream extends AbstractMessageStream {
     return out;
   }
 
+  /**
+   * Holds what is sent until the end of this turn of the event loop, then seals it as one
+   * message: a turn's frames (a stream's SYN, the two lines of a protocol answer, a window
+   * update) cost one encryption, one write and, on the other side, one read and one opening,
+   * instead of one each. A message's worth is sealed at once (bulk gains nothing by waiting).
+   */
   override sendData(data: Uint8ArrayList): SendResult {
-    return { sentBytes: data.byteLength, canSendMore: this.#raw.send(this.#seal(data)) };
+    this.#pending.append(data);
+    if (this.#pending.byteLength >= NOISE_MAX_PLAINTEXT_BYTES) this.#sealPending();
+    else if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      setImmediate(this.#sealAtTurnEnd);
+    }
+    return { sentBytes: data.byteLength, canSendMore: !this.#rawFull };
+  }
+
+  #sealAtTurnEnd = (): void => {
+    this.#sealScheduled = false;
+    this.#sealPending();
+  };
+
+  #sealPending(): void {
+    if (this.#pending.byteLength === 0) return;
+    const pending = this.#pending;
+    this.#pending = new Uint8ArrayList();
+    // Aborted meanwhile: what was pending is dropped, as an abort drops unsent bytes.
+    if (this.#raw.status !== "open") return;
+    if (!this.#raw.send(this.#seal(pending))) this.#rawFull = true;
   }
 
   override sendReset(err: Error): void {
+    this.#pending = new Uint8ArrayList();
     this.#raw.abort(err);
   }
 
@@ -217,6 +252,7 @@ export class NoiseFrameStream extends AbstractMessageStream {
   }
 
   override close(options?: AbortOptions): Promise<void> {
+    this.#sealPending();
     return this.#raw.close(options);
   }
 }

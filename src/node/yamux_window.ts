@@ -63,14 +63,17 @@ function sendWindowUpdate(this: YamuxStreamFields): void {
     return;
   }
   const flags = this.getSendFlags();
+  if (flags === 0 && this.recvWindow - this.recvWindowCapacity < this.recvWindow / 2) return;
   const now = Date.now();
   const rtt = this.getRTT();
-  if (flags === 0 && rtt > -1 && now - this.epochStart <= rtt * 4) {
-    // The window was consumed within 4 round trips: let it grow.
+  // The RTT is in whole milliseconds (0 on loopback): a millisecond is the finest it tells.
+  if (flags === 0 && rtt > -1 && now - this.epochStart <= Math.max(rtt, 1) * 4) {
+    // Half the window was consumed within 4 round trips: let it grow. Checked only once an
+    // update is due (as go-yamux does): growing first made every small frame in a stream's
+    // first round trips "due", an update of its own for each.
     this.recvWindow = Math.min(this.recvWindow * 2, this.maxStreamWindowSize);
   }
   const delta = this.recvWindow - this.recvWindowCapacity;
-  if (flags === 0 && delta < this.recvWindow / 2) return;
   this.recvWindowCapacity = this.recvWindow;
   this.epochStart = now;
   this.sendFrame({ type: WINDOW_UPDATE, flag: flags, streamID: this.streamId, length: delta });

@@ -1,7 +1,7 @@
 // Noise messages framed by hand: every way a read can cut the wire (inside a length prefix,
 // inside a message, several messages at once) delivers the same bytes; a large send goes out
 // as messages of at most 65,519 plaintext bytes; a message too short for its tag, or one that
-// does not open, ends the stream with an error.
+// does not open, ends the stream with an error; the sends of one turn share one message.
 import assert from "node:assert/strict";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { StreamCloseEvent } from "@libp2p/interface";
@@ -57,20 +57,26 @@ function wireBytes(plaintext: number): number {
   return whole * (2 + 65_535) + (rest > 0 ? 2 + rest + TAG : 0);
 }
 
-/** The wire bytes `messages` make when sent through a NoiseFrameStream one by one. */
+/**
+ * The wire bytes `messages` make when sent through a NoiseFrameStream, each once the one
+ * before it is on the wire (sends of one turn would share a message).
+ */
 async function wireOf(sender: Handshake, messages: Uint8Array[]): Promise<Uint8Array> {
-  const expected = messages.reduce((sum, m) => sum + wireBytes(m.byteLength), 0);
   const [near, far] = await streamPair();
   const framed = new NoiseFrameStream(near, sender);
   const wire = new Uint8ArrayList();
-  const complete = new Promise<void>((resolve) =>
-    far.addEventListener("message", (event) => {
-      wire.append(event.data);
-      if (wire.byteLength >= expected) resolve();
-    })
-  );
-  for (const message of messages) framed.send(message);
-  await withTimeout(complete, 5_000, "the wire bytes");
+  let expected = 0;
+  let arrived = (): void => {};
+  far.addEventListener("message", (event) => {
+    wire.append(event.data);
+    if (wire.byteLength >= expected) arrived();
+  });
+  for (const message of messages) {
+    expected += wireBytes(message.byteLength);
+    const complete = new Promise<void>((resolve) => (arrived = resolve));
+    framed.send(message);
+    await withTimeout(complete, 5_000, "the wire bytes");
+  }
   framed.abort(new Error("done"));
   return wire.subarray();
 }
@@ -143,6 +149,30 @@ Deno.test("noise frames: a 200 KiB send goes out as messages of at most 65,519 b
   ]);
   assert.equal(error, undefined);
   assert.deepEqual(data, new Uint8Array(big));
+});
+
+Deno.test("noise frames: the sends of one turn go out as one message, and close sends what is held", async () => {
+  const { sender, receiver } = cipherPair();
+  const [near, far] = await streamPair();
+  const framed = new NoiseFrameStream(near, sender);
+  const wire = new Uint8ArrayList();
+  far.addEventListener("message", (event) => wire.append(event.data));
+  const farEnded = new Promise<void>((resolve) =>
+    far.addEventListener("remoteCloseWrite", () => resolve(), { once: true })
+  );
+  // A stream's SYN, a protocol answer in two lines, a window update: one turn's frames.
+  for (const piece of ["twelve bytes", "/multistream/1.0.0\n", "/p2p/x\n"]) {
+    framed.send(text(piece));
+  }
+  // Closed in the same turn: what is held goes out before the end.
+  await framed.close();
+  await withTimeout(farEnded, 5_000, "the end of the wire");
+  const plaintext = 12 + 19 + 7;
+  assert.equal(wire.byteLength, 2 + plaintext + TAG, "one message");
+  assert.equal((wire.get(0) << 8) | wire.get(1), plaintext + TAG);
+  const { data, error } = await received(receiver, [wire.subarray()]);
+  assert.equal(error, undefined);
+  assert.equal(new TextDecoder().decode(data), "twelve bytes/multistream/1.0.0\n/p2p/x\n");
 });
 
 Deno.test("noise frames: a message too short for its tag, or one that does not open, ends the stream", async () => {

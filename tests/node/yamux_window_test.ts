@@ -1,0 +1,83 @@
+// The go-yamux window-update rule: a stream grants window only once half of it is used (or
+// when flags must go out), and grows its window only then, if that half went within four
+// round trips (a millisecond at least: libp2p measures the RTT in whole milliseconds).
+import assert from "node:assert/strict";
+import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
+import { installYamuxWindowThreshold } from "../../src/node/yamux_window.ts";
+
+const KiB = 1024;
+const ACK = 2;
+
+interface Frame {
+  type: number;
+  flag: number;
+  length: number;
+}
+
+/** The fields `sendWindowUpdate` reads, as a fresh stream has them, and the frames it sends. */
+function streamState(init: {
+  state?: StreamState;
+  received: number;
+  sinceEpochMs: number;
+  rtt: number;
+  flags?: number;
+}) {
+  const frames: Frame[] = [];
+  const window = 256 * KiB;
+  const fields = {
+    state: init.state ?? StreamState.Established,
+    recvWindow: window,
+    recvWindowCapacity: window - init.received,
+    maxStreamWindowSize: 2048 * KiB,
+    epochStart: Date.now() - init.sinceEpochMs,
+    streamId: 3,
+    getRTT: () => init.rtt,
+    getSendFlags: () => init.flags ?? 0,
+    sendFrame: (header: Frame) => frames.push(header) > 0,
+  };
+  return { fields, frames };
+}
+
+function sendWindowUpdate(fields: object): void {
+  assert.ok(installYamuxWindowThreshold(), "the rule installs on this @libp2p/yamux");
+  const proto = YamuxStream.prototype as unknown as { sendWindowUpdate(this: object): void };
+  proto.sendWindowUpdate.call(fields);
+}
+
+Deno.test("yamux window: a small frame early in a stream's life sends no update", () => {
+  // A request of a few dozen bytes, at once (the stock rule doubled the window here and
+  // sent an update per frame: three per tunnelled request/response).
+  const { fields, frames } = streamState({ received: 64, sinceEpochMs: 0, rtt: 0 });
+  sendWindowUpdate(fields);
+  assert.deepEqual(frames, []);
+  assert.equal(fields.recvWindow, 256 * KiB, "the window does not grow either");
+});
+
+Deno.test("yamux window: half a window used fast grants it and doubles the window", () => {
+  const { fields, frames } = streamState({ received: 128 * KiB, sinceEpochMs: 2, rtt: 0 });
+  sendWindowUpdate(fields);
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0]!.length, 512 * KiB - 128 * KiB);
+  assert.equal(fields.recvWindow, 512 * KiB);
+  assert.equal(fields.recvWindowCapacity, 512 * KiB);
+});
+
+Deno.test("yamux window: half a window used slowly grants it at the same size", () => {
+  const { fields, frames } = streamState({ received: 128 * KiB, sinceEpochMs: 500, rtt: 20 });
+  sendWindowUpdate(fields);
+  assert.deepEqual(frames.map((f) => f.length), [128 * KiB]);
+  assert.equal(fields.recvWindow, 256 * KiB);
+});
+
+Deno.test("yamux window: flags go out at once, with what there is to grant", () => {
+  const { fields, frames } = streamState({
+    state: StreamState.SYNReceived,
+    received: 42,
+    sinceEpochMs: 0,
+    rtt: 0,
+    flags: ACK,
+  });
+  sendWindowUpdate(fields);
+  assert.deepEqual(frames.map((f) => [f.flag, f.length]), [[ACK, 42]]);
+  assert.equal(fields.recvWindow, 256 * KiB, "no growth on a flags-only update");
+});
