@@ -89,12 +89,19 @@ function drained(stream: Stream): Promise<void> {
   });
 }
 
+/** What one direction of a bridge tells the other. */
+interface BridgeEnds {
+  /** The TCP connection's FIN was read: nothing is left unread on it. */
+  tcpReadEnded: boolean;
+}
+
 /** TCP → stream: sends what the client writes; its FIN becomes the stream's half-close. */
 async function pumpTcpToStream(
   conn: Deno.Conn,
   stream: Stream,
   result: BridgeResult,
   options: BridgeOptions,
+  ends: BridgeEnds,
 ): Promise<void> {
   const send = async (chunk: Uint8Array): Promise<boolean> => {
     if (stream.writeStatus !== "writable") return false;
@@ -110,6 +117,7 @@ async function pumpTcpToStream(
       if (chunk === null) break;
       if (!await send(chunk)) return;
     }
+    ends.tcpReadEnded = true;
     if (stream.writeStatus === "writable") await stream.close();
   } catch (err) {
     if (stream.status === "open") {
@@ -125,6 +133,7 @@ function pumpStreamToTcp(
   conn: Deno.Conn,
   result: BridgeResult,
   options: BridgeOptions,
+  ends: BridgeEnds,
 ): Promise<void> {
   const highWater = options.highWaterBytes ?? BRIDGE_HIGH_WATER_BYTES;
   return new Promise((resolve) => {
@@ -195,7 +204,10 @@ function pumpStreamToTcp(
         return;
       }
       chain = chain.then(() => {
-        if (!failed) return conn.closeWrite();
+        // Once the other direction read the FIN, the bridge closes the socket as soon as this
+        // one ends: its close sends our FIN (nothing is left unread, so no reset), and a
+        // shutdown first would be a system call for nothing (one per tunnelled connection).
+        if (!failed && !ends.tcpReadEnded) return conn.closeWrite();
       }).catch(() => {});
       finish();
     };
@@ -295,8 +307,9 @@ export async function bridge(
     closeQuietly(conn);
   }
   try {
-    const down = pumpStreamToTcp(stream, conn, result, options);
-    await pumpTcpToStream(conn, stream, result, options);
+    const ends: BridgeEnds = { tcpReadEnded: false };
+    const down = pumpStreamToTcp(stream, conn, result, options, ends);
+    await pumpTcpToStream(conn, stream, result, options, ends);
     await down;
   } finally {
     closeQuietly(conn);
