@@ -7,7 +7,7 @@ import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 type DiscoveryFactory = NonNullable<Libp2pOptions["peerDiscovery"]>[number];
 import { tcp } from "@libp2p/tcp";
 import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
-import { installYamuxWindowThreshold } from "./yamux_window.ts";
+import { installYamuxWindowThreshold, opensStream } from "./yamux_window.ts";
 import { denoNoiseCrypto } from "./noise_crypto.ts";
 import { sharedOpenSslAead } from "./openssl_aead.ts";
 import { NOISE_OPENSSL_ON_DEMAND_FROM } from "./deno_tcp_constants.ts";
@@ -291,6 +291,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       ...nat.transports as never[],
     ],
     connectionEncrypters: [(tuning.framing === "lean" ? framedNoise : noise)({
+      // The one muxer is yamux: a stream's opening is sealed with what follows it in the turn.
+      ...(tuning.framing === "lean" ? { holdsTurn: opensStream } : {}),
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
         crypto: denoNoiseCrypto(

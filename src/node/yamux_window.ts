@@ -18,6 +18,7 @@
  * @module
  */
 import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
+import type { Uint8ArrayList } from "uint8arraylist";
 
 /** A yamux frame header (`@libp2p/yamux` does not export the type). */
 interface FrameHeader {
@@ -95,4 +96,35 @@ export function installYamuxWindowThreshold(): boolean {
   proto.sendWindowUpdate = sendWindowUpdate;
   proto[INSTALLED] = true;
   return true;
+}
+
+/** yamux flags of a stream's opening: SYN and ACK (the spec's 0x1 and 0x2). */
+const OPENING_FLAGS = 0x1 | 0x2;
+
+/**
+ * Whether yamux bytes begin with a frame that opens a stream (SYN or ACK set): on the serving
+ * side the acknowledgement is followed, in the same turn, by the two lines of the protocol
+ * answer. For `framedNoise`'s `holdsTurn`, which seals them together; data and window updates
+ * are sealed at once. A guess only (the bytes need not start a frame): a wrong one changes
+ * when bytes are sealed, never what.
+ *
+ * @param data What the muxer sends: a frame (12-byte header first) or several.
+ * @returns Whether to hold it to the end of the turn.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Uint8ArrayList } from "uint8arraylist";
+ * import { opensStream } from "./yamux_window.ts";
+ *
+ * // version 0, type 1 (window update), flags ACK, stream 3, delta 42
+ * const ack = Uint8Array.of(0, 1, 0, 2, 0, 0, 0, 3, 0, 0, 0, 42);
+ * assert.equal(opensStream(new Uint8ArrayList(ack)), true);
+ * // plain data, 5 bytes
+ * const data = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 5, 104, 101, 108, 108, 111);
+ * assert.equal(opensStream(new Uint8ArrayList(data)), false);
+ * ```
+ */
+export function opensStream(data: Uint8ArrayList): boolean {
+  return data.byteLength >= 4 && (data.get(3) & OPENING_FLAGS) !== 0;
 }

@@ -120,8 +120,8 @@ Deno.test({
     "dial bounds: a relayed dial whose circuit takes 500 ms per message to the target connects (over 1.5 s in all)",
   ...NODE_TEST,
   fn: () =>
-    // 500 ms: the circuit's set-up crosses the slow link four times (the relay's messages
-    // of one turn share a noise message); 300 ms made it 1.2 s, under the bound tested.
+    // 500 ms: the circuit's set-up crosses the slow link four times (a stream's opening and
+    // its protocol answer share a noise message); 300 ms made it 1.2 s, under the bound tested.
     withSlowRelayedTarget(500, async ({ relay, dialer, circuit }) => {
       await dialer.dial(relay.getMultiaddrs()[0]!); // the dialer's own link is fast
       const started = performance.now();

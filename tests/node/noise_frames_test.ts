@@ -1,7 +1,8 @@
 // Noise messages framed by hand: every way a read can cut the wire (inside a length prefix,
 // inside a message, several messages at once) delivers the same bytes; a large send goes out
 // as messages of at most 65,519 plaintext bytes; a message too short for its tag, or one that
-// does not open, ends the stream with an error; the sends of one turn share one message.
+// does not open, ends the stream with an error; a held send shares one message with the rest
+// of its turn.
 import assert from "node:assert/strict";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { StreamCloseEvent } from "@libp2p/interface";
@@ -151,28 +152,53 @@ Deno.test("noise frames: a 200 KiB send goes out as messages of at most 65,519 b
   assert.deepEqual(data, new Uint8Array(big));
 });
 
-Deno.test("noise frames: the sends of one turn go out as one message, and close sends what is held", async () => {
-  const { sender, receiver } = cipherPair();
+/** A NoiseFrameStream whose wire bytes are collected, and a promise of its remote's end. */
+async function collected(sender: Handshake, holdsTurn?: (data: Uint8ArrayList) => boolean) {
   const [near, far] = await streamPair();
-  const framed = new NoiseFrameStream(near, sender);
+  const framed = new NoiseFrameStream(near, sender, undefined, holdsTurn);
   const wire = new Uint8ArrayList();
   far.addEventListener("message", (event) => wire.append(event.data));
   const farEnded = new Promise<void>((resolve) =>
     far.addEventListener("remoteCloseWrite", () => resolve(), { once: true })
   );
-  // A stream's SYN, a protocol answer in two lines, a window update: one turn's frames.
-  for (const piece of ["twelve bytes", "/multistream/1.0.0\n", "/p2p/x\n"]) {
-    framed.send(text(piece));
+  return { framed, wire, farEnded };
+}
+
+/** The plaintext lengths of the messages on `wire`. */
+function messageLengths(wire: Uint8ArrayList): number[] {
+  const lengths: number[] = [];
+  for (let offset = 0; offset < wire.byteLength;) {
+    const length = (wire.get(offset) << 8) | wire.get(offset + 1);
+    lengths.push(length - TAG);
+    offset += 2 + length;
   }
+  return lengths;
+}
+
+// A stream's acknowledgement, then a protocol answer in two lines: one turn's sends.
+const OPENING = ["ACK!", "/multistream/1.0.0\n", "/p2p/x\n"];
+
+Deno.test("noise frames: a held send and the rest of its turn go out as one message, and close sends them", async () => {
+  const { sender, receiver } = cipherPair();
+  const holdsTurn = (data: Uint8ArrayList) => new TextDecoder().decode(data.subarray()) === "ACK!";
+  const { framed, wire, farEnded } = await collected(sender, holdsTurn);
+  for (const piece of OPENING) framed.send(text(piece));
   // Closed in the same turn: what is held goes out before the end.
   await framed.close();
   await withTimeout(farEnded, 5_000, "the end of the wire");
-  const plaintext = 12 + 19 + 7;
-  assert.equal(wire.byteLength, 2 + plaintext + TAG, "one message");
-  assert.equal((wire.get(0) << 8) | wire.get(1), plaintext + TAG);
+  assert.deepEqual(messageLengths(wire), [4 + 19 + 7], "one message");
   const { data, error } = await received(receiver, [wire.subarray()]);
   assert.equal(error, undefined);
-  assert.equal(new TextDecoder().decode(data), "twelve bytes/multistream/1.0.0\n/p2p/x\n");
+  assert.equal(new TextDecoder().decode(data), OPENING.join(""));
+});
+
+Deno.test("noise frames: sends not held are sealed as they come, one message each", async () => {
+  const { sender } = cipherPair();
+  const { framed, wire, farEnded } = await collected(sender, () => false);
+  for (const piece of OPENING) framed.send(text(piece));
+  await framed.close();
+  await withTimeout(farEnded, 5_000, "the end of the wire");
+  assert.deepEqual(messageLengths(wire), [4, 19, 7]);
 });
 
 Deno.test("noise frames: a message too short for its tag, or one that does not open, ends the stream", async () => {

@@ -1,9 +1,11 @@
 // The go-yamux window-update rule: a stream grants window only once half of it is used (or
 // when flags must go out), and grows its window only then, if that half went within four
-// round trips (a millisecond at least: libp2p measures the RTT in whole milliseconds).
+// round trips (a millisecond at least: libp2p measures the RTT in whole milliseconds). A
+// stream's opening (held to the end of its turn) is told apart from the rest.
 import assert from "node:assert/strict";
 import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
-import { installYamuxWindowThreshold } from "../../src/node/yamux_window.ts";
+import { Uint8ArrayList } from "uint8arraylist";
+import { installYamuxWindowThreshold, opensStream } from "../../src/node/yamux_window.ts";
 
 const KiB = 1024;
 const ACK = 2;
@@ -80,4 +82,25 @@ Deno.test("yamux window: flags go out at once, with what there is to grant", () 
   sendWindowUpdate(fields);
   assert.deepEqual(frames.map((f) => [f.flag, f.length]), [[ACK, 42]]);
   assert.equal(fields.recvWindow, 256 * KiB, "no growth on a flags-only update");
+});
+
+/** A yamux frame header: version 0, `type`, `flags`, stream 3, `length`; then `payload`. */
+function frame(type: number, flags: number, payload: number[] = []): Uint8ArrayList {
+  const length = payload.length;
+  return new Uint8ArrayList(
+    Uint8Array.of(0, type, flags >> 8, flags & 0xff, 0, 0, 0, 3, 0, 0, 0, length, ...payload),
+  );
+}
+
+Deno.test("yamux window: a stream's opening is held to the turn's end, the rest is not", () => {
+  const [DATA, WINDOW, PING] = [0, 1, 2];
+  const [SYN, FIN] = [1, 4];
+  assert.equal(opensStream(frame(WINDOW, ACK)), true, "a new stream's acknowledgement");
+  assert.equal(opensStream(frame(DATA, SYN, [1, 2])), true, "data opening a stream");
+  assert.equal(opensStream(frame(DATA, ACK, [1, 2])), true, "data acknowledging a stream");
+  assert.equal(opensStream(frame(WINDOW, 0)), false, "a window update");
+  assert.equal(opensStream(frame(WINDOW, FIN)), false, "a half-close");
+  assert.equal(opensStream(frame(PING, 0)), false, "a ping");
+  assert.equal(opensStream(frame(DATA, 0, [1, 2])), false, "a request or an answer");
+  assert.equal(opensStream(new Uint8ArrayList(Uint8Array.of(0, 1))), false, "too short");
 });
