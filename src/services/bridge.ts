@@ -91,8 +91,8 @@ function drained(stream: Stream): Promise<void> {
 
 /** What one direction of a bridge tells the other. */
 interface BridgeEnds {
-  /** The TCP connection's FIN was read: nothing is left unread on it. */
-  tcpReadEnded: boolean;
+  /** TCP → stream is over: the TCP side's FIN was read (nothing is left unread on it). */
+  tcpToStreamDone: boolean;
 }
 
 /** TCP → stream: sends what the client writes; its FIN becomes the stream's half-close. */
@@ -117,8 +117,8 @@ async function pumpTcpToStream(
       if (chunk === null) break;
       if (!await send(chunk)) return;
     }
-    ends.tcpReadEnded = true;
     if (stream.writeStatus === "writable") await stream.close();
+    ends.tcpToStreamDone = true;
   } catch (err) {
     if (stream.status === "open") {
       result.reset = true;
@@ -204,10 +204,10 @@ function pumpStreamToTcp(
         return;
       }
       chain = chain.then(() => {
-        // Once the other direction read the FIN, the bridge closes the socket as soon as this
-        // one ends: its close sends our FIN (nothing is left unread, so no reset), and a
-        // shutdown first would be a system call for nothing (one per tunnelled connection).
-        if (!failed && !ends.tcpReadEnded) return conn.closeWrite();
+        // Once the other direction is over, the bridge closes the socket as soon as this one
+        // ends, and Deno's close shuts the socket down itself (our FIN; nothing is left
+        // unread, so no reset): an asynchronous shutdown first is an operation for nothing.
+        if (!failed && !ends.tcpToStreamDone) return conn.closeWrite();
       }).catch(() => {});
       finish();
     };
@@ -307,7 +307,7 @@ export async function bridge(
     closeQuietly(conn);
   }
   try {
-    const ends: BridgeEnds = { tcpReadEnded: false };
+    const ends: BridgeEnds = { tcpToStreamDone: false };
     const down = pumpStreamToTcp(stream, conn, result, options, ends);
     await pumpTcpToStream(conn, stream, result, options, ends);
     await down;
