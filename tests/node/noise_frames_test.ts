@@ -2,13 +2,15 @@
 // inside a message, several messages at once) delivers the same bytes; a large send goes out
 // as messages of at most 65,519 plaintext bytes; a message too short for its tag, or one that
 // does not open, ends the stream with an error; a held send shares one message with the rest
-// of its turn.
+// of its turn (under a real yamux: a served stream's acknowledgement and protocol answer).
 import assert from "node:assert/strict";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { StreamCloseEvent } from "@libp2p/interface";
-import { streamPair } from "@libp2p/utils";
+import { multiaddrConnectionPair, streamPair } from "@libp2p/utils";
+import { yamux } from "@libp2p/yamux";
 import { Uint8ArrayList } from "uint8arraylist";
 import { type Handshake, NoiseFrameStream } from "../../src/node/noise_frames.ts";
+import { installYamuxWindowThreshold, opensStream } from "../../src/node/yamux_window.ts";
 import { withTimeout } from "../_helpers/mod.ts";
 
 const TAG = 16;
@@ -199,6 +201,65 @@ Deno.test("noise frames: sends not held are sealed as they come, one message eac
   await framed.close();
   await withTimeout(farEnded, 5_000, "the end of the wire");
   assert.deepEqual(messageLengths(wire), [4, 19, 7]);
+});
+
+Deno.test("noise frames under yamux: a served stream's acknowledgement and protocol answer leave as one message", async () => {
+  installYamuxWindowThreshold();
+  const toServer = cipherPair();
+  const toClient = cipherPair();
+  const [clientRaw, serverRaw] = multiaddrConnectionPair();
+  const client = new NoiseFrameStream(clientRaw, {
+    payload: toServer.sender.payload,
+    encrypt: toServer.sender.encrypt,
+    decrypt: toClient.receiver.decrypt,
+  });
+  const server = new NoiseFrameStream(
+    serverRaw,
+    {
+      payload: toClient.sender.payload,
+      encrypt: toClient.sender.encrypt,
+      decrypt: toServer.receiver.decrypt,
+    },
+    undefined,
+    opensStream,
+  );
+  const muxers = [client, server].map((framed) =>
+    yamux({ enableKeepAlive: false })().createStreamMuxer(framed)
+  );
+  // What the server's side of the wire carries, from the stream's opening on.
+  const wire = new Uint8ArrayList();
+  clientRaw.addEventListener("message", (event) => wire.append(event.data));
+  const header = text("\x13/multistream/1.0.0\n");
+  const protocol = text("\x0a/p2p/echo\n");
+  // The server answers as multistream-select does: the header, then (promise hops later) the
+  // protocol line.
+  muxers[1]!.addEventListener("stream", async (event) => {
+    const stream = event.detail;
+    // libp2p answers after the frame that opened the stream was handled (and acknowledged).
+    await Promise.resolve();
+    stream.send(header);
+    await Promise.resolve();
+    await Promise.resolve();
+    stream.send(protocol);
+  });
+  try {
+    const stream = await muxers[0]!.createStream();
+    const answered = new Promise<void>((resolve) => {
+      let bytes = 0;
+      stream.addEventListener("message", (event) => {
+        bytes += event.data.byteLength;
+        if (bytes >= header.byteLength + protocol.byteLength) resolve();
+      });
+    });
+    stream.send(new Uint8Array([...header, ...protocol]));
+    await withTimeout(answered, 5_000, "the protocol answer");
+    // The acknowledgement (a 12-byte window update) and two data frames, in one message.
+    assert.deepEqual(messageLengths(wire), [
+      12 + 12 + header.byteLength + 12 + protocol.byteLength,
+    ]);
+  } finally {
+    for (const muxer of muxers) muxer.abort(new Error("done"));
+  }
 });
 
 Deno.test("noise frames: a message too short for its tag, or one that does not open, ends the stream", async () => {
