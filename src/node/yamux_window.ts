@@ -8,12 +8,14 @@
  * window to grant reaches half of the receive window, or when flags must go out (SYN/ACK).
  * {@linkcode installYamuxWindowThreshold} gives `YamuxStream` that rule. The sender still has
  * at least half a window to send into while an update is withheld, so no stream can stall;
- * the receive-window auto-tuning (doubling within 4 RTTs) is kept as it is.
+ * the receive-window auto-tuning (doubling when half the window went within 4 RTTs) is decided
+ * only for an update that is due, as go-yamux decides it.
  *
  * It also lets a new outbound stream's SYN ride on its first frame instead of an empty window
  * update sent on its own (every libp2p stream starts with the dialer writing the
  * multistream-select header; the yamux spec allows SYN on a data frame, as go-yamux does).
- * One message less per tunnelled connection.
+ * One message less per tunnelled connection. {@linkcode opensStream} tells such openings apart
+ * for the noise framing, which seals a serving side's acknowledgement with its protocol answer.
  *
  * @module
  */
