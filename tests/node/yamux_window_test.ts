@@ -47,8 +47,8 @@ function sendWindowUpdate(fields: object): void {
 }
 
 Deno.test("yamux window: a small frame early in a stream's life sends no update", () => {
-  // A request of a few dozen bytes, at once (the stock rule doubled the window here and
-  // sent an update per frame: three per tunnelled request/response).
+  // A request of a few dozen bytes, at once (our rule before 2026-12-07 doubled the window
+  // here and sent an update per frame: four per tunnelled request/response).
   const { fields, frames } = streamState({ received: 64, sinceEpochMs: 0, rtt: 0 });
   sendWindowUpdate(fields);
   assert.deepEqual(frames, []);
