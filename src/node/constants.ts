@@ -134,6 +134,12 @@ export const CONNECTION_SILENCE_CHECK_MS = 5_000;
  * yamux stream window; must stay ≤ half the 4 MiB stream read buffer so pause() never overflows.
  */
 export const YAMUX_MAX_STREAM_WINDOW = 2 * 1024 * 1024;
+/**
+ * Bytes a yamux stream must have received since its last window update before its window
+ * may grow: a few small frames (protocol lines, a request) say nothing about its rate, and
+ * each growth sends an update of its own.
+ */
+export const YAMUX_GROWTH_MIN_BYTES = 16 * 1024;
 
 /**
  * Room left for the RPC framing of one message (from, seqno, topic, signature, key).

@@ -8,8 +8,8 @@
  * window to grant reaches half of the receive window, or when flags must go out (SYN/ACK).
  * {@linkcode installYamuxWindowThreshold} gives `YamuxStream` that rule. The sender still has
  * at least half a window to send into while an update is withheld, so no stream can stall;
- * the receive-window auto-tuning (doubling when half the window went within 4 RTTs) is decided
- * only for an update that is due, as go-yamux decides it.
+ * the receive-window auto-tuning (doubling while data comes within 4 RTTs) is kept, for a
+ * stream that received at least {@linkcode YAMUX_GROWTH_MIN_BYTES} since its last update.
  *
  * It also lets a new outbound stream's SYN ride on its first frame instead of an empty window
  * update sent on its own (every libp2p stream starts with the dialer writing the
@@ -21,6 +21,7 @@
  */
 import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
 import type { Uint8ArrayList } from "uint8arraylist";
+import { YAMUX_GROWTH_MIN_BYTES } from "./constants.ts";
 
 /** A yamux frame header (`@libp2p/yamux` does not export the type). */
 interface FrameHeader {
@@ -51,7 +52,7 @@ const INSTALLED = Symbol.for("p2p.yamuxWindowThreshold");
 /**
  * `YamuxStream.prototype.sendWindowUpdate` with the go-yamux threshold. Same body as
  * `@libp2p/yamux` 8.0.3, plus the early return when the update is worth less than half the
- * receive window and carries no flags.
+ * receive window and carries no flags, and growth only after {@linkcode YAMUX_GROWTH_MIN_BYTES}.
  */
 function sendWindowUpdate(this: YamuxStreamFields): void {
   if (this.state === StreamState.Init && this.recvWindowCapacity >= this.recvWindow) {
@@ -66,17 +67,20 @@ function sendWindowUpdate(this: YamuxStreamFields): void {
     return;
   }
   const flags = this.getSendFlags();
-  if (flags === 0 && this.recvWindow - this.recvWindowCapacity < this.recvWindow / 2) return;
   const now = Date.now();
   const rtt = this.getRTT();
-  // The RTT is in whole milliseconds (0 on loopback): a millisecond is the finest it tells.
-  if (flags === 0 && rtt > -1 && now - this.epochStart <= Math.max(rtt, 1) * 4) {
-    // Half the window was consumed within 4 round trips: let it grow. Checked only once an
-    // update is due (as go-yamux does): growing first made every small frame in a stream's
-    // first round trips "due", an update of its own for each.
+  const used = this.recvWindow - this.recvWindowCapacity;
+  if (
+    flags === 0 && rtt > -1 && now - this.epochStart <= rtt * 4 &&
+    used >= YAMUX_GROWTH_MIN_BYTES
+  ) {
+    // The window was consumed within 4 round trips: let it grow. Not for a few small frames:
+    // their growth made every one of a fresh stream's first frames (protocol lines, a
+    // request, an answer) "due", a window update of its own for each.
     this.recvWindow = Math.min(this.recvWindow * 2, this.maxStreamWindowSize);
   }
   const delta = this.recvWindow - this.recvWindowCapacity;
+  if (flags === 0 && delta < this.recvWindow / 2) return;
   this.recvWindowCapacity = this.recvWindow;
   this.epochStart = now;
   this.sendFrame({ type: WINDOW_UPDATE, flag: flags, streamID: this.streamId, length: delta });

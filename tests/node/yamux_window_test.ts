@@ -1,7 +1,7 @@
 // The go-yamux window-update rule: a stream grants window only once half of it is used (or
-// when flags must go out), and grows its window only then, if that half went within four
-// round trips (a millisecond at least: libp2p measures the RTT in whole milliseconds). A
-// stream's opening (held to the end of its turn) is told apart from the rest.
+// when flags must go out); its window doubles while data comes within four round trips, once
+// it received 16 KiB since its last update (a few small frames do not count). A stream's
+// opening (held to the end of its turn) is told apart from the rest.
 import assert from "node:assert/strict";
 import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
 import { Uint8ArrayList } from "uint8arraylist";
@@ -55,13 +55,20 @@ Deno.test("yamux window: a small frame early in a stream's life sends no update"
   assert.equal(fields.recvWindow, 256 * KiB, "the window does not grow either");
 });
 
-Deno.test("yamux window: half a window used fast grants it and doubles the window", () => {
-  const { fields, frames } = streamState({ received: 128 * KiB, sinceEpochMs: 2, rtt: 0 });
+Deno.test("yamux window: a bulk frame early in a stream's life doubles the window and grants it", () => {
+  const { fields, frames } = streamState({ received: 64 * KiB, sinceEpochMs: 2, rtt: 10 });
   sendWindowUpdate(fields);
   assert.equal(frames.length, 1);
-  assert.equal(frames[0]!.length, 512 * KiB - 128 * KiB);
+  assert.equal(frames[0]!.length, 512 * KiB - 192 * KiB);
   assert.equal(fields.recvWindow, 512 * KiB);
   assert.equal(fields.recvWindowCapacity, 512 * KiB);
+});
+
+Deno.test("yamux window: below 16 KiB used, no growth and no update even within the round trips", () => {
+  const { fields, frames } = streamState({ received: 16 * KiB - 1, sinceEpochMs: 0, rtt: 10 });
+  sendWindowUpdate(fields);
+  assert.deepEqual(frames, []);
+  assert.equal(fields.recvWindow, 256 * KiB);
 });
 
 Deno.test("yamux window: half a window used slowly grants it at the same size", () => {
