@@ -46,6 +46,14 @@ function loopback(node: P2PLibp2p): string {
   return addr;
 }
 
+const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+const decode = (data: Uint8Array): string => new TextDecoder().decode(data);
+
+/** Where a tunnel to `node` leads: its ID and its loopback address. */
+function tunnelTarget(node: P2PLibp2p): { peerId: string; multiaddrs: string[] } {
+  return { peerId: node.peerId.toString(), multiaddrs: [loopback(node)] };
+}
+
 /** Deterministic bytes: chunk `i` of a transfer. */
 function chunk(i: number, size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -66,7 +74,7 @@ async function serveHasher(node: P2PLibp2p): Promise<void> {
       }
     });
     stream.addEventListener("remoteCloseWrite", () => {
-      stream.send(new TextEncoder().encode(`${bytes} ${hash.digest("hex")}`));
+      stream.send(encode(`${bytes} ${hash.digest("hex")}`));
       void stream.close();
     });
   });
@@ -78,7 +86,7 @@ async function pipeThrough(from: P2PLibp2p, to: P2PLibp2p, total: number): Promi
   const answer = new Promise<string>((resolve, reject) => {
     let text = "";
     stream.addEventListener("message", (event) => {
-      text += new TextDecoder().decode(event.data.subarray());
+      text += decode(event.data.subarray());
     });
     stream.addEventListener("end", () => resolve(text));
     stream.addEventListener("close", (event) => {
@@ -266,12 +274,12 @@ Deno.test({
       await nodes[1].handle(SERVICE_PROTOCOL, (stream: Stream) => {
         stream.addEventListener("message", (event) => {
           stream.send(
-            new TextEncoder().encode(`hi ${new TextDecoder().decode(event.data.subarray())}`),
+            encode(`hi ${decode(event.data.subarray())}`),
           );
           void stream.close();
         }, { once: true });
       });
-      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      const target = tunnelTarget(nodes[1]);
       const connection = await dialer.dial(target);
       const both = [SERVICE_ACK_PROTOCOL, SERVICE_PROTOCOL];
       assert.deepEqual(dialer.protocolsFor(connection), both);
@@ -281,9 +289,9 @@ Deno.test({
         const { stream, early } = await dialer.openConfirmed(target);
         assert.equal(stream.protocol, SERVICE_PROTOCOL);
         assert.equal(early, undefined);
-        stream.send(new TextEncoder().encode(request));
+        stream.send(encode(request));
         let answer = "";
-        for await (const chunk of stream) answer += new TextDecoder().decode(chunk.subarray());
+        for await (const chunk of stream) answer += decode(chunk.subarray());
         assert.equal(answer, `hi ${request}`);
         assert.deepEqual(dialer.protocolsFor(connection), [SERVICE_PROTOCOL]);
       }
@@ -303,7 +311,7 @@ Deno.test({
       await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
         stream.abort(new Error("refused"));
       });
-      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      const target = tunnelTarget(nodes[1]);
       await dialer.dial(target);
       for (let i = 0; i < 5; i++) {
         const started = performance.now();
@@ -324,8 +332,6 @@ Deno.test({
   ...NODE_TEST,
   fn: () =>
     withDialer(async (nodes, dialer) => {
-      const encode = (text: string) => new TextEncoder().encode(text);
-      const decode = (data: Uint8Array) => new TextDecoder().decode(data);
       // A confirming worker: the confirmation with early target bytes, then "hi <request>".
       await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
         stream.send(Uint8Array.of(ACK_CONNECTED, ...encode("ready")));
@@ -341,7 +347,7 @@ Deno.test({
           void stream.close();
         }, { once: true });
       });
-      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      const target = tunnelTarget(nodes[1]);
       const exchange = async (request: string): Promise<void> => {
         const { stream, early } = await dialer.openConfirmed(target, AbortSignal.timeout(10_000));
         assert.equal(stream.protocol, SERVICE_ACK_PROTOCOL);
@@ -393,8 +399,6 @@ Deno.test({
   ...NODE_TEST,
   fn: () =>
     withDialer(async (nodes, dialer) => {
-      const encode = (text: string) => new TextEncoder().encode(text);
-      const decode = (data: Uint8Array) => new TextDecoder().decode(data);
       // A worker that confirms only once it has the request (it answers "got <request>"),
       // and cannot reach its target for "unreachable".
       await nodes[1].handle(SERVICE_ACK_PROTOCOL, (stream: Stream) => {
@@ -406,7 +410,7 @@ Deno.test({
           void stream.close();
         }, { once: true });
       });
-      const target = { peerId: nodes[1].peerId.toString(), multiaddrs: [loopback(nodes[1])] };
+      const target = tunnelTarget(nodes[1]);
       const open = (request: string) =>
         dialer.openConfirmed(target, AbortSignal.timeout(10_000), [encode(request)]);
       // The first stream negotiates: nothing goes before the confirmation (it would wait
