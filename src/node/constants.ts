@@ -298,3 +298,9 @@ export const HOLEPUNCH_CONTROL_PROTOCOLS: readonly string[] = [
   "/p2p/membership/",
   "/libp2p/circuit/",
 ];
+
+/**
+ * Longest protocol line (length prefix excluded, newline included) the eager answer of
+ * `eager_select.ts` reads; `@libp2p/multistream-select`'s own limit.
+ */
+export const MULTISTREAM_MAX_PROTOCOL_BYTES = 1024;

@@ -1,5 +1,6 @@
 import { installDenoShims } from "./deno_shims.ts";
 import { installFastEvents } from "./fast_events.ts";
+import { eagerSelect } from "./eager_select.ts";
 import { framedNoise } from "./noise_frames.ts";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 
@@ -272,6 +273,12 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     ? undefined
     : (await import("@libp2p/prometheus-metrics")).prometheusMetrics;
   const logger = tuning.logger === "quiet" ? quietLogger() : undefined;
+  const muxer = yamux({
+    maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
+    maxInboundStreams: YAMUX_MAX_STREAMS,
+    maxOutboundStreams: YAMUX_MAX_STREAMS,
+    streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
+  });
   const node = await createLibp2p({
     start: false,
     ...(logger === undefined ? {} : { logger }),
@@ -306,12 +313,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
         ),
       }),
     })],
-    streamMuxers: [yamux({
-      maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
-      maxInboundStreams: YAMUX_MAX_STREAMS,
-      maxOutboundStreams: YAMUX_MAX_STREAMS,
-      streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
-    })],
+    streamMuxers: [tuning.select === "eager" ? eagerSelect(muxer) : muxer],
     connectionManager: {
       maxConnections: maxConnections +
         Math.max(MIN_CONNECTION_HEADROOM, Math.ceil(maxConnections * CONNECTION_HEADROOM_RATIO)),

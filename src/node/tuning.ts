@@ -49,6 +49,12 @@ export interface Tuning {
    * out of room. Read by the CLI, not by nodes of the library. @default {"trim"}
    */
   heap: "trim" | "collect" | "stock";
+  /**
+   * `eager`: a stream whose first frame holds a whole proposal of a handled protocol is
+   * answered as it opens (`eager_select.ts`); `stock`: `@libp2p/multistream-select` reads every
+   * inbound stream's proposal. @default {"eager"}
+   */
+  select: "eager" | "stock";
 }
 
 /**
@@ -72,6 +78,7 @@ export const DEFAULT_TUNING: Tuning = {
   logger: "quiet",
   events: "fast",
   heap: "trim",
+  select: "eager",
 };
 
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
@@ -83,6 +90,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   logger: ["quiet", "stock"],
   events: ["fast", "stock"],
   heap: ["trim", "collect", "stock"],
+  select: ["eager", "stock"],
 };
 
 /**

@@ -120,10 +120,11 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     logger: "quiet",
     events: "fast",
     heap: "trim",
+    select: "eager",
   });
   assert.deepEqual(
     parseTuning(
-      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock",
+      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock,select:stock",
     ),
     {
       tcp: "node",
@@ -134,6 +135,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
       logger: "stock",
       events: "stock",
       heap: "stock",
+      select: "stock",
     },
   );
   assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
@@ -145,6 +147,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     logger: "quiet",
     events: "fast",
     heap: "trim",
+    select: "eager",
   });
 });
 
@@ -496,7 +499,8 @@ async function echoThrough(port: number, total: number): Promise<void> {
   }
 }
 
-const STOCK = "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock";
+const STOCK =
+  "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock,select:stock";
 
 for (const [exposeTuning, connectTuning] of [[STOCK, ""], ["", STOCK]] as const) {
   Deno.test({
