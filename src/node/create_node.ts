@@ -1,6 +1,7 @@
 import { installDenoShims } from "./deno_shims.ts";
 import { installFastEvents } from "./fast_events.ts";
 import { eagerSelect } from "./eager_select.ts";
+import { MessageBuffers } from "./message_buffers.ts";
 import { framedNoise } from "./noise_frames.ts";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 
@@ -11,7 +12,11 @@ import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
 import { installYamuxWindowThreshold, opensStream } from "./yamux_window.ts";
 import { denoNoiseCrypto } from "./noise_crypto.ts";
 import { sharedOpenSslAead } from "./openssl_aead.ts";
-import { NOISE_OPENSSL_ON_DEMAND_FROM } from "./deno_tcp_constants.ts";
+import {
+  NOISE_MAX_MESSAGE_BYTES,
+  NOISE_OPENSSL_ON_DEMAND_FROM,
+  NOISE_SEAL_BUFFERS_KEPT,
+} from "./deno_tcp_constants.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
 import { quietLogger } from "./quiet_logger.ts";
 import { cachePeerStore } from "./peer_store_cache.ts";
@@ -273,6 +278,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     ? undefined
     : (await import("@libp2p/prometheus-metrics")).prometheusMetrics;
   const logger = tuning.logger === "quiet" ? quietLogger() : undefined;
+  // Full noise messages sealed into buffers the TCP writer gives back (none kept: stock).
+  const sealBuffers = new MessageBuffers(
+    NOISE_MAX_MESSAGE_BYTES,
+    tuning.buffers === "reused" ? NOISE_SEAL_BUFFERS_KEPT : 0,
+  );
   const muxer = yamux({
     maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
     maxInboundStreams: YAMUX_MAX_STREAMS,
@@ -292,7 +302,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     // Deno-native TCP, except for IPv6 wildcard listeners (Deno cannot bind them v6-only).
     transports: [
       ...(tuning.tcp === "deno"
-        ? [denoTcp({ reusePort: options.holepunch !== false }), ip6WildcardOnly(tcp())]
+        ? [
+          denoTcp({ reusePort: options.holepunch !== false, sealBuffers }),
+          ip6WildcardOnly(tcp()),
+        ]
         : [tcp()])
         .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
       ...nat.transports as never[],
@@ -302,15 +315,16 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       ...(tuning.framing === "lean" ? { holdsTurn: opensStream } : {}),
       ...(prologue === undefined ? {} : { prologueBytes: prologue }),
       ...(tuning.noise === "stock" ? {} : {
-        crypto: denoNoiseCrypto(
-          tuning.noise === "node"
+        crypto: denoNoiseCrypto({
+          sealBuffers,
+          ...tuning.noise === "node"
             ? { encryptFrom: 0, decryptFrom: 0 }
             : tuning.noise !== "openssl"
             ? {}
             : options.openssl === "bulk"
             ? { aeadOnDemand: { load: sharedOpenSslAead, from: NOISE_OPENSSL_ON_DEMAND_FROM } }
             : { aead: sharedOpenSslAead() },
-        ),
+        }),
       }),
     })],
     streamMuxers: [tuning.select === "eager" ? eagerSelect(muxer) : muxer],

@@ -40,8 +40,10 @@ import {
   DENO_TCP_REUSE_PORT_WAIT_MS,
   DENO_TCP_SOCKET_TIMEOUT_MS,
   DENO_TCP_WRITE_HIGH_WATER,
+  NOISE_MAX_MESSAGE_BYTES,
 } from "./deno_tcp_constants.ts";
 import { closeQuietly } from "./tcp_io.ts";
+import { MessageBuffers } from "./message_buffers.ts";
 import { type DenoTcpOptions, toMultiaddrConnection, tune } from "./deno_tcp_connection.ts";
 import { DenoTcpListener, ReusePorts } from "./deno_tcp_listener.ts";
 import { connectFrom, reusePortSupported } from "./reuse_port.ts";
@@ -86,6 +88,7 @@ class DenoTcp implements Transport {
       readSlabBytes: options.readSlabBytes ?? DENO_TCP_READ_SLAB,
       writeHighWater: options.writeHighWater ?? DENO_TCP_WRITE_HIGH_WATER,
       reusePort: options.reusePort ?? false,
+      sealBuffers: options.sealBuffers ?? new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 0),
     };
     if (this.#options.reusePort && reusePortSupported()) this.#reusePorts = new ReusePorts();
   }

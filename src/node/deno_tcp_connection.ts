@@ -18,6 +18,7 @@ import {
   DENO_TCP_WRITE_LOW_WATER,
 } from "./deno_tcp_constants.ts";
 import { closeQuietly } from "./tcp_io.ts";
+import type { MessageBuffers } from "./message_buffers.ts";
 
 /** Options of {@linkcode denoTcp}. */
 export interface DenoTcpOptions {
@@ -32,6 +33,11 @@ export interface DenoTcpOptions {
    * go-libp2p's default): NATs then map dials and listener alike. @default {false}
    */
   reusePort?: boolean;
+  /**
+   * The pool the node's cipher seals full messages into: a written message's buffer goes
+   * back to it. @default {a pool of its own, which lends nothing}
+   */
+  sealBuffers?: MessageBuffers;
 }
 
 export interface ConnInit {
@@ -239,6 +245,8 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
       scratch.set(buf, at);
       at += buf.byteLength;
       count++;
+      // Copied: a sealed message's buffer is free again.
+      this.#opts.sealBuffers.giveBack(buf);
     }
     this.#queue.splice(0, count);
     return scratch.subarray(0, at);
@@ -253,6 +261,8 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
         for (let offset = 0; offset < batch.byteLength;) {
           offset += await this.#conn.write(batch.subarray(offset));
         }
+        // Written: a sealed message's buffer is free again (the scratch is not the pool's).
+        this.#opts.sealBuffers.giveBack(batch);
         this.#lastActivity = Date.now();
         this.#queued -= batch.byteLength;
         if (this.#needsDrain && this.#queued <= DENO_TCP_WRITE_LOW_WATER) {

@@ -47,5 +47,10 @@ export const DENO_TCP_REUSE_PORT_WAIT_MS = 1_000;
 export const CHACHA_TAG_BYTES = 16;
 /** The largest noise message, its 2-byte length prefix excluded (the spec's 65535). */
 export const NOISE_MAX_MESSAGE_BYTES = 65_535;
+/**
+ * Buffers of full sealed messages a node keeps for reuse (`message_buffers.ts`): what the TCP
+ * writer holds before it asks for a drain (1 MiB).
+ */
+export const NOISE_SEAL_BUFFERS_KEPT = 16;
 /** The most plaintext one noise message carries. */
 export const NOISE_MAX_PLAINTEXT_BYTES = NOISE_MAX_MESSAGE_BYTES - CHACHA_TAG_BYTES;

@@ -43,6 +43,7 @@ import {
   NOISE_ENCRYPT_NODE_FROM,
 } from "./deno_tcp_constants.ts";
 import type { AeadCipher } from "./openssl_aead.ts";
+import type { MessageBuffers } from "./message_buffers.ts";
 
 /** Seals `plaintext` with node:crypto; the result is the ciphertext, then the tag. */
 function sealWithNodeCrypto(
@@ -79,6 +80,11 @@ export interface NoiseCryptoThresholds {
    * never carries bulk never pays for the cipher's library. Ignored when `aead` is given.
    */
   aeadOnDemand?: { load: () => AeadCipher | undefined; from: number };
+  /**
+   * Where the loaded cipher seals messages of exactly their size (full noise messages): lent
+   * buffers the TCP writer gives back once written, instead of a new one per message.
+   */
+  sealBuffers?: MessageBuffers;
 }
 
 /** Which cipher takes a message of `bytes`: the loaded one, or `undefined` (the built-in). */
@@ -109,11 +115,18 @@ export function denoNoiseCrypto(thresholds: NoiseCryptoThresholds = {}): ICrypto
   const encryptFrom = thresholds.encryptFrom ?? NOISE_ENCRYPT_NODE_FROM;
   const decryptFrom = thresholds.decryptFrom ?? NOISE_DECRYPT_NODE_FROM;
   const pick = cipherPick(thresholds);
+  const buffers = thresholds.sealBuffers;
   return {
     ...defaultCrypto,
     chaCha20Poly1305Encrypt(plaintext, nonce, ad, k) {
       const aead = pick(plaintext.byteLength);
-      if (aead !== undefined) return aead.seal(plaintext, nonce, ad, k);
+      if (aead !== undefined) {
+        const reused = buffers !== undefined &&
+            plaintext.byteLength + CHACHA_TAG_BYTES === buffers.size
+          ? buffers.take()
+          : undefined;
+        return aead.seal(plaintext, nonce, ad, k, reused);
+      }
       return plaintext.byteLength < encryptFrom
         ? asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
         : sealWithNodeCrypto(plaintext, nonce, ad, k);

@@ -65,7 +65,8 @@ export interface AeadCipher {
   /** Where it comes from, for logs (`libcrypto.so.3`). */
   readonly source: string;
   /**
-   * Seals `plaintext`: the ciphertext followed by the 16-byte tag, in one new buffer.
+   * Seals `plaintext`: the ciphertext followed by the 16-byte tag, in `dst` when it has
+   * exactly that size (a reused buffer), else in one new buffer.
    *
    * @throws {Error} OpenSSL refused the call (a bad key or nonce length).
    */
@@ -74,6 +75,7 @@ export interface AeadCipher {
     nonce: Uint8Array,
     ad: Uint8Array,
     key: Uint8Array,
+    dst?: Uint8Array,
   ): Uint8Array;
   /**
    * Opens `ciphertext` (tag last) into `dst` when given (it may be the ciphertext's own bytes:
@@ -190,10 +192,12 @@ function bindAead(
   };
   return {
     source,
-    seal(plaintext, nonce, ad, key) {
+    seal(plaintext, nonce, ad, key, dst) {
       checkSizes(key, nonce);
       const length = plaintext.byteLength;
-      const out = new Uint8Array(length + CHACHA_TAG_BYTES);
+      const out = dst !== undefined && dst.byteLength === length + CHACHA_TAG_BYTES
+        ? dst
+        : new Uint8Array(length + CHACHA_TAG_BYTES);
       check(c.EVP_EncryptInit_ex(sealing, null, null, key, nonce), "set the key and nonce");
       if (ad.byteLength > 0) {
         check(c.EVP_EncryptUpdate(sealing, null, written, ad, ad.byteLength), "add data");

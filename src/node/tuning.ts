@@ -55,6 +55,11 @@ export interface Tuning {
    * inbound stream's proposal. @default {"eager"}
    */
   select: "eager" | "stock";
+  /**
+   * `reused`: full noise messages are sealed into buffers the TCP writer gives back once
+   * written (`message_buffers.ts`); `stock`: a new buffer per message. @default {"reused"}
+   */
+  buffers: "reused" | "stock";
 }
 
 /**
@@ -79,6 +84,7 @@ export const DEFAULT_TUNING: Tuning = {
   events: "fast",
   heap: "trim",
   select: "eager",
+  buffers: "reused",
 };
 
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
@@ -91,6 +97,7 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   events: ["fast", "stock"],
   heap: ["trim", "collect", "stock"],
   select: ["eager", "stock"],
+  buffers: ["reused", "stock"],
 };
 
 /**

@@ -2,9 +2,11 @@ import "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Logger, MultiaddrConnection } from "@libp2p/interface";
 import { remoteMultiaddr, toMultiaddrConnection } from "../../src/node/deno_tcp_connection.ts";
-import { DENO_TCP_READ_SLAB } from "../../src/node/deno_tcp_constants.ts";
+import { DENO_TCP_READ_SLAB, NOISE_MAX_MESSAGE_BYTES } from "../../src/node/deno_tcp_constants.ts";
+import { MessageBuffers } from "../../src/node/message_buffers.ts";
+import { Uint8ArrayList } from "uint8arraylist";
 import { waitFor } from "../_helpers/mod.ts";
-import { writeAll } from "../_helpers/tcp.ts";
+import { readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 /** A logger that prints nothing. */
 function silent(): Logger {
@@ -41,6 +43,7 @@ Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives i
       readSlabBytes: DENO_TCP_READ_SLAB,
       writeHighWater: 1024 * 1024,
       reusePort: false,
+      sealBuffers: new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 0),
     },
   });
   try {
@@ -67,5 +70,52 @@ Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives i
     maConn.abort(new Error("test over"));
     client.close();
     listener.close();
+  }
+});
+
+Deno.test("denoTcp writes: a lent message buffer goes back to its pool once written or copied", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  const pool = new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 4);
+  const maConn = toMultiaddrConnection({
+    conn: server,
+    direction: "inbound",
+    remoteAddr: remoteMultiaddr(server),
+    log: silent(),
+    options: {
+      inactivityTimeout: 0,
+      readSlabBytes: DENO_TCP_READ_SLAB,
+      writeHighWater: 1024 * 1024,
+      reusePort: false,
+      sealBuffers: pool,
+    },
+  });
+  let received = 0;
+  const reading = readToEnd(client, (chunk) => void (received += chunk.byteLength));
+  try {
+    // One message alone: written from its own buffer, which comes back after the write.
+    const lent = pool.take().fill(1);
+    maConn.send(new Uint8ArrayList(lent));
+    assert.equal(pool.free, 0, "not back before it is written");
+    await waitFor(() => pool.free === 1, { message: "the written buffer back" });
+    assert.equal(pool.take(), lent);
+    pool.giveBack(lent);
+
+    // Two messages and a small frame: copied into one batch buffer, each back at the copy.
+    const [first, second] = [pool.take().fill(2), pool.take().fill(3)];
+    const small = new Uint8Array(12).fill(4);
+    maConn.send(new Uint8ArrayList(small, first, second));
+    await waitFor(() => pool.free === 2, { message: "the copied buffers back" });
+    // A buffer the pool never lent (a relayed frame, say) is not taken in.
+    maConn.send(new Uint8ArrayList(new Uint8Array(NOISE_MAX_MESSAGE_BYTES)));
+    const total = 4 * NOISE_MAX_MESSAGE_BYTES + 12;
+    await waitFor(() => received === total, { message: "every byte written" });
+    assert.equal(pool.free, 2);
+  } finally {
+    maConn.abort(new Error("test over"));
+    client.close();
+    listener.close();
+    await reading.catch(() => 0);
   }
 });

@@ -10,7 +10,9 @@ import { type AeadCipher, loadOpenSslAead } from "../../src/node/openssl_aead.ts
 import {
   NOISE_DECRYPT_NODE_FROM,
   NOISE_ENCRYPT_NODE_FROM,
+  NOISE_MAX_MESSAGE_BYTES,
 } from "../../src/node/deno_tcp_constants.ts";
+import { MessageBuffers } from "../../src/node/message_buffers.ts";
 
 const SIZES = [
   0,
@@ -123,6 +125,30 @@ for (const cipher of CIPHERS) {
     },
   });
 }
+
+Deno.test({
+  name: "noise crypto (OpenSSL): a full message is sealed into a lent buffer, reused once back",
+  ignore: openSsl === undefined,
+  fn: () => {
+    const pool = new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 2);
+    const crypto = denoNoiseCrypto({ aead: openSsl, sealBuffers: pool });
+    const full = bytes(NOISE_MAX_MESSAGE_BYTES - 16, 5);
+    const first = crypto.chaCha20Poly1305Encrypt(full, nonce, ad, key);
+    assert.deepEqual(flat(pureJsCrypto.chaCha20Poly1305Decrypt(first, nonce, ad, key)), full);
+    // Still lent (not yet written): the next message gets a buffer of its own.
+    const second = crypto.chaCha20Poly1305Encrypt(full, nonce, ad, key);
+    assert.notEqual(second, first);
+    pool.giveBack(first as Uint8Array);
+    const other = bytes(NOISE_MAX_MESSAGE_BYTES - 16, 6);
+    const third = crypto.chaCha20Poly1305Encrypt(other, nonce, ad, key);
+    assert.equal(third, first, "the written message's buffer, reused");
+    assert.deepEqual(flat(pureJsCrypto.chaCha20Poly1305Decrypt(third, nonce, ad, key)), other);
+    // Smaller messages get new buffers (only full ones are pooled).
+    const small = crypto.chaCha20Poly1305Encrypt(bytes(100, 1), nonce, ad, key);
+    assert.equal(small.byteLength, 116);
+    assert.equal(pool.free, 0);
+  },
+});
 
 Deno.test({
   name: "noise crypto (OpenSSL): opens in place into noise's dst, and a message in pieces",
