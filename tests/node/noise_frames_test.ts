@@ -292,3 +292,23 @@ Deno.test("noise frames: the raw connection's end and reset reach the framed str
   far.abort(new Error("gone"));
   assert.ok((await closed) !== undefined, "a reset arrives as an error");
 });
+
+Deno.test("noise frames: a message in pieces from several buffers, then another, opens whole", async () => {
+  const { sender, receiver } = cipherPair();
+  const payload = randomBytes(50_000);
+  const wire = await wireOf(sender, [payload, text("after")]);
+  const first = wire.byteLength - (2 + 5 + TAG);
+  // Contiguous, then a piece in a buffer of its own, then contiguous with that one.
+  const own = wire.slice(30_000, first);
+  const pieces = [
+    wire.subarray(0, 10_000),
+    wire.subarray(10_000, 30_000),
+    own.subarray(0, 5_000),
+    own.subarray(5_000),
+    wire.subarray(first),
+  ];
+  const { data, error } = await received(receiver, pieces);
+  assert.equal(error, undefined);
+  assert.deepEqual(data.subarray(0, payload.byteLength), new Uint8Array(payload));
+  assert.equal(new TextDecoder().decode(data.subarray(payload.byteLength)), "after");
+});
