@@ -22,6 +22,7 @@ import type { MessageStream, Stream, StreamMuxer, StreamMuxerFactory } from "@li
 import type { Uint8ArrayList } from "uint8arraylist";
 import { MULTISTREAM_HEADER_LINE, multistreamProposal } from "./lazy_select.ts";
 import { MULTISTREAM_MAX_PROTOCOL_BYTES } from "./constants.ts";
+import type { YamuxHeader } from "./yamux_window.ts";
 
 /** What the answer needs of libp2p's registrar: its lookup, which throws for a protocol it lacks. */
 export interface ProtocolHandlers {
@@ -31,7 +32,7 @@ export interface ProtocolHandlers {
 
 /** A yamux frame as `@libp2p/yamux` 8 hands it to `handleStreamMessage`. */
 interface YamuxFrame {
-  header: { type: number; flag: number; streamID: number; length: number };
+  header: YamuxHeader;
   data?: Uint8ArrayList;
 }
 

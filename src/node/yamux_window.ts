@@ -24,10 +24,14 @@ import type { Uint8ArrayList } from "uint8arraylist";
 import { YAMUX_GROWTH_MIN_BYTES } from "./constants.ts";
 
 /** A yamux frame header (`@libp2p/yamux` does not export the type). */
-interface FrameHeader {
+export interface YamuxHeader {
+  /** 0 data, 1 window update, 2 ping, 3 go away. */
   type: number;
+  /** SYN 1, ACK 2, FIN 4, RST 8. */
   flag: number;
+  /** The stream (0: the session). */
   streamID: number;
+  /** Bytes of data, or the window delta, ping ID or go-away code. */
   length: number;
 }
 
@@ -41,7 +45,7 @@ interface YamuxStreamFields {
   streamId: number;
   getRTT(): number;
   getSendFlags(): number;
-  sendFrame(header: FrameHeader): boolean;
+  sendFrame(header: YamuxHeader): boolean;
 }
 
 /** yamux frame type of a window update (the spec's 0x1). */
