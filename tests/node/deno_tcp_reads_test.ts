@@ -19,6 +19,23 @@ function silent(): Logger {
   return log as unknown as Logger;
 }
 
+/** An accepted socket as the transport's connection, giving sealed buffers back to `pool`. */
+function inbound(server: Deno.TcpConn, pool: MessageBuffers): MultiaddrConnection {
+  return toMultiaddrConnection({
+    conn: server,
+    direction: "inbound",
+    remoteAddr: remoteMultiaddr(server),
+    log: silent(),
+    options: {
+      inactivityTimeout: 0,
+      readSlabBytes: DENO_TCP_READ_SLAB,
+      writeHighWater: 1024 * 1024,
+      reusePort: false,
+      sealBuffers: pool,
+    },
+  });
+}
+
 /** Every chunk the connection hands up, as the bytes and the buffer behind them. */
 function collect(maConn: MultiaddrConnection): { chunks: Uint8Array[]; bytes: () => number } {
   const chunks: Uint8Array[] = [];
@@ -33,19 +50,7 @@ Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives i
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const server = await listener.accept();
-  const maConn = toMultiaddrConnection({
-    conn: server,
-    direction: "inbound",
-    remoteAddr: remoteMultiaddr(server),
-    log: silent(),
-    options: {
-      inactivityTimeout: 0,
-      readSlabBytes: DENO_TCP_READ_SLAB,
-      writeHighWater: 1024 * 1024,
-      reusePort: false,
-      sealBuffers: new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 0),
-    },
-  });
+  const maConn = inbound(server, new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 0));
   try {
     const { chunks, bytes } = collect(maConn);
     // Small messages, one at a time: each kept chunk owns a buffer of its own size, so a
@@ -78,19 +83,7 @@ Deno.test("denoTcp writes: a lent message buffer goes back to its pool once writ
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const server = await listener.accept();
   const pool = new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 4);
-  const maConn = toMultiaddrConnection({
-    conn: server,
-    direction: "inbound",
-    remoteAddr: remoteMultiaddr(server),
-    log: silent(),
-    options: {
-      inactivityTimeout: 0,
-      readSlabBytes: DENO_TCP_READ_SLAB,
-      writeHighWater: 1024 * 1024,
-      reusePort: false,
-      sealBuffers: pool,
-    },
-  });
+  const maConn = inbound(server, pool);
   let received = 0;
   const reading = readToEnd(client, (chunk) => void (received += chunk.byteLength));
   try {
