@@ -121,10 +121,11 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     events: "fast",
     heap: "trim",
     select: "eager",
+    buffers: "reused",
   });
   assert.deepEqual(
     parseTuning(
-      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock,select:stock",
+      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock,select:stock,buffers:stock",
     ),
     {
       tcp: "node",
@@ -136,6 +137,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
       events: "stock",
       heap: "stock",
       select: "stock",
+      buffers: "stock",
     },
   );
   assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
@@ -148,6 +150,7 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     events: "fast",
     heap: "trim",
     select: "eager",
+    buffers: "reused",
   });
 });
 
@@ -500,7 +503,7 @@ async function echoThrough(port: number, total: number): Promise<void> {
 }
 
 const STOCK =
-  "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock,select:stock";
+  "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock,select:stock,buffers:stock";
 
 for (const [exposeTuning, connectTuning] of [[STOCK, ""], ["", STOCK]] as const) {
   Deno.test({
