@@ -1,27 +1,16 @@
 import { installDenoShims } from "./deno_shims.ts";
 import { installFastEvents } from "./fast_events.ts";
-import { eagerSelect } from "./eager_select.ts";
-import { MessageBuffers } from "./message_buffers.ts";
-import { framedNoise } from "./noise_frames.ts";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 
 /** A peer discovery factory as libp2p takes it (its components type is not exported). */
 type DiscoveryFactory = NonNullable<Libp2pOptions["peerDiscovery"]>[number];
 import { tcp } from "@libp2p/tcp";
 import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
-import { installYamuxWindowThreshold, opensStream } from "./yamux_window.ts";
-import { denoNoiseCrypto } from "./noise_crypto.ts";
-import { sharedOpenSslAead } from "./openssl_aead.ts";
-import {
-  NOISE_MAX_MESSAGE_BYTES,
-  NOISE_OPENSSL_ON_DEMAND_FROM,
-  NOISE_SEAL_BUFFERS_KEPT,
-} from "./deno_tcp_constants.ts";
+import { installYamuxWindowThreshold } from "./yamux_window.ts";
+import { noiseEncrypter, sealBuffersFor, yamuxMuxer } from "./data_path.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
 import { quietLogger } from "./quiet_logger.ts";
 import { cachePeerStore } from "./peer_store_cache.ts";
-import { noise } from "@libp2p/noise";
-import { yamux } from "@libp2p/yamux";
 import { type Identify, identify } from "@libp2p/identify";
 import { type Ping, ping } from "@libp2p/ping";
 import { type KadDHT, kadDHT, passthroughMapper } from "@libp2p/kad-dht";
@@ -48,9 +37,6 @@ import {
   PRIVATE_NETWORK_LABEL,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PROTOCOL,
-  YAMUX_MAX_EARLY_STREAMS,
-  YAMUX_MAX_STREAM_WINDOW,
-  YAMUX_MAX_STREAMS,
 } from "./constants.ts";
 import { silentConnectionCloser } from "./silent_connections.ts";
 import { type Rendezvous, rendezvous } from "./rendezvous.ts";
@@ -278,17 +264,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     ? undefined
     : (await import("@libp2p/prometheus-metrics")).prometheusMetrics;
   const logger = tuning.logger === "quiet" ? quietLogger() : undefined;
-  // Full noise messages sealed into buffers the TCP writer gives back (none kept: stock).
-  const sealBuffers = new MessageBuffers(
-    NOISE_MAX_MESSAGE_BYTES,
-    tuning.buffers === "reused" ? NOISE_SEAL_BUFFERS_KEPT : 0,
-  );
-  const muxer = yamux({
-    maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS,
-    maxInboundStreams: YAMUX_MAX_STREAMS,
-    maxOutboundStreams: YAMUX_MAX_STREAMS,
-    streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW },
-  });
+  // Full noise messages sealed into buffers the TCP writer gives back.
+  const sealBuffers = sealBuffersFor(tuning);
   const node = await createLibp2p({
     start: false,
     ...(logger === undefined ? {} : { logger }),
@@ -310,24 +287,10 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
         .map((transport) => pendingPerHost(transport, MAX_PENDING_PER_HOST)),
       ...nat.transports as never[],
     ],
-    connectionEncrypters: [(tuning.framing === "lean" ? framedNoise : noise)({
-      // The one muxer is yamux: a stream's opening is sealed with what follows it in the turn.
-      ...(tuning.framing === "lean" ? { holdsTurn: opensStream } : {}),
-      ...(prologue === undefined ? {} : { prologueBytes: prologue }),
-      ...(tuning.noise === "stock" ? {} : {
-        crypto: denoNoiseCrypto({
-          sealBuffers,
-          ...tuning.noise === "node"
-            ? { encryptFrom: 0, decryptFrom: 0 }
-            : tuning.noise !== "openssl"
-            ? {}
-            : options.openssl === "bulk"
-            ? { aeadOnDemand: { load: sharedOpenSslAead, from: NOISE_OPENSSL_ON_DEMAND_FROM } }
-            : { aead: sharedOpenSslAead() },
-        }),
-      }),
-    })],
-    streamMuxers: [tuning.select === "eager" ? eagerSelect(muxer) : muxer],
+    connectionEncrypters: [
+      noiseEncrypter(tuning, { prologue, openssl: options.openssl, sealBuffers }),
+    ],
+    streamMuxers: [yamuxMuxer(tuning)],
     connectionManager: {
       maxConnections: maxConnections +
         Math.max(MIN_CONNECTION_HEADROOM, Math.ceil(maxConnections * CONNECTION_HEADROOM_RATIO)),
