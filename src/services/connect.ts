@@ -1,10 +1,10 @@
 import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
 import { SERVICES_BUCKET } from "./constants.ts";
-import { asServiceRecord, type ServiceRecord } from "./records.ts";
+import { asServiceRecord } from "./records.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import type { TunnelStats } from "./stats.ts";
-import { TUNNEL_DIALER } from "./tunnel.ts";
+import { TUNNEL_DIALER, type TunnelTarget } from "./tunnel.ts";
 import { TunnelListener } from "./tunnel_listener.ts";
 import { announceUser } from "./users.ts";
 
@@ -84,26 +84,24 @@ export async function connectService(
     log,
     "Closed a connection: the peer serving {service} has not proved it holds the token",
   );
+  const lookup = serviceLookup(network, init.service);
   const listener = new TunnelListener(network, {
     listen: init.listen ?? "127.0.0.1:0",
     label: `service ${init.service}`,
     resolve: async (signal) => {
-      const record = await waitForService(network, init.service, waitMs, signal);
-      if (record === undefined) {
+      const target = await waitForService(network, lookup, waitMs, signal);
+      if (target === undefined) {
         notFound.warn({ service: init.service, seconds: waitMs / 1000 });
         return undefined;
       }
-      // The addresses its owner signed: a member this node knows only from gossip (two NATed
-      // nodes behind one relay) is dialled there, as nothing else may have told this node.
-      const target = { peerId: record.PeerID, ...addressesOf(network, init.service, record) };
       // Anyone can write any peer under a service name: only a member is worth a tunnel. The
       // usual case, a proven member: no wait, so no timer per connection.
-      if (network.membership.isMember(record.PeerID)) return target;
+      if (network.membership.isMember(target.peerId)) return target;
       const waited = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
       // Connecting lets a p2p peer answer the membership challenge at once.
       const connection = await network.shared(TUNNEL_DIALER).dial(target, waited)
         .catch(() => undefined);
-      if (!await network.membership.waitForMember(record.PeerID, waited, connection)) {
+      if (!await network.membership.waitForMember(target.peerId, waited, connection)) {
         unproven.warn({ service: init.service });
         return undefined;
       }
@@ -117,7 +115,7 @@ export async function connectService(
     await listener.stop();
     throw err;
   }
-  if (lookup(network, init.service) !== undefined) {
+  if (lookup() !== undefined) {
     log.info("Service {service} available on {address}", {
       service: init.service,
       address: listener.address,
@@ -127,9 +125,9 @@ export async function connectService(
       service: init.service,
       address: listener.address,
     });
-    void waitForService(network, init.service, waitMs, AbortSignal.timeout(waitMs))
-      .then((record) => {
-        if (record !== undefined) log.info("Service {service} found", { service: init.service });
+    void waitForService(network, lookup, waitMs, AbortSignal.timeout(waitMs))
+      .then((target) => {
+        if (target !== undefined) log.info("Service {service} found", { service: init.service });
       });
   }
   return await network.adopt({
@@ -143,39 +141,50 @@ export async function connectService(
   });
 }
 
-/** The record's addresses, when the serving peer signed it (else anyone could redirect us). */
-function addressesOf(
-  network: Network,
-  service: string,
-  record: ServiceRecord,
-): { multiaddrs?: string[] } {
-  const signer = network.claims.get(SERVICES_BUCKET, service)?.signer;
-  return signer === record.PeerID && record.Multiaddrs !== undefined
-    ? { multiaddrs: record.Multiaddrs }
-    : {};
-}
-
-function lookup(network: Network, service: string): ServiceRecord | undefined {
-  return asServiceRecord(network.claims.get(SERVICES_BUCKET, service)?.value);
+/**
+ * Reads `service`'s target from the ledger as readers honour it: its peer and, when that peer
+ * signed the entry, its addresses (a member this node knows only from gossip, two NATed nodes
+ * behind one relay, is dialled there: nothing else may have told this node). Parsed again only
+ * when the entry changed: `connect` resolves it for every client connection.
+ */
+function serviceLookup(network: Network, service: string): () => TunnelTarget | undefined {
+  let seen: { value: unknown; signer: string | undefined } | undefined;
+  let target: TunnelTarget | undefined;
+  return () => {
+    const entry = network.claims.get(SERVICES_BUCKET, service);
+    if (entry === undefined) return undefined;
+    if (seen !== undefined && seen.value === entry.value && seen.signer === entry.signer) {
+      return target;
+    }
+    const record = asServiceRecord(entry.value);
+    seen = { value: entry.value, signer: entry.signer };
+    target = record === undefined ? undefined : {
+      peerId: record.PeerID,
+      ...(entry.signer === record.PeerID && record.Multiaddrs !== undefined
+        ? { multiaddrs: record.Multiaddrs }
+        : {}),
+    };
+    return target;
+  };
 }
 
 function waitForService(
   network: Network,
-  service: string,
+  lookup: () => TunnelTarget | undefined,
   waitMs: number,
   signal: AbortSignal,
-): Promise<ServiceRecord | undefined> {
-  const found = lookup(network, service);
+): Promise<TunnelTarget | undefined> {
+  const found = lookup();
   if (found !== undefined || waitMs <= 0) return Promise.resolve(found);
   return new Promise((resolve) => {
     const finish = (): void => {
       clearTimeout(timer);
       network.ledger.removeEventListener("change", onChange);
       signal.removeEventListener("abort", finish);
-      resolve(lookup(network, service));
+      resolve(lookup());
     };
     const onChange = (): void => {
-      if (lookup(network, service) !== undefined) finish();
+      if (lookup() !== undefined) finish();
     };
     const timer = setTimeout(finish, waitMs);
     network.ledger.addEventListener("change", onChange);

@@ -7,11 +7,14 @@ import { generateTokenConfig } from "../../src/token/token.ts";
 import {
   type Backend,
   echo,
+  greeter,
   LOOPBACK_LISTEN,
   loopbackAddr,
   NODE_TEST,
+  readLine,
   roundTrip,
   startBackend,
+  startCluster,
   stopNetworks,
 } from "./_fixtures.ts";
 
@@ -56,3 +59,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "connect follows its service to another member: the next connection reaches the new one",
+  ...NODE_TEST,
+  async fn() {
+    const cluster = await startCluster(3);
+    const [, first, client] = cluster.networks as [Network, Network, Network];
+    const backends: Backend[] = [];
+    try {
+      backends.push(startBackend(greeter("first")));
+      await exposeService(first, { target: backends[0]!.address, service: "web" });
+      await waitFor(() => client.claims.get("services", "web"), { message: "the record" });
+      const web = await connectService(client, { service: "web" });
+      const greeting = async (): Promise<string> => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: portOf(web.address) });
+        try {
+          return await readLine(conn);
+        } finally {
+          conn.close();
+        }
+      };
+      assert.equal(await greeting(), "first");
+      assert.equal(await greeting(), "first", "the second connection, the same target");
+
+      // The first owner leaves; another member takes the name over.
+      await first.stop();
+      const second = await cluster.add();
+      backends.push(startBackend(greeter("second")));
+      await exposeService(second, { target: backends[1]!.address, service: "web" });
+      await waitFor(() => client.claims.get("services", "web")?.signer === second.peerId, {
+        message: "the new owner's record at the client",
+      });
+      assert.equal(await greeting(), "second");
+    } finally {
+      for (const backend of backends) await backend.close();
+      await cluster.stop();
+    }
+  },
+});
+
+function portOf(address: string): number {
+  return Number(address.split(":").pop());
+}
