@@ -27,3 +27,8 @@ export const DEFAULT_IDLE_TIMEOUT_S = 300;
  * this the one that waited longest is closed.
  */
 export const MAX_WAITING_CLIENTS = 4_096;
+
+/** Client connections are checked for the idle timeout this often at most, in ms. */
+export const IDLE_SWEEP_MAX_MS = 1_000;
+/** ...and at least this many times per idle timeout (a closed connection is that much late). */
+export const IDLE_SWEEPS_PER_TIMEOUT = 4;
