@@ -22,7 +22,7 @@ import type { MessageStream, Stream, StreamMuxer, StreamMuxerFactory } from "@li
 import type { Uint8ArrayList } from "uint8arraylist";
 import { MULTISTREAM_HEADER_LINE, multistreamProposal } from "./lazy_select.ts";
 import { MULTISTREAM_MAX_PROTOCOL_BYTES } from "./constants.ts";
-import type { YamuxHeader } from "./yamux_window.ts";
+import { YAMUX_DATA, YAMUX_SYN, type YamuxHeader } from "./yamux_window.ts";
 
 /** What the answer needs of libp2p's registrar: its lookup, which throws for a protocol it lacks. */
 export interface ProtocolHandlers {
@@ -42,9 +42,6 @@ interface YamuxMuxerMethods {
   onRemoteStream(stream: Stream): void;
 }
 
-/** yamux frame type of data, and the SYN flag (the spec's 0x0 and 0x1). */
-const DATA_FRAME = 0;
-const SYN_FLAG = 0x1;
 const NEWLINE = 0x0a;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -142,7 +139,7 @@ function answerEagerly(muxer: StreamMuxer, registrar: ProtocolHandlers): void {
   let opening: YamuxFrame | undefined;
   methods.handleStreamMessage = function (frame) {
     const { type, flag } = frame.header;
-    if (type !== DATA_FRAME || (flag & SYN_FLAG) === 0 || frame.data === undefined) {
+    if (type !== YAMUX_DATA || (flag & YAMUX_SYN) === 0 || frame.data === undefined) {
       handleStreamMessage.call(this, frame);
       return;
     }

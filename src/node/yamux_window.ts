@@ -48,8 +48,11 @@ interface YamuxStreamFields {
   sendFrame(header: YamuxHeader): boolean;
 }
 
-/** yamux frame type of a window update (the spec's 0x1). */
-const WINDOW_UPDATE = 1;
+/** yamux frame types and flags (the spec's numbers), for the code here that reads frames. */
+export const YAMUX_DATA = 0;
+export const YAMUX_WINDOW_UPDATE = 1;
+export const YAMUX_SYN = 0x1;
+export const YAMUX_ACK = 0x2;
 
 const INSTALLED = Symbol.for("p2p.yamuxWindowThreshold");
 
@@ -87,7 +90,12 @@ function sendWindowUpdate(this: YamuxStreamFields): void {
   if (flags === 0 && delta < this.recvWindow / 2) return;
   this.recvWindowCapacity = this.recvWindow;
   this.epochStart = now;
-  this.sendFrame({ type: WINDOW_UPDATE, flag: flags, streamID: this.streamId, length: delta });
+  this.sendFrame({
+    type: YAMUX_WINDOW_UPDATE,
+    flag: flags,
+    streamID: this.streamId,
+    length: delta,
+  });
 }
 
 /**
@@ -108,8 +116,8 @@ export function installYamuxWindowThreshold(): boolean {
   return true;
 }
 
-/** yamux flags of a stream's opening: SYN and ACK (the spec's 0x1 and 0x2). */
-const OPENING_FLAGS = 0x1 | 0x2;
+/** yamux flags of a stream's opening. */
+const OPENING_FLAGS = YAMUX_SYN | YAMUX_ACK;
 
 /**
  * Whether yamux bytes begin with a frame that opens a stream (SYN or ACK set): on the serving
