@@ -23,6 +23,7 @@ import {
   MAX_WAITING_CLIENTS,
 } from "./constants.ts";
 import { Prefetcher } from "./prefetch.ts";
+import { TUNNEL_BUFFERS } from "../services/tunnel_buffers.ts";
 import { httpAnswer, NO_WORKERS_MESSAGE } from "./http_answer.ts";
 import { closeQuietly, writeAll } from "../node/tcp_io.ts";
 
@@ -330,6 +331,7 @@ export class FederatedServer implements NetworkComponent {
       }
       const result = await bridge(conn, opened.stream, {
         read: prefetch.read,
+        buffers: this.#network.shared(TUNNEL_BUFFERS),
         onBytes: () => this.#slots.touch(conn),
       });
       bytesSent += result.tcpToStream;

@@ -7,7 +7,8 @@ type DiscoveryFactory = NonNullable<Libp2pOptions["peerDiscovery"]>[number];
 import { tcp } from "@libp2p/tcp";
 import { denoTcp, ip6WildcardOnly } from "./deno_tcp.ts";
 import { installYamuxWindowThreshold } from "./yamux_window.ts";
-import { noiseEncrypter, sealBuffersFor, yamuxMuxer } from "./data_path.ts";
+import { noiseEncrypter, sealBuffersFor, sendSlabsFor, yamuxMuxer } from "./data_path.ts";
+import type { SendSlabs } from "./send_slabs.ts";
 import { type Tuning, tuningFromEnv } from "./tuning.ts";
 import { quietLogger } from "./quiet_logger.ts";
 import { cachePeerStore } from "./peer_store_cache.ts";
@@ -142,6 +143,8 @@ export interface NodeServices extends Record<string, unknown> {
   relay?: MemberRelay;
   /** Hole punching (DCUtR), absent when `holepunch` is off. */
   holePunch?: HolePunch;
+  /** Read slabs of tunnels, reused once the cipher sealed them (`bridge`'s `slabs`). */
+  sendSlabs: SendSlabs;
 }
 
 /** A libp2p node assembled by {@linkcode createLibp2pNode}. */
@@ -266,6 +269,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
   const logger = tuning.logger === "quiet" ? quietLogger() : undefined;
   // Full noise messages sealed into buffers the TCP writer gives back.
   const sealBuffers = sealBuffersFor(tuning);
+  const sendSlabs = sendSlabsFor(tuning);
+  services.sendSlabs = () => sendSlabs;
   const node = await createLibp2p({
     start: false,
     ...(logger === undefined ? {} : { logger }),
@@ -280,7 +285,11 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     transports: [
       ...(tuning.tcp === "deno"
         ? [
-          denoTcp({ reusePort: options.holepunch !== false, sealBuffers }),
+          denoTcp({
+            reusePort: options.holepunch !== false,
+            sealBuffers,
+            alignReads: tuning.reads === "aligned",
+          }),
           ip6WildcardOnly(tcp()),
         ]
         : [tcp()])
@@ -288,7 +297,7 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
       ...nat.transports as never[],
     ],
     connectionEncrypters: [
-      noiseEncrypter(tuning, { prologue, openssl: options.openssl, sealBuffers }),
+      noiseEncrypter(tuning, { prologue, openssl: options.openssl, sealBuffers, sendSlabs }),
     ],
     streamMuxers: [yamuxMuxer(tuning)],
     connectionManager: {

@@ -1,6 +1,6 @@
 /**
  * The data path of a node's libp2p, as its {@linkcode Tuning} chooses it: the noise encrypter
- * (framing, cipher, the buffers full messages are sealed into) and the yamux muxer (window
+ * (framing, cipher, the buffers full messages are sealed into, the tunnels' reused read slabs) and the yamux muxer (window
  * sizes, the eager answer to a stream's proposal). `create_node.ts` assembles the rest.
  *
  * @module
@@ -9,7 +9,8 @@ import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import type { StreamMuxerFactory } from "@libp2p/interface";
 import { eagerSelect, type EagerSelectComponents } from "./eager_select.ts";
-import { MessageBuffers } from "./message_buffers.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { SendSlabs } from "./send_slabs.ts";
 import { framedNoise } from "./noise_frames.ts";
 import { denoNoiseCrypto } from "./noise_crypto.ts";
 import { sharedOpenSslAead } from "./openssl_aead.ts";
@@ -18,6 +19,8 @@ import {
   NOISE_MAX_MESSAGE_BYTES,
   NOISE_OPENSSL_ON_DEMAND_FROM,
   NOISE_SEAL_BUFFERS_KEPT,
+  SEND_SLAB_BYTES,
+  SEND_SLABS_KEPT,
 } from "./deno_tcp_constants.ts";
 import {
   YAMUX_MAX_EARLY_STREAMS,
@@ -27,11 +30,16 @@ import {
 import type { Tuning } from "./tuning.ts";
 
 /** The pool full noise messages are sealed into (none kept with `buffers:stock`). */
-export function sealBuffersFor(tuning: Tuning): MessageBuffers {
-  return new MessageBuffers(
+export function sealBuffersFor(tuning: Tuning): BufferPool {
+  return new BufferPool(
     NOISE_MAX_MESSAGE_BYTES,
     tuning.buffers === "reused" ? NOISE_SEAL_BUFFERS_KEPT : 0,
   );
+}
+
+/** The read slabs a tunnel's TCP side reuses once sealed (none kept with `slabs:stock`). */
+export function sendSlabsFor(tuning: Tuning): SendSlabs {
+  return new SendSlabs(SEND_SLAB_BYTES, tuning.slabs === "reused" ? SEND_SLABS_KEPT : 0);
 }
 
 /** What the encrypter needs besides the tuning. */
@@ -41,7 +49,9 @@ export interface EncrypterInit {
   /** When OpenSSL's cipher is loaded (`NodeOptions.openssl`). */
   openssl: "start" | "bulk" | undefined;
   /** Where full messages are sealed (shared with the TCP transport, which gives them back). */
-  sealBuffers: MessageBuffers;
+  sealBuffers: BufferPool;
+  /** Told of what the cipher sealed (shared with the tunnels, which read into its slabs). */
+  sendSlabs: SendSlabs;
 }
 
 /** The noise encrypter the tuning chooses. */
@@ -57,6 +67,7 @@ export function noiseEncrypter(
     ...(tuning.noise === "stock" ? {} : {
       crypto: denoNoiseCrypto({
         sealBuffers: init.sealBuffers,
+        sendSlabs: init.sendSlabs,
         ...tuning.noise === "node"
           ? { encryptFrom: 0, decryptFrom: 0 }
           : tuning.noise !== "openssl"

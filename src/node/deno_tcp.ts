@@ -43,8 +43,14 @@ import {
   NOISE_MAX_MESSAGE_BYTES,
 } from "./deno_tcp_constants.ts";
 import { closeQuietly } from "./tcp_io.ts";
-import { MessageBuffers } from "./message_buffers.ts";
-import { type DenoTcpOptions, toMultiaddrConnection, tune } from "./deno_tcp_connection.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import {
+  type ConnectionOptions,
+  type DenoTcpOptions,
+  toMultiaddrConnection,
+  tune,
+  writeBatches,
+} from "./deno_tcp_connection.ts";
 import { DenoTcpListener, ReusePorts } from "./deno_tcp_listener.ts";
 import { connectFrom, reusePortSupported } from "./reuse_port.ts";
 
@@ -74,7 +80,7 @@ class DenoTcp implements Transport {
   readonly [transportSymbol] = true as const;
   readonly [Symbol.toStringTag] = "@p2p/deno-tcp";
   readonly [serviceCapabilities]: string[] = ["@libp2p/transport"];
-  #options: Required<DenoTcpOptions>;
+  #options: ConnectionOptions;
   #logger: ComponentLogger;
   #log: Logger;
   /** Ports of our wildcard IPv4 listeners, when dials leave from them. */
@@ -88,7 +94,9 @@ class DenoTcp implements Transport {
       readSlabBytes: options.readSlabBytes ?? DENO_TCP_READ_SLAB,
       writeHighWater: options.writeHighWater ?? DENO_TCP_WRITE_HIGH_WATER,
       reusePort: options.reusePort ?? false,
-      sealBuffers: options.sealBuffers ?? new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 0),
+      sealBuffers: options.sealBuffers ?? new BufferPool(NOISE_MAX_MESSAGE_BYTES, 0),
+      alignReads: options.alignReads ?? false,
+      writeBatches: writeBatches(),
     };
     if (this.#options.reusePort && reusePortSupported()) this.#reusePorts = new ReusePorts();
   }

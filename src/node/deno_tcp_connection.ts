@@ -16,9 +16,10 @@ import {
   DENO_TCP_SMALL_BATCH,
   DENO_TCP_SMALL_READ,
   DENO_TCP_WRITE_LOW_WATER,
+  NOISE_FULL_WIRE_BYTES,
 } from "./deno_tcp_constants.ts";
 import { closeQuietly } from "./tcp_io.ts";
-import type { MessageBuffers } from "./message_buffers.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 /** Options of {@linkcode denoTcp}. */
 export interface DenoTcpOptions {
@@ -37,7 +38,38 @@ export interface DenoTcpOptions {
    * The pool the node's cipher seals full messages into: a written message's buffer goes
    * back to it. @default {a pool of its own, which lends nothing}
    */
-  sealBuffers?: MessageBuffers;
+  sealBuffers?: BufferPool;
+  /**
+   * Slab reads end where a full noise message would (as the reader's `readBoundary` says), so
+   * that a bulk stream's messages arrive whole instead of cut in two by a read and copied
+   * together. @default {false}
+   */
+  alignReads?: boolean;
+}
+
+/**
+ * A connection whose slab reads can end where its reader's next message does: the reader
+ * (the noise framing) sets `readBoundary` to tell how many bytes are left of the message it
+ * is in (0 between messages, `undefined` when it cannot tell).
+ */
+export interface BoundaryReads {
+  /** Bytes to the end of the message being read, set by the reader. */
+  readBoundary: (() => number | undefined) | undefined;
+}
+
+/**
+ * How much of a slab's free `tail` to offer a read: as many bytes as end on a message
+ * boundary if full noise messages follow (`toBoundary` bytes, then whole messages), else all.
+ *
+ * @param tail Free bytes of the slab.
+ * @param toBoundary Bytes left of the message being read; `undefined` when unknown.
+ * @returns The bytes to offer, at least 1.
+ */
+export function alignedOffer(tail: number, toBoundary: number | undefined): number {
+  if (toBoundary === undefined || toBoundary > tail) return tail;
+  const offer = toBoundary +
+    Math.floor((tail - toBoundary) / NOISE_FULL_WIRE_BYTES) * NOISE_FULL_WIRE_BYTES;
+  return offer === 0 ? tail : offer;
 }
 
 export interface ConnInit {
@@ -45,7 +77,7 @@ export interface ConnInit {
   direction: "inbound" | "outbound";
   remoteAddr: Multiaddr;
   log: Logger;
-  options: Required<DenoTcpOptions>;
+  options: ConnectionOptions;
 }
 
 /** Best effort: a socket that is already closed (or not TCP) refuses the options. */
@@ -63,29 +95,32 @@ export function isClosedError(err: unknown): boolean {
 }
 
 /**
- * Write batch buffers of every connection, reused (a fresh buffer per write would cost more
- * than the copy): large ones for bulk, small ones for the usual few frames.
+ * Write batch buffers of one transport's connections, reused (a fresh buffer per write would
+ * cost more than the copy): large ones for bulk, small ones for the usual few frames.
  */
-const scratchPools = { large: [] as Uint8Array[], small: [] as Uint8Array[] };
-
-function takeScratch(queued: number): Uint8Array {
-  if (queued <= DENO_TCP_SMALL_BATCH) {
-    return scratchPools.small.pop() ?? new Uint8Array(DENO_TCP_SMALL_BATCH);
-  }
-  return scratchPools.large.pop() ?? new Uint8Array(DENO_TCP_MAX_WRITE_BATCH);
+export interface WriteBatches {
+  /** {@linkcode DENO_TCP_SMALL_BATCH} bytes each. */
+  small: BufferPool;
+  /** {@linkcode DENO_TCP_MAX_WRITE_BATCH} bytes each. */
+  large: BufferPool;
 }
 
-function releaseScratch(scratch: Uint8Array): void {
-  const pool = scratch.byteLength === DENO_TCP_SMALL_BATCH
-    ? scratchPools.small
-    : scratchPools.large;
-  if (pool.length < DENO_TCP_SCRATCH_POOL) pool.push(scratch);
+/** Empty pools of write batch buffers, for one transport. */
+export function writeBatches(): WriteBatches {
+  return {
+    small: new BufferPool(DENO_TCP_SMALL_BATCH, DENO_TCP_SCRATCH_POOL),
+    large: new BufferPool(DENO_TCP_MAX_WRITE_BATCH, DENO_TCP_SCRATCH_POOL),
+  };
 }
+
+/** What the connections of one transport share: its options and its write batch buffers. */
+export type ConnectionOptions = Required<DenoTcpOptions> & { writeBatches: WriteBatches };
 
 /** A `Deno.TcpConn` as a libp2p `MultiaddrConnection`. */
-class DenoTcpConnection extends AbstractMultiaddrConnection {
+class DenoTcpConnection extends AbstractMultiaddrConnection implements BoundaryReads {
+  readBoundary: (() => number | undefined) | undefined = undefined;
   #conn: Deno.TcpConn;
-  #opts: Required<DenoTcpOptions>;
+  #opts: ConnectionOptions;
   /** Bytes handed over by libp2p and not yet written, in order. */
   #queue: Uint8Array[] = [];
   #queued = 0;
@@ -162,7 +197,11 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
           slab = new Uint8Array(slabBytes);
           offset = 0;
         }
-        const n = await this.#conn.read(slab?.subarray(offset) ?? small);
+        const n = await this.#conn.read(
+          slab === undefined
+            ? small
+            : slab.subarray(offset, offset + this.#offer(slabBytes - offset)),
+        );
         if (n === null) break;
         if (n === 0) continue;
         this.#lastActivity = Date.now();
@@ -193,6 +232,10 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
     }
     await this.#whenFlushed();
     this.#shutdown();
+  }
+
+  #offer(tail: number): number {
+    return this.#opts.alignReads ? alignedOffer(tail, this.readBoundary?.()) : tail;
   }
 
   override sendPause(): void {
@@ -254,7 +297,10 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
 
   async #flush(): Promise<void> {
     // Sized by what is queued when the write starts; what arrives meanwhile follows.
-    const scratch = takeScratch(this.#queued);
+    const batches = this.#queued <= DENO_TCP_SMALL_BATCH
+      ? this.#opts.writeBatches.small
+      : this.#opts.writeBatches.large;
+    const scratch = batches.take();
     try {
       while (this.#queue.length > 0) {
         const batch = this.#takeBatch(scratch);
@@ -278,7 +324,7 @@ class DenoTcpConnection extends AbstractMultiaddrConnection {
         this.abort(err instanceof Error ? err : new Error(String(err)));
       }
     } finally {
-      releaseScratch(scratch);
+      batches.giveBack(scratch);
       this.#writing = false;
       const waiters = this.#flushed;
       this.#flushed = [];

@@ -1,7 +1,5 @@
 /** Close a TCP socket after this long without traffic (as `@libp2p/tcp`: 2 min). */
 export const DENO_TCP_SOCKET_TIMEOUT_MS = 2 * 60_000;
-/** Reads fill the free tail of a slab of this size; views of it are handed to libp2p. */
-export const DENO_TCP_READ_SLAB = 128 * 1024;
 /** A new slab is started when less than this is left in the current one. */
 export const DENO_TCP_MIN_READ = 64 * 1024;
 /**
@@ -47,10 +45,24 @@ export const DENO_TCP_REUSE_PORT_WAIT_MS = 1_000;
 export const CHACHA_TAG_BYTES = 16;
 /** The largest noise message, its 2-byte length prefix excluded (the spec's 65535). */
 export const NOISE_MAX_MESSAGE_BYTES = 65_535;
+/** A full noise message on the wire: its 2-byte length prefix and 65,535 bytes. */
+export const NOISE_FULL_WIRE_BYTES = 2 + NOISE_MAX_MESSAGE_BYTES;
 /**
- * Buffers of full sealed messages a node keeps for reuse (`message_buffers.ts`): what the TCP
+ * Reads fill the free tail of a slab of this size; views of it are handed to libp2p. Two full
+ * noise messages (128 KiB and 2 bytes), so that a read can end where a message does.
+ */
+export const DENO_TCP_READ_SLAB = 2 * NOISE_FULL_WIRE_BYTES;
+/**
+ * Buffers of full sealed messages a node keeps for reuse (`buffer_pool.ts`): what the TCP
  * writer holds before it asks for a drain (1 MiB).
  */
 export const NOISE_SEAL_BUFFERS_KEPT = 16;
+/**
+ * Read slabs of a tunnel's TCP side that a node reuses once their bytes are sealed
+ * (`send_slabs.ts`): the size a bulk reader's slab grows to, and how many are kept (1 MiB).
+ */
+export const SEND_SLAB_BYTES = 128 * 1024;
+/** See {@linkcode SEND_SLAB_BYTES}. */
+export const SEND_SLABS_KEPT = 8;
 /** The most plaintext one noise message carries. */
 export const NOISE_MAX_PLAINTEXT_BYTES = NOISE_MAX_MESSAGE_BYTES - CHACHA_TAG_BYTES;

@@ -18,7 +18,7 @@ import { DENO_TCP_ACCEPT_RETRY_MS } from "./deno_tcp_constants.ts";
 import { listenReusable } from "./reuse_port.ts";
 import { closeQuietly } from "./tcp_io.ts";
 import {
-  type DenoTcpOptions,
+  type ConnectionOptions,
   isClosedError,
   remoteMultiaddr,
   toMultiaddrConnection,
@@ -103,7 +103,7 @@ function listenError(err: unknown, hostname: string, port: number): Error {
 
 export class DenoTcpListener extends TypedEventEmitter<ListenerEvents> implements Listener {
   #upgrader: CreateListenerOptions["upgrader"];
-  #options: Required<DenoTcpOptions>;
+  #options: ConnectionOptions;
   #log: Logger;
   #connLog: Logger;
   #listener: Acceptor | undefined;
@@ -119,7 +119,7 @@ export class DenoTcpListener extends TypedEventEmitter<ListenerEvents> implement
    */
   constructor(
     options: CreateListenerOptions,
-    init: Required<DenoTcpOptions>,
+    init: ConnectionOptions,
     logger: ComponentLogger,
     reusePorts?: ReusePorts,
   ) {

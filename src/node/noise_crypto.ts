@@ -43,7 +43,8 @@ import {
   NOISE_ENCRYPT_NODE_FROM,
 } from "./deno_tcp_constants.ts";
 import type { AeadCipher } from "./openssl_aead.ts";
-import type { MessageBuffers } from "./message_buffers.ts";
+import type { BufferPool } from "./buffer_pool.ts";
+import type { SendSlabs } from "./send_slabs.ts";
 
 /** Seals `plaintext` with node:crypto; the result is the ciphertext, then the tag. */
 function sealWithNodeCrypto(
@@ -84,7 +85,9 @@ export interface NoiseCryptoThresholds {
    * Where the loaded cipher seals messages of exactly their size (full noise messages): lent
    * buffers the TCP writer gives back once written, instead of a new one per message.
    */
-  sealBuffers?: MessageBuffers;
+  sealBuffers?: BufferPool;
+  /** Told of every plaintext piece once sealed, so a tunnel's read slabs can be reused. */
+  sendSlabs?: SendSlabs;
 }
 
 /** Which cipher takes a message of `bytes`: the loaded one, or `undefined` (the built-in). */
@@ -116,20 +119,30 @@ export function denoNoiseCrypto(thresholds: NoiseCryptoThresholds = {}): ICrypto
   const decryptFrom = thresholds.decryptFrom ?? NOISE_DECRYPT_NODE_FROM;
   const pick = cipherPick(thresholds);
   const buffers = thresholds.sealBuffers;
+  const slabs = thresholds.sendSlabs;
+  const seal: ICryptoInterface["chaCha20Poly1305Encrypt"] = (plaintext, nonce, ad, k) => {
+    const aead = pick(plaintext.byteLength);
+    if (aead !== undefined) {
+      const reused = buffers !== undefined &&
+          plaintext.byteLength + CHACHA_TAG_BYTES === buffers.size
+        ? buffers.take()
+        : undefined;
+      return aead.seal(plaintext, nonce, ad, k, reused);
+    }
+    return plaintext.byteLength < encryptFrom
+      ? asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+      : sealWithNodeCrypto(plaintext, nonce, ad, k);
+  };
   return {
     ...defaultCrypto,
     chaCha20Poly1305Encrypt(plaintext, nonce, ad, k) {
-      const aead = pick(plaintext.byteLength);
-      if (aead !== undefined) {
-        const reused = buffers !== undefined &&
-            plaintext.byteLength + CHACHA_TAG_BYTES === buffers.size
-          ? buffers.take()
-          : undefined;
-        return aead.seal(plaintext, nonce, ad, k, reused);
+      const sealed = seal(plaintext, nonce, ad, k);
+      // Every cipher above seals out of place: the plaintext is never read again.
+      if (slabs !== undefined) {
+        if (plaintext instanceof Uint8Array) slabs.sealed(plaintext);
+        else for (const piece of plaintext) slabs.sealed(piece);
       }
-      return plaintext.byteLength < encryptFrom
-        ? asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
-        : sealWithNodeCrypto(plaintext, nonce, ad, k);
+      return sealed;
     },
     chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst) {
       const aead = pick(ciphertext.byteLength);

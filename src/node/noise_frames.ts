@@ -30,6 +30,7 @@ import { publicKeyFromProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { AbstractMessageStream, lpStream, type SendResult } from "@libp2p/utils";
 import { Uint8ArrayList } from "uint8arraylist";
+import type { BoundaryReads } from "./deno_tcp_connection.ts";
 import {
   CHACHA_TAG_BYTES,
   NOISE_MAX_MESSAGE_BYTES,
@@ -114,6 +115,7 @@ export class NoiseFrameStream extends AbstractMessageStream {
     this.#handshake = handshake;
     this.#counters = counters;
     this.#holdsTurn = holdsTurn;
+    if ("readBoundary" in raw) (raw as BoundaryReads).readBoundary = this.#toBoundary;
     raw.addEventListener("message", (event) => {
       try {
         this.#receive(event.data);
@@ -132,6 +134,12 @@ export class NoiseFrameStream extends AbstractMessageStream {
     });
     raw.addEventListener("remoteCloseWrite", () => this.onRemoteCloseWrite());
   }
+
+  /** Bytes left of the message being read: 0 between messages, unknown mid-prefix. */
+  #toBoundary = (): number | undefined => {
+    if (this.#lengthHigh !== undefined) return undefined;
+    return this.#partial === undefined ? 0 : this.#partial.byteLength - this.#partialFilled;
+  };
 
   #receive(data: Uint8Array | Uint8ArrayList): void {
     const plaintexts = new Uint8ArrayList();

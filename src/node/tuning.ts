@@ -57,9 +57,20 @@ export interface Tuning {
   select: "eager" | "stock";
   /**
    * `reused`: full noise messages are sealed into buffers the TCP writer gives back once
-   * written (`message_buffers.ts`); `stock`: a new buffer per message. @default {"reused"}
+   * written (`buffer_pool.ts`); `stock`: a new buffer per message. @default {"reused"}
    */
   buffers: "reused" | "stock";
+  /**
+   * `reused`: a tunnel's full-size read slabs come back once the cipher sealed every byte of
+   * them (`send_slabs.ts`); `stock`: a new slab each time. @default {"reused"}
+   */
+  slabs: "reused" | "stock";
+  /**
+   * `aligned`: a streaming connection's reads end where a full noise message would, so that
+   * messages arrive whole (`deno_tcp_connection.ts`); `stock`: reads take all the slab offers.
+   * @default {"aligned"}
+   */
+  reads: "aligned" | "stock";
 }
 
 /**
@@ -85,6 +96,8 @@ export const DEFAULT_TUNING: Tuning = {
   heap: "trim",
   select: "eager",
   buffers: "reused",
+  slabs: "reused",
+  reads: "aligned",
 };
 
 const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
@@ -98,6 +111,8 @@ const CHOICES: { [K in keyof Tuning]: readonly Tuning[K][] } = {
   heap: ["trim", "collect", "stock"],
   select: ["eager", "stock"],
   buffers: ["reused", "stock"],
+  slabs: ["reused", "stock"],
+  reads: ["aligned", "stock"],
 };
 
 /**

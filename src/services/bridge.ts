@@ -1,6 +1,7 @@
 import type { Stream } from "@libp2p/interface";
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_READ_BUFFER_BYTES } from "./constants.ts";
 import { SlabReader } from "./slab_reader.ts";
+import type { TunnelBuffers } from "./tunnel_buffers.ts";
 import { writeParts } from "./write_parts.ts";
 import { resetConnection } from "./tcp_reset.ts";
 import { getLogger } from "@logtape/logtape";
@@ -34,6 +35,12 @@ export interface BridgeOptions {
    * is lost.
    */
   read?: () => Promise<Uint8Array | null>;
+  /**
+   * The network's reused buffers (`network.shared(TUNNEL_BUFFERS)`): the default reader's
+   * full-size slabs come back once the cipher sealed them, and batches of a stream's pieces
+   * are written from pooled buffers. @default {new buffers each time}
+   */
+  buffers?: TunnelBuffers;
   /** Called as bytes move, for live counters. */
   onBytes?: (direction: "tcpToStream" | "streamToTcp", bytes: number) => void;
 }
@@ -110,7 +117,7 @@ async function pumpTcpToStream(
     if (!stream.send(chunk)) await drained(stream);
     return true;
   };
-  const read = options.read ?? new SlabReader(conn).read;
+  const read = options.read ?? new SlabReader(conn, options.buffers?.slabs).read;
   try {
     while (true) {
       const chunk = await read();
@@ -160,7 +167,7 @@ function pumpStreamToTcp(
         if (failed) return;
         try {
           if (data instanceof Uint8Array) await write(data);
-          else await writeParts(data, write);
+          else await writeParts(data, write, options.buffers?.writeBatches);
         } catch (err) {
           failed = true;
           result.reset = true;

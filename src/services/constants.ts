@@ -1,5 +1,5 @@
 import { YAMUX_CONTROL_STREAMS, YAMUX_MAX_STREAMS } from "../node/constants.ts";
-import { NOISE_MAX_PLAINTEXT_BYTES } from "../node/deno_tcp_constants.ts";
+import { NOISE_MAX_PLAINTEXT_BYTES, SEND_SLAB_BYTES } from "../node/deno_tcp_constants.ts";
 
 /**
  * The edgevpn service stream protocol: a raw byte pipe, no header, no framing.
@@ -51,9 +51,9 @@ export const BRIDGE_READ_BUFFER_BYTES = 64 * 1024;
  */
 export const SLAB_READER_INITIAL_BYTES = 16 * 1024;
 /**
- * The slab doubles while reads fill it (bulk), up to this.
+ * The slab doubles while reads fill it (bulk), up to this: the node's reused send slabs.
  */
-export const SLAB_READER_MAX_BYTES = 128 * 1024;
+export const SLAB_READER_MAX_BYTES = SEND_SLAB_BYTES;
 /**
  * A new slab is started when less than this is free in the current one.
  */
@@ -69,7 +69,7 @@ export const SLAB_READER_MAX_READ_BYTES = 2 * NOISE_MAX_PLAINTEXT_BYTES - 12;
  */
 export const WRITE_PARTS_BATCH_BYTES = 256 * 1024;
 /**
- * Batch buffers kept for reuse (one is lent per bridge while it writes).
+ * Batch buffers a network's tunnels keep for reuse (one is lent per bridge while it writes).
  */
 export const WRITE_PARTS_POOL = 16;
 /**

@@ -3,6 +3,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
 import { addressSetKey } from "../node/address_set.ts";
 import { bridge } from "./bridge.ts";
+import { TUNNEL_BUFFERS } from "./tunnel_buffers.ts";
 import {
   ACK_CONNECTED,
   ACK_TARGET_UNREACHABLE,
@@ -146,6 +147,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     tunnelTotals.total++;
     try {
       await bridge(conn, stream, {
+        buffers: network.shared(TUNNEL_BUFFERS),
         onBytes: (direction, bytes) => {
           const field = direction === "streamToTcp" ? "bytesReceived" : "bytesSent";
           stats[field] += bytes;

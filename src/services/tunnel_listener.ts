@@ -3,6 +3,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Network } from "../network/network.ts";
 import { bridge } from "./bridge.ts";
 import { closeQuietly } from "../node/tcp_io.ts";
+import { TUNNEL_BUFFERS, type TunnelBuffers } from "./tunnel_buffers.ts";
 import { RepeatedWarning } from "./repeated_warning.ts";
 import { emptyTunnelStats, TUNNEL_TOTALS, type TunnelStats } from "./stats.ts";
 import { listenTcp } from "./target.ts";
@@ -65,6 +66,7 @@ export class TunnelListener {
   readonly stats: TunnelStats = emptyTunnelStats();
   #dialer: TunnelDialer;
   #totals: TunnelStats;
+  #buffers: TunnelBuffers;
   #init: TunnelListenerInit;
   #listener: Deno.Listener | undefined;
   #conns = new Set<Deno.Conn>();
@@ -82,6 +84,7 @@ export class TunnelListener {
   constructor(network: Network, init: TunnelListenerInit) {
     this.#dialer = network.shared(TUNNEL_DIALER);
     this.#totals = network.shared(TUNNEL_TOTALS);
+    this.#buffers = network.shared(TUNNEL_BUFFERS);
     this.#init = init;
   }
 
@@ -160,6 +163,7 @@ export class TunnelListener {
     }
     try {
       await bridge(conn, stream, {
+        buffers: this.#buffers,
         onBytes: (direction, bytes) => {
           const field = direction === "tcpToStream" ? "bytesSent" : "bytesReceived";
           this.stats[field] += bytes;

@@ -1,8 +1,6 @@
 import type { Uint8ArrayList } from "uint8arraylist";
-import { WRITE_PARTS_BATCH_BYTES, WRITE_PARTS_POOL } from "./constants.ts";
-
-/** Batch buffers, reused: each is lent for one write and returned once it completed. */
-const pool: Uint8Array[] = [];
+import type { BufferPool } from "../node/buffer_pool.ts";
+import { WRITE_PARTS_BATCH_BYTES } from "./constants.ts";
 
 /**
  * Writes the parts of a list in as few writes as possible: consecutive parts are copied
@@ -12,14 +10,16 @@ const pool: Uint8Array[] = [];
  *
  * @param data The parts, in order.
  * @param write Writes one buffer completely.
+ * @param batches Where the batch buffer is borrowed from (lent for the call, given back).
  */
 export async function writeParts(
   data: Uint8ArrayList,
   write: (buf: Uint8Array) => Promise<void>,
+  batches?: BufferPool,
 ): Promise<void> {
   const parts = [...data];
   if (parts.length === 1) return await write(parts[0]!);
-  const batch = pool.pop() ?? new Uint8Array(WRITE_PARTS_BATCH_BYTES);
+  const batch = batches?.take() ?? new Uint8Array(WRITE_PARTS_BATCH_BYTES);
   try {
     let i = 0;
     while (i < parts.length) {
@@ -38,6 +38,6 @@ export async function writeParts(
       await write(batch.subarray(0, at));
     }
   } finally {
-    if (pool.length < WRITE_PARTS_POOL) pool.push(batch);
+    batches?.giveBack(batch);
   }
 }

@@ -1,9 +1,19 @@
 import "../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import type { Logger, MultiaddrConnection } from "@libp2p/interface";
-import { remoteMultiaddr, toMultiaddrConnection } from "../../src/node/deno_tcp_connection.ts";
-import { DENO_TCP_READ_SLAB, NOISE_MAX_MESSAGE_BYTES } from "../../src/node/deno_tcp_constants.ts";
-import { MessageBuffers } from "../../src/node/message_buffers.ts";
+import {
+  alignedOffer,
+  type BoundaryReads,
+  remoteMultiaddr,
+  toMultiaddrConnection,
+  writeBatches,
+} from "../../src/node/deno_tcp_connection.ts";
+import {
+  DENO_TCP_READ_SLAB,
+  NOISE_FULL_WIRE_BYTES,
+  NOISE_MAX_MESSAGE_BYTES,
+} from "../../src/node/deno_tcp_constants.ts";
+import { BufferPool } from "../../src/node/buffer_pool.ts";
 import { Uint8ArrayList } from "uint8arraylist";
 import { waitFor } from "../_helpers/mod.ts";
 import { readToEnd, writeAll } from "../_helpers/tcp.ts";
@@ -20,7 +30,11 @@ function silent(): Logger {
 }
 
 /** An accepted socket as the transport's connection, giving sealed buffers back to `pool`. */
-function inbound(server: Deno.TcpConn, pool: MessageBuffers): MultiaddrConnection {
+function inbound(
+  server: Deno.TcpConn,
+  pool: BufferPool,
+  alignReads = false,
+): MultiaddrConnection {
   return toMultiaddrConnection({
     conn: server,
     direction: "inbound",
@@ -32,6 +46,8 @@ function inbound(server: Deno.TcpConn, pool: MessageBuffers): MultiaddrConnectio
       writeHighWater: 1024 * 1024,
       reusePort: false,
       sealBuffers: pool,
+      alignReads,
+      writeBatches: writeBatches(),
     },
   });
 }
@@ -50,7 +66,7 @@ Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives i
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const server = await listener.accept();
-  const maConn = inbound(server, new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 0));
+  const maConn = inbound(server, new BufferPool(NOISE_MAX_MESSAGE_BYTES, 0));
   try {
     const { chunks, bytes } = collect(maConn);
     // Small messages, one at a time: each kept chunk owns a buffer of its own size, so a
@@ -82,7 +98,7 @@ Deno.test("denoTcp writes: a lent message buffer goes back to its pool once writ
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const server = await listener.accept();
-  const pool = new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 4);
+  const pool = new BufferPool(NOISE_MAX_MESSAGE_BYTES, 4);
   const maConn = inbound(server, pool);
   let received = 0;
   const reading = readToEnd(client, (chunk) => void (received += chunk.byteLength));
@@ -110,5 +126,40 @@ Deno.test("denoTcp writes: a lent message buffer goes back to its pool once writ
     client.close();
     listener.close();
     await reading.catch(() => 0);
+  }
+});
+
+Deno.test("alignedOffer: reads end where the message being read ends, then after whole messages", () => {
+  const full = NOISE_FULL_WIRE_BYTES;
+  assert.equal(alignedOffer(DENO_TCP_READ_SLAB, 0), 2 * full, "a fresh slab: two whole messages");
+  assert.equal(alignedOffer(DENO_TCP_READ_SLAB, 1000), 1000 + full);
+  assert.equal(alignedOffer(full + 10, 0), full);
+  assert.equal(alignedOffer(500, 1000), 500, "the message ends beyond the slab: all of it");
+  assert.equal(alignedOffer(500, 0), 500, "no whole message fits: all of it, never 0");
+  assert.equal(alignedOffer(DENO_TCP_READ_SLAB, undefined), DENO_TCP_READ_SLAB, "unknown: all");
+});
+
+Deno.test("denoTcp reads: aligned, a streaming connection's reads end where its reader says", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  const maConn = inbound(server, new BufferPool(NOISE_MAX_MESSAGE_BYTES, 0), true);
+  try {
+    // The reader is always 1,000 bytes before a message's end: each slab read offers 1,000
+    // bytes and one whole message, never the whole 128 KiB slab.
+    (maConn as unknown as BoundaryReads).readBoundary = () => 1000;
+    const { chunks, bytes } = collect(maConn);
+    const total = 8 * DENO_TCP_READ_SLAB;
+    await writeAll(client, new Uint8Array(total).fill(9));
+    await waitFor(() => bytes() === total, { message: "the stream's bytes" });
+    const slabReads = chunks.filter((c) => c.buffer.byteLength === DENO_TCP_READ_SLAB);
+    assert.ok(slabReads.length > 0, "the stream was read into slabs");
+    const longest = Math.max(...slabReads.map((c) => c.byteLength));
+    assert.ok(longest <= 1000 + NOISE_FULL_WIRE_BYTES, `a read of ${longest} bytes`);
+    assert.ok(chunks.every((c) => c.every((b) => b === 9)));
+  } finally {
+    maConn.abort(new Error("test over"));
+    client.close();
+    listener.close();
   }
 });

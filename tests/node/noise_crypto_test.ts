@@ -12,7 +12,7 @@ import {
   NOISE_ENCRYPT_NODE_FROM,
   NOISE_MAX_MESSAGE_BYTES,
 } from "../../src/node/deno_tcp_constants.ts";
-import { MessageBuffers } from "../../src/node/message_buffers.ts";
+import { BufferPool } from "../../src/node/buffer_pool.ts";
 
 const SIZES = [
   0,
@@ -130,7 +130,7 @@ Deno.test({
   name: "noise crypto (OpenSSL): a full message is sealed into a lent buffer, reused once back",
   ignore: openSsl === undefined,
   fn: () => {
-    const pool = new MessageBuffers(NOISE_MAX_MESSAGE_BYTES, 2);
+    const pool = new BufferPool(NOISE_MAX_MESSAGE_BYTES, 2);
     const crypto = denoNoiseCrypto({ aead: openSsl, sealBuffers: pool });
     const full = bytes(NOISE_MAX_MESSAGE_BYTES - 16, 5);
     const first = crypto.chaCha20Poly1305Encrypt(full, nonce, ad, key);

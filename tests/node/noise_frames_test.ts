@@ -11,7 +11,7 @@ import { yamux } from "@libp2p/yamux";
 import { Uint8ArrayList } from "uint8arraylist";
 import { type Handshake, NoiseFrameStream } from "../../src/node/noise_frames.ts";
 import { installYamuxWindowThreshold, opensStream } from "../../src/node/yamux_window.ts";
-import { withTimeout } from "../_helpers/mod.ts";
+import { waitFor, withTimeout } from "../_helpers/mod.ts";
 
 const TAG = 16;
 
@@ -311,4 +311,27 @@ Deno.test("noise frames: a message in pieces from several buffers, then another,
   assert.equal(error, undefined);
   assert.deepEqual(data.subarray(0, payload.byteLength), new Uint8Array(payload));
   assert.equal(new TextDecoder().decode(data.subarray(payload.byteLength)), "after");
+});
+
+Deno.test("noise frames: tell the connection how many bytes are left of the message being read", async () => {
+  const { sender, receiver } = cipherPair();
+  const wire = await wireOf(sender, [randomBytes(50_000)]);
+  const [near, far] = await streamPair();
+  const raw = Object.assign(near, {
+    readBoundary: undefined as (() => number | undefined) | undefined,
+  });
+  const framed = new NoiseFrameStream(raw, receiver);
+  try {
+    const hint = (): number | undefined => raw.readBoundary?.();
+    assert.equal(hint(), 0, "between messages");
+    const sent = async (from: number, to: number, expected: number | undefined): Promise<void> => {
+      far.send(wire.subarray(from, to));
+      await waitFor(() => hint() === expected, { timeoutMs: 5_000, message: `${expected} left` });
+    };
+    await sent(0, 1, undefined); // half a length prefix: the length is not known yet
+    await sent(1, 102, wire.byteLength - 102);
+    await sent(102, wire.byteLength, 0);
+  } finally {
+    framed.abort(new Error("done"));
+  }
 });

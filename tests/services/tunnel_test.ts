@@ -94,6 +94,8 @@ Deno.test({
         assert.equal(progress.length, 1, "one backend connection");
         assert.equal(progress[0]!.written, size);
         assert.equal(hash.digest("hex"), progress[0]!.sha256);
+        // The serving side read its backend into slabs the cipher gave back.
+        assert.ok(tunnel.server.node.services.sendSlabs.reused > 0, "read slabs reused");
         console.log(
           `256 MiB through the tunnel in ${seconds.toFixed(2)} s (${
             (256 / seconds).toFixed(0)
@@ -255,6 +257,54 @@ Deno.test({
       assert.match(end, /^error/);
     } finally {
       clearInterval(sampler);
+      await tunnel?.stop();
+      await backend.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "expose/connect tunnel uploads 48 MiB byte-exact to a backend that starts reading late",
+  ...NODE_TEST,
+  async fn() {
+    const size = 48 * MiB;
+    let written = 0;
+    let got: { bytes: number; sha256: string } | undefined;
+    // The backend reads nothing until the client has written 1 MiB: the tunnel's windows
+    // fill, and views of the client's read slabs wait unsealed in the streams meanwhile.
+    const backend = startBackend(async (conn) => {
+      await waitFor(() => written >= MiB, { timeoutMs: 30_000, message: "1 MiB written" });
+      const hash = createHash("sha256");
+      const bytes = await readToEnd(conn, (chunk) => void hash.update(chunk));
+      got = { bytes, sha256: hash.digest("hex") };
+    });
+    let tunnel: Tunnel | undefined;
+    try {
+      tunnel = await startTunnel(backend.address, "upload");
+      const conn = await connectTo(tunnel.address);
+      try {
+        const pattern = new Pattern(7);
+        const hash = createHash("sha256");
+        await withTimeout(
+          (async () => {
+            while (written < size) {
+              const chunk = pattern.next(Math.min(Pattern.CHUNK, size - written));
+              hash.update(chunk);
+              await writeAll(conn, chunk);
+              written += chunk.byteLength;
+            }
+            await conn.closeWrite();
+          })(),
+          60_000,
+          "48 MiB into the tunnel",
+        );
+        await waitFor(() => got, { timeoutMs: 60_000, message: "the backend's hash" });
+        assert.deepEqual(got, { bytes: size, sha256: hash.digest("hex") });
+        assert.ok(tunnel.client.node.services.sendSlabs.reused > 0, "read slabs reused");
+      } finally {
+        closeQuietly(conn);
+      }
+    } finally {
       await tunnel?.stop();
       await backend.close();
     }

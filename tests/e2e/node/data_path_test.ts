@@ -122,10 +122,12 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     heap: "trim",
     select: "eager",
     buffers: "reused",
+    slabs: "reused",
+    reads: "aligned",
   });
   assert.deepEqual(
     parseTuning(
-      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock,select:stock,buffers:stock",
+      "tcp:node, yamux:stock,noise:stock,framing:stock,peerStore:stock,logger:stock,events:stock,heap:stock,select:stock,buffers:stock,slabs:stock,reads:stock",
     ),
     {
       tcp: "node",
@@ -138,6 +140,8 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
       heap: "stock",
       select: "stock",
       buffers: "stock",
+      slabs: "stock",
+      reads: "stock",
     },
   );
   assert.deepEqual(parseTuning("tcp:quic,bogus,noise:node,:"), {
@@ -151,6 +155,8 @@ Deno.test("parseTuning: the fast defaults, stock choices by name, unknown input 
     heap: "trim",
     select: "eager",
     buffers: "reused",
+    slabs: "reused",
+    reads: "aligned",
   });
 });
 
@@ -502,8 +508,8 @@ async function echoThrough(port: number, total: number): Promise<void> {
   }
 }
 
-const STOCK =
-  "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock,select:stock,buffers:stock";
+const STOCK = "tcp:node,yamux:stock,noise:stock,framing:stock,peerStore:stock,events:stock," +
+  "select:stock,buffers:stock,slabs:stock,reads:stock";
 
 for (const [exposeTuning, connectTuning] of [[STOCK, ""], ["", STOCK]] as const) {
   Deno.test({
