@@ -113,6 +113,20 @@ export function writeBatches(): WriteBatches {
   };
 }
 
+/**
+ * Whether a slab read of `n` bytes out of `offered` says the stream has gone quiet (later
+ * reads go to the small buffer): it got less than the small buffer holds, and less than it was
+ * offered. An aligned read may be offered only the rest of a message, and getting all of it
+ * says nothing about the stream slowing down.
+ *
+ * @param n Bytes the read got.
+ * @param offered Bytes it was offered.
+ * @returns `true` when the connection should read small again.
+ */
+export function quietAfter(n: number, offered: number): boolean {
+  return n < Math.min(offered, DENO_TCP_SMALL_READ);
+}
+
 /** What the connections of one transport share: its options and its write batch buffers. */
 export type ConnectionOptions = Required<DenoTcpOptions> & { writeBatches: WriteBatches };
 
@@ -197,10 +211,9 @@ class DenoTcpConnection extends AbstractMultiaddrConnection implements BoundaryR
           slab = new Uint8Array(slabBytes);
           offset = 0;
         }
+        const offered = slab === undefined ? small.byteLength : this.#offer(slabBytes - offset);
         const n = await this.#conn.read(
-          slab === undefined
-            ? small
-            : slab.subarray(offset, offset + this.#offer(slabBytes - offset)),
+          slab === undefined ? small : slab.subarray(offset, offset + offered),
         );
         if (n === null) break;
         if (n === 0) continue;
@@ -215,7 +228,7 @@ class DenoTcpConnection extends AbstractMultiaddrConnection implements BoundaryR
         }
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
-        if (n < small.byteLength) slab = undefined;
+        if (quietAfter(n, offered)) slab = undefined;
         this.onData(chunk);
       }
     } catch (err) {

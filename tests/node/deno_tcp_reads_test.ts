@@ -4,6 +4,7 @@ import type { Logger, MultiaddrConnection } from "@libp2p/interface";
 import {
   alignedOffer,
   type BoundaryReads,
+  quietAfter,
   remoteMultiaddr,
   toMultiaddrConnection,
   writeBatches,
@@ -137,6 +138,12 @@ Deno.test("alignedOffer: reads end where the message being read ends, then after
   assert.equal(alignedOffer(500, 1000), 500, "the message ends beyond the slab: all of it");
   assert.equal(alignedOffer(500, 0), 500, "no whole message fits: all of it, never 0");
   assert.equal(alignedOffer(DENO_TCP_READ_SLAB, undefined), DENO_TCP_READ_SLAB, "unknown: all");
+});
+
+Deno.test("quietAfter: a short read goes quiet, one that got all of a small offer does not", () => {
+  assert.equal(quietAfter(1000, 65_537), true, "less than offered and than the small buffer");
+  assert.equal(quietAfter(1000, 1000), false, "an aligned read got the rest of its message");
+  assert.equal(quietAfter(20_000, 65_537), false, "more than the small buffer holds");
 });
 
 Deno.test("denoTcp reads: aligned, a streaming connection's reads end where its reader says", async () => {
