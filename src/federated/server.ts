@@ -23,7 +23,7 @@ import {
   MAX_WAITING_CLIENTS,
 } from "./constants.ts";
 import { Prefetcher } from "./prefetch.ts";
-import { TUNNEL_BUFFERS } from "../services/tunnel_buffers.ts";
+import { TUNNEL_BUFFERS, type TunnelBuffers } from "../services/tunnel_buffers.ts";
 import { httpAnswer, NO_WORKERS_MESSAGE } from "./http_answer.ts";
 import { closeQuietly, writeAll } from "../node/tcp_io.ts";
 
@@ -50,6 +50,7 @@ export class FederatedServer implements NetworkComponent {
   readonly view: PoolView;
   #network: Network;
   #dialer: TunnelDialer;
+  #buffers: TunnelBuffers;
   #init: Required<Omit<FederatedServerInit, "targetWorker">> & { bucket: string };
   #target: string | undefined;
   #listener: Deno.Listener | undefined;
@@ -88,6 +89,7 @@ export class FederatedServer implements NetworkComponent {
   constructor(network: Network, init: FederatedServerInit) {
     this.#network = network;
     this.#dialer = network.shared(TUNNEL_DIALER);
+    this.#buffers = network.shared(TUNNEL_BUFFERS);
     const pool = init.pool ?? FEDERATED_POOL;
     this.#init = {
       listen: init.listen,
@@ -331,7 +333,7 @@ export class FederatedServer implements NetworkComponent {
       }
       const result = await bridge(conn, opened.stream, {
         read: prefetch.read,
-        buffers: this.#network.shared(TUNNEL_BUFFERS),
+        buffers: this.#buffers,
         onBytes: () => this.#slots.touch(conn),
       });
       bytesSent += result.tcpToStream;

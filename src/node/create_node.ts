@@ -143,7 +143,7 @@ export interface NodeServices extends Record<string, unknown> {
   relay?: MemberRelay;
   /** Hole punching (DCUtR), absent when `holepunch` is off. */
   holePunch?: HolePunch;
-  /** Read slabs of tunnels, reused once the cipher sealed them (`bridge`'s `slabs`). */
+  /** Read slabs of tunnels, reused once the cipher sealed them (`TUNNEL_BUFFERS`). */
   sendSlabs: SendSlabs;
 }
 
@@ -267,7 +267,8 @@ export async function createLibp2pNode(options: NodeOptions): Promise<P2PLibp2p>
     ? undefined
     : (await import("@libp2p/prometheus-metrics")).prometheusMetrics;
   const logger = tuning.logger === "quiet" ? quietLogger() : undefined;
-  // Full noise messages sealed into buffers the TCP writer gives back.
+  // Full noise messages sealed into buffers the TCP writer gives back; tunnels' read slabs
+  // lent again once the cipher sealed them.
   const sealBuffers = sealBuffersFor(tuning);
   const sendSlabs = sendSlabsFor(tuning);
   services.sendSlabs = () => sendSlabs;

@@ -1,7 +1,8 @@
 /**
  * The data path of a node's libp2p, as its {@linkcode Tuning} chooses it: the noise encrypter
- * (framing, cipher, the buffers full messages are sealed into, the tunnels' reused read slabs) and the yamux muxer (window
- * sizes, the eager answer to a stream's proposal). `create_node.ts` assembles the rest.
+ * (framing, cipher, the buffers full messages are sealed into, the tunnels' reused read slabs)
+ * and the yamux muxer (window sizes, the eager answer to a stream's proposal). `create_node.ts`
+ * assembles the rest.
  *
  * @module
  */

@@ -87,6 +87,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
   const target = parseTarget(init.target, "--target");
   const stats = emptyTunnelStats();
   const tunnelTotals = network.shared(TUNNEL_TOTALS);
+  const buffers = network.shared(TUNNEL_BUFFERS);
   const open = new Set<Stream>();
   const targetDown = new RepeatedWarning(
     log,
@@ -147,7 +148,7 @@ export async function exposeService(network: Network, init: ExposeInit): Promise
     tunnelTotals.total++;
     try {
       await bridge(conn, stream, {
-        buffers: network.shared(TUNNEL_BUFFERS),
+        buffers,
         onBytes: (direction, bytes) => {
           const field = direction === "streamToTcp" ? "bytesReceived" : "bytesSent";
           stats[field] += bytes;

@@ -17,6 +17,35 @@ export async function readToEnd(
   }
 }
 
+/** Two connected ends of one loopback TCP connection, and how to close both. */
+export interface LoopbackPair {
+  /** The dialling end. */
+  client: Deno.TcpConn;
+  /** The accepted end. */
+  server: Deno.TcpConn;
+  /** Closes both ends (either may be closed already). */
+  close(): void;
+}
+
+/** Connects a client to a throwaway loopback listener; the listener is closed once accepted. */
+export async function loopbackPair(): Promise<LoopbackPair> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const server = await listener.accept();
+    return {
+      client,
+      server,
+      close: () => {
+        closeQuietly(client);
+        closeQuietly(server);
+      },
+    };
+  } finally {
+    listener.close();
+  }
+}
+
 /** Joins byte chunks into one array. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));

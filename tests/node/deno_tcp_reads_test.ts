@@ -17,7 +17,7 @@ import {
 import { BufferPool } from "../../src/node/buffer_pool.ts";
 import { Uint8ArrayList } from "uint8arraylist";
 import { waitFor } from "../_helpers/mod.ts";
-import { readToEnd, writeAll } from "../_helpers/tcp.ts";
+import { loopbackPair, readToEnd, writeAll } from "../_helpers/tcp.ts";
 
 /** A logger that prints nothing. */
 function silent(): Logger {
@@ -64,9 +64,7 @@ function collect(maConn: MultiaddrConnection): { chunks: Uint8Array[]; bytes: ()
 }
 
 Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives in shared slabs", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const server = await listener.accept();
+  const { client, server, close } = await loopbackPair();
   const maConn = inbound(server, new BufferPool(NOISE_MAX_MESSAGE_BYTES, 0));
   try {
     const { chunks, bytes } = collect(maConn);
@@ -90,15 +88,12 @@ Deno.test("denoTcp reads: a quiet connection hands up copies; a stream arrives i
     assert.ok(chunks.every((c) => c.buffer.byteLength <= DENO_TCP_READ_SLAB));
   } finally {
     maConn.abort(new Error("test over"));
-    client.close();
-    listener.close();
+    close();
   }
 });
 
 Deno.test("denoTcp writes: a lent message buffer goes back to its pool once written or copied", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const server = await listener.accept();
+  const { client, server, close } = await loopbackPair();
   const pool = new BufferPool(NOISE_MAX_MESSAGE_BYTES, 4);
   const maConn = inbound(server, pool);
   let received = 0;
@@ -124,8 +119,7 @@ Deno.test("denoTcp writes: a lent message buffer goes back to its pool once writ
     assert.equal(pool.free, 2);
   } finally {
     maConn.abort(new Error("test over"));
-    client.close();
-    listener.close();
+    close();
     await reading.catch(() => 0);
   }
 });
@@ -147,9 +141,7 @@ Deno.test("quietAfter: a short read goes quiet, one that got all of a small offe
 });
 
 Deno.test("denoTcp reads: aligned, a streaming connection's reads end where its reader says", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const server = await listener.accept();
+  const { client, server, close } = await loopbackPair();
   const maConn = inbound(server, new BufferPool(NOISE_MAX_MESSAGE_BYTES, 0), true);
   try {
     // The reader is always 1,000 bytes before a message's end: each slab read offers 1,000
@@ -166,7 +158,6 @@ Deno.test("denoTcp reads: aligned, a streaming connection's reads end where its 
     assert.ok(chunks.every((c) => c.every((b) => b === 9)));
   } finally {
     maConn.abort(new Error("test over"));
-    client.close();
-    listener.close();
+    close();
   }
 });

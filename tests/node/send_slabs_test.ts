@@ -6,7 +6,7 @@ import { denoNoiseCrypto } from "../../src/node/noise_crypto.ts";
 import { sharedOpenSslAead } from "../../src/node/openssl_aead.ts";
 import { SlabReader } from "../../src/services/slab_reader.ts";
 import { SLAB_READER_MAX_BYTES } from "../../src/services/constants.ts";
-import { closeQuietly, writeAll } from "../_helpers/tcp.ts";
+import { loopbackPair, writeAll } from "../_helpers/tcp.ts";
 
 Deno.test("SendSlabs: a slab is lent again only once retired and every byte handed out was sealed", () => {
   const slabs = new SendSlabs(1024, 2);
@@ -81,9 +81,7 @@ Deno.test("SendSlabs: the noise cipher reports what it sealed, pieces of lists i
 });
 
 Deno.test("SlabReader: full-size slabs come from the pool once sealed; every byte read intact", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const server = await listener.accept();
+  const { client, server, close } = await loopbackPair();
   try {
     const slabs = new SendSlabs(SLAB_READER_MAX_BYTES, 4);
     const reader = new SlabReader(server, slabs);
@@ -111,8 +109,6 @@ Deno.test("SlabReader: full-size slabs come from the pool once sealed; every byt
     assert.equal(at, total);
     assert.ok(slabs.reused > 0, "slabs were lent again");
   } finally {
-    closeQuietly(client);
-    closeQuietly(server);
-    listener.close();
+    close();
   }
 });
