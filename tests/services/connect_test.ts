@@ -6,6 +6,7 @@ import { type Network, startNetwork } from "../../src/network/network.ts";
 import { generateTokenConfig } from "../../src/token/token.ts";
 import {
   type Backend,
+  connectTo,
   echo,
   greeter,
   LOOPBACK_LISTEN,
@@ -73,7 +74,7 @@ Deno.test({
       await waitFor(() => client.claims.get("services", "web"), { message: "the record" });
       const web = await connectService(client, { service: "web" });
       const greeting = async (): Promise<string> => {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: portOf(web.address) });
+        const conn = await connectTo(web.address);
         try {
           return await readLine(conn);
         } finally {
@@ -98,7 +99,3 @@ Deno.test({
     }
   },
 });
-
-function portOf(address: string): number {
-  return Number(address.split(":").pop());
-}
