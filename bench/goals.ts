@@ -83,6 +83,8 @@ export function sshSummary(tunnel: TunnelResult | undefined): Record<string, Sum
     "ssh_conn_per_s": s?.conn.perS ?? NaN,
     "tunnel_up_ssh_ratio": ratio(t?.upload.medianMiBs, s?.upload.medianMiBs),
     "tunnel_down_ssh_ratio": ratio(t?.download.medianMiBs, s?.download.medianMiBs),
+    "tunnel_up_cold_ssh_ratio": ratio(t?.upload.coldMiBs, s?.upload.coldMiBs),
+    "tunnel_down_cold_ssh_ratio": ratio(t?.download.coldMiBs, s?.download.coldMiBs),
     "tunnel_rtt_p50_ssh_ratio": ratio(t?.rtt.p50Ms, s?.rtt.p50Ms),
     "tunnel_rtt_p99_ssh_ratio": ratio(t?.rtt.p99Ms, s?.rtt.p99Ms),
     "tunnel_conn_ssh_ratio": ratio(t?.conn.perS, s?.conn.perS),

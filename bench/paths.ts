@@ -26,6 +26,11 @@ export interface PathOptions {
 
 /** One direction's bulk runs. */
 export interface BulkResult {
+  /**
+   * The first transfer of this direction on the path, before the measured ones (reported, not
+   * compared): a JIT runtime's code and a process's heap are still cold in it.
+   */
+  coldMiBs: number;
   runsMiBs: number[];
   medianMiBs: number;
   /** CPU over all runs of this direction, per process: ms of CPU per MiB moved. */
@@ -70,18 +75,24 @@ async function bulk(
   opts: PathOptions,
   pids: Record<string, number>,
 ): Promise<BulkResult> {
+  const transfer = (): Promise<number> =>
+    (direction === "upload" ? bulkUpload : bulkDownload)(
+      port,
+      opts.bulkMiB,
+      10_000 + opts.bulkMiB * MIB_TIMEOUT_MS,
+    );
+  // Unmeasured, as the round trips' and new connections' warm-ups are: steady state is compared.
+  const coldMiBs = await transfer();
   const runs: number[] = [];
   const stopCpu = cpuProbe(pids);
-  for (let i = 0; i < opts.runs; i++) {
-    const fn = direction === "upload" ? bulkUpload : bulkDownload;
-    runs.push(await fn(port, opts.bulkMiB, 10_000 + opts.bulkMiB * MIB_TIMEOUT_MS));
-  }
+  for (let i = 0; i < opts.runs; i++) runs.push(await transfer());
   const cpu: CpuReport = stopCpu();
   const moved = opts.bulkMiB * opts.runs;
   const coreShare = Object.fromEntries(
     Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
   );
   return {
+    coldMiBs,
     runsMiBs: runs,
     medianMiBs: median(runs),
     cpuMsPerMiB: Object.fromEntries(

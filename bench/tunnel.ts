@@ -256,6 +256,13 @@ export async function runTunnelBench(
         (sshPath === undefined ? "" : `, ssh -L ${fmt(sshPath.rttCold.p99Ms, 3)} ms`) +
         `, direct ${fmt(direct.rttCold.p99Ms, 3)} ms`,
     );
+    const cold = (path: PathResult): string =>
+      `${fmt(path.upload.coldMiBs)} / ${fmt(path.download.coldMiBs)}`;
+    log(
+      `bulk MiB/s up / down of each path's first transfer each way, before the measured ones ` +
+        `(cold, not compared): tunnel ${cold(tunnel)}` +
+        (sshPath === undefined ? "" : `, ssh -L ${cold(sshPath)}`) + `, direct ${cold(direct)}`,
+    );
     log(
       `tunnel idle: RSS MiB expose ${fmt(idle.expose)} connect ${fmt(idle.connect)}; CPU ${
         fmt((idleCpu.expose ?? NaN) * 100, 1)
