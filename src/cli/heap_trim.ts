@@ -4,8 +4,8 @@
  * does not start), and it lets the heap grow to several times what survives. A node that
  * started, or that just answered a burst of DHT or gossip traffic, keeps that garbage and its
  * 4 MiB young generation resident until more work comes. The trimmer watches the process's
- * CPU and heap, and once the process has been quiet while its heap has grown, asks V8 for one
- * memory-reducing collection.
+ * CPU and heap, and once the process has been quiet while its heap or the buffers it owns have
+ * grown, asks V8 for one memory-reducing collection.
  *
  * This file holds the decision and its loop, with the process behind {@linkcode HeapTrimIo};
  * `heap_collector.ts` is that process side.
@@ -56,7 +56,7 @@ export interface HeapSample {
   atMs: number;
   /** CPU time used so far (user and system), µs. */
   cpuMicros: number;
-  /** The V8 heap's committed size, bytes. */
+  /** The V8 heap's committed size and the buffers outside it that it owns, bytes. */
   heapBytes: number;
 }
 

@@ -207,6 +207,10 @@ export class GuardedStream extends EventTarget {
 
   #forward(data: Uint8Array): void {
     if (data.byteLength === 0 || this.#done) return;
+    // A reserved frame is held until it ends: a copy, so that what the budget counts is what
+    // stays in memory. A view would pin the whole read buffer it points into (up to three
+    // times the frame's bytes were measured held that way).
+    if (this.#reserved > 0) data = data.slice();
     this.dispatchEvent(Object.assign(new Event("message"), { data }));
   }
 
