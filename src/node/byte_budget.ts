@@ -19,12 +19,18 @@
  */
 export class ByteBudget {
   readonly capacity: number;
+  /** Reservations that may wait for room at once; more are refused at once. */
+  readonly maxWaiting: number;
   #used = 0;
   #waiters: { bytes: number; grant: (ok: boolean) => void }[] = [];
 
-  /** @param capacity The bytes that may be reserved at once. */
-  constructor(capacity: number) {
+  /**
+   * @param capacity The bytes that may be reserved at once.
+   * @param maxWaiting Reservations that may wait for room at once. @default {Infinity}
+   */
+  constructor(capacity: number, maxWaiting: number = Infinity) {
     this.capacity = capacity;
+    this.maxWaiting = maxWaiting;
   }
 
   /** Bytes reserved now. */
@@ -47,11 +53,14 @@ export class ByteBudget {
   /**
    * Reserves `bytes`, waiting for room.
    *
-   * @returns `true` once reserved; `false` if they can never fit or the signal ends the wait.
+   * @returns `true` once reserved; `false` if they can never fit, `maxWaiting` reservations
+   * wait already, or the signal ends the wait.
    */
   reserve(bytes: number, signal: AbortSignal): Promise<boolean> {
     if (this.tryReserve(bytes)) return Promise.resolve(true);
-    if (bytes > this.capacity || signal.aborted) return Promise.resolve(false);
+    if (bytes > this.capacity || signal.aborted || this.#waiters.length >= this.maxWaiting) {
+      return Promise.resolve(false);
+    }
     return new Promise((resolve) => {
       const waiter = {
         bytes,

@@ -1,8 +1,11 @@
 import type { Stream } from "@libp2p/interface";
 import type { ByteBudget } from "./byte_budget.ts";
 
-/** Why a {@linkcode GuardedStream} gave up on its peer. */
-export type FrameViolation = "oversize" | "too-slow" | "no-room";
+/**
+ * Why a {@linkcode GuardedStream} gave up on its peer: a frame over the limit, too slow to
+ * arrive, waiting too long for room in the budget, or finding the wait for room full.
+ */
+export type FrameViolation = "oversize" | "too-slow" | "no-room" | "busy";
 
 /** What a {@linkcode GuardedStream} needs to know about its peer and the node. */
 export interface FrameGuard {
@@ -32,9 +35,10 @@ type Phase = { kind: "header"; value: number; shift: number } | {
  * peer that has not proved membership must each reserve their declared length from a
  * node-wide {@linkcode ByteBudget} before their bytes are passed on, and arrive within a
  * deadline. While no room is left the stream is paused (its muxer window closes: the remote
- * stops sending), so the memory strangers can make the node hold is the budget, however
- * many of them connect. Oversize frames, frames too slow to arrive, and frames that wait too
- * long for room end the stream.
+ * stops sending once the window it had is used), and the budget caps how many streams may
+ * wait, so the memory strangers can make the node hold is the budget and those windows,
+ * however many of them connect. Oversize frames, frames too slow to arrive, and frames that
+ * find the wait full or wait too long for room end the stream.
  *
  * It behaves as the message stream it wraps for a reader (events `message`, `close`,
  * `remoteCloseWrite`; `send`, `close`, `abort`, `writeStatus`).
@@ -160,6 +164,11 @@ export class GuardedStream extends EventTarget {
     }
     if (this.#guard.isMember()) return true;
     if (!this.#guard.budget.tryReserve(bytes)) {
+      const budget = this.#guard.budget;
+      if (budget.waiting >= budget.maxWaiting) {
+        this.#violate("busy");
+        return false;
+      }
       this.#raw.pause();
       const outcome = await this.#waitForRoom(bytes);
       if (this.#done) {

@@ -22,6 +22,7 @@ import {
   STRANGER_FRAME_BUDGET_BYTES,
   STRANGER_FRAME_MS_PER_MIB,
   STRANGER_FRAME_WAIT_MS,
+  STRANGER_FRAMES_WAITING_MAX,
 } from "./constants.ts";
 import { type FrameViolation, GuardedStream } from "./guarded_stream.ts";
 import type { Membership } from "./membership.ts";
@@ -96,7 +97,8 @@ export interface PeerGuardComponents {
 /**
  * Keeps strangers (peers that have not proved they hold the token) from exhausting a node:
  * - the memory their gossip frames may occupy is one node-wide budget, whatever their number
- *   (frames beyond it wait, with the sender paused; see {@linkcode GuardedStream});
+ *   (frames beyond it wait, with the sender paused, {@linkcode STRANGER_FRAMES_WAITING_MAX} at
+ *   most: the next one's stream is reset; see {@linkcode GuardedStream});
  * - a stranger whose frame is oversize or too slow, or whose ledger message fails
  *   validation, is disconnected and held off (exponential backoff);
  * - when connections exceed `maxConnections`, strangers are closed first, oldest first,
@@ -120,7 +122,10 @@ export class PeerGuard implements Startable {
   constructor(components: PeerGuardComponents, init: PeerGuardInit) {
     this.#components = components;
     this.#init = init;
-    this.budget = new ByteBudget(init.strangerBudgetBytes ?? STRANGER_FRAME_BUDGET_BYTES);
+    this.budget = new ByteBudget(
+      init.strangerBudgetBytes ?? STRANGER_FRAME_BUDGET_BYTES,
+      STRANGER_FRAMES_WAITING_MAX,
+    );
     this.#log = components.logger.forComponent("p2p:peer-guard");
   }
 
@@ -192,6 +197,9 @@ export class PeerGuard implements Startable {
   }
 
   #onViolation(peer: string, why: FrameViolation): void {
+    // Not its fault either: the stream is reset and its connection kept, so that a member
+    // still proving itself stays connected (its gossip writer is reopened).
+    if (why === "busy") return;
     if (why === "no-room") {
       // Not its fault: the node is busy. Closing lets its gossip start over later.
       for (const connection of this.#components.connectionManager.getConnections()) {

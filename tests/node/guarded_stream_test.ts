@@ -102,3 +102,21 @@ Deno.test("GuardedStream: an oversize frame ends the stream, a frame without roo
   assert.equal(full.used, 0);
   waiting.raw.dispatchEvent(new Event("close"));
 });
+
+Deno.test("GuardedStream: a stranger's frame that finds the wait for room full ends its stream", async () => {
+  const budget = new ByteBudget(100, 1);
+  assert.equal(budget.tryReserve(100), true);
+  const violations: FrameViolation[] = [];
+  const first = guarded(false, budget, violations);
+  first.raw.deliver(readBuffer(50).subarray(0, 1));
+  await turn();
+  assert.equal(first.raw.paused, true); // waits: the one place in the wait
+  assert.equal(budget.waiting, 1);
+  const second = guarded(false, budget, violations);
+  second.raw.deliver(readBuffer(50).subarray(0, 1));
+  await turn();
+  assert.deepEqual(violations, ["busy"]);
+  assert.match(String(second.raw.aborted), /gossip frame refused: busy/);
+  assert.equal(first.raw.aborted, undefined);
+  first.raw.dispatchEvent(new Event("close"));
+});
