@@ -53,6 +53,8 @@ export class GuardedStream extends EventTarget {
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #done = false;
   #remoteClosed = false;
+  /** Set while a frame waits for room: ends the wait. */
+  #waiting: AbortController | undefined;
 
   /**
    * @param raw The stream to guard.
@@ -190,6 +192,7 @@ export class GuardedStream extends EventTarget {
   /** Waits for room in the budget, or for the peer to prove membership (then none is needed). */
   async #waitForRoom(bytes: number): Promise<"reserved" | "member" | "timeout"> {
     const wait = new AbortController();
+    this.#waiting = wait;
     const timeout = AbortSignal.any([wait.signal, AbortSignal.timeout(this.#guard.waitMs)]);
     const reserved = this.#guard.budget.reserve(bytes, timeout);
     const outcome = await Promise.race([
@@ -197,6 +200,7 @@ export class GuardedStream extends EventTarget {
       this.#guard.proven(timeout).then((ok) => ok ? "member" as const : "timeout" as const),
     ]);
     wait.abort(); // ends the loser
+    this.#waiting = undefined;
     // A member needs no reservation: give back one granted in the same moment.
     if (outcome === "member" && await reserved) this.#guard.budget.release(bytes);
     return outcome;
@@ -234,5 +238,7 @@ export class GuardedStream extends EventTarget {
     this.#done = true;
     this.#queue = [];
     this.#releaseFrame();
+    // A closed stream gives its place in the wait back at once, not when the wait times out.
+    this.#waiting?.abort();
   }
 }

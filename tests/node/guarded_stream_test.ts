@@ -118,5 +118,14 @@ Deno.test("GuardedStream: a stranger's frame that finds the wait for room full e
   assert.deepEqual(violations, ["busy"]);
   assert.match(String(second.raw.aborted), /gossip frame refused: busy/);
   assert.equal(first.raw.aborted, undefined);
+  // A waiting stream that closes gives its place back at once.
   first.raw.dispatchEvent(new Event("close"));
+  await turn();
+  assert.equal(budget.waiting, 0);
+  const third = guarded(false, budget, violations);
+  third.raw.deliver(readBuffer(50).subarray(0, 1));
+  await turn();
+  assert.equal(third.raw.paused, true);
+  assert.deepEqual(violations, ["busy"]);
+  third.raw.dispatchEvent(new Event("close"));
 });
