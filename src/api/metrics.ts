@@ -131,6 +131,38 @@ export function registerP2PMetrics(registry: Registry, state: ApiState): void {
     [],
     () => [[{}, network.node.getPeers().length]],
   );
+  liveCounter(
+    registry,
+    "p2p_strangers_refused_total",
+    "What the peer guard did to peers that had not proved membership: evicted (closed to make room), held_off (disconnected and held off after misbehaving), frame_busy (a gossip frame found the wait for room full: its stream reset), frame_no_room (a frame waited too long for room: connection closed)",
+    ["outcome"],
+    () => {
+      const stats = network.node.services.peerGuard.stats;
+      return [
+        [{ outcome: "evicted" }, stats.evicted],
+        [{ outcome: "held_off" }, stats.punished],
+        [{ outcome: "frame_busy" }, stats.framesBusy],
+        [{ outcome: "frame_no_room" }, stats.framesNoRoom],
+      ];
+    },
+  );
+  liveGauge(
+    registry,
+    "p2p_stranger_frame_bytes",
+    "Bytes of gossip frames from peers that have not proved membership: reserved in the node-wide budget, and its capacity",
+    ["state"],
+    () => {
+      const budget = network.node.services.peerGuard.budget;
+      return [[{ state: "reserved" }, budget.used], [{ state: "capacity" }, budget.capacity]];
+    },
+  );
+  liveGauge(
+    registry,
+    "p2p_stranger_frames_waiting",
+    "Gossip frames from peers that have not proved membership waiting for room in the budget",
+    [],
+    () => [[{}, network.node.services.peerGuard.budget.waiting]],
+  );
   liveGauge(registry, "p2p_ledger_index", "Index of the current ledger block", [], () => [[
     {},
     network.ledger.block.Index,

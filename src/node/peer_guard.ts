@@ -68,6 +68,14 @@ export class PeerHolds {
   }
 }
 
+/** What a {@linkcode PeerGuard} did to strangers so far (see {@linkcode PeerGuard.stats}). */
+export interface PeerGuardStats {
+  evicted: number;
+  punished: number;
+  framesBusy: number;
+  framesNoRoom: number;
+}
+
 /** Options of the {@linkcode peerGuard} component. */
 export interface PeerGuardInit {
   /** Connections the node keeps; past it, peers that have not proved membership are closed. */
@@ -114,6 +122,8 @@ export class PeerGuard implements Startable {
   #timer: ReturnType<typeof setInterval> | undefined;
   #evicted = 0;
   #punished = 0;
+  #framesBusy = 0;
+  #framesNoRoom = 0;
 
   /**
    * @param components The node's components.
@@ -149,9 +159,18 @@ export class PeerGuard implements Startable {
     this.#components.events.removeEventListener("connection:open", this.#onOpen);
   }
 
-  /** Strangers closed to make room, and strangers disconnected for misbehaving. */
-  get stats(): { evicted: number; punished: number } {
-    return { evicted: this.#evicted, punished: this.#punished };
+  /**
+   * Strangers closed to make room (`evicted`), disconnected and held off for misbehaving
+   * (`punished`); their gossip streams reset because the wait for room was full (`framesBusy`),
+   * and their connections closed after a frame waited too long for room (`framesNoRoom`).
+   */
+  get stats(): PeerGuardStats {
+    return {
+      evicted: this.#evicted,
+      punished: this.#punished,
+      framesBusy: this.#framesBusy,
+      framesNoRoom: this.#framesNoRoom,
+    };
   }
 
   /**
@@ -199,8 +218,12 @@ export class PeerGuard implements Startable {
   #onViolation(peer: string, why: FrameViolation): void {
     // Not its fault either: the stream is reset and its connection kept, so that a member
     // still proving itself stays connected (its gossip writer is reopened).
-    if (why === "busy") return;
+    if (why === "busy") {
+      this.#framesBusy++;
+      return;
+    }
     if (why === "no-room") {
+      this.#framesNoRoom++;
       // Not its fault: the node is busy. Closing lets its gossip start over later.
       for (const connection of this.#components.connectionManager.getConnections()) {
         if (connection.remotePeer.toString() === peer) connection.abort(new Error("busy"));

@@ -93,6 +93,8 @@ Deno.test({
           "p2p_ledger_blocks_sent_direct_total",
           "p2p_federated_connections_total",
           "p2p_workers_online",
+          "p2p_strangers_refused_total",
+          "p2p_stranger_frames_waiting",
         ]
       ) {
         assert.ok(has(first.samples, name), `${name} in:\n${first.text}`);

@@ -70,6 +70,14 @@ async function memberJoins(seed: RunningNode, token: string): Promise<[RunningNo
   return [member, performance.now() - started];
 }
 
+/** The value of a `/metrics` sample, given as it is printed (`name{label="value"}`). */
+async function metricValue(api: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+  assert.ok(line !== undefined, `${sample} not in /metrics`);
+  return Number(line.slice(sample.length + 1));
+}
+
 /** Resident MiB of `pid` once it stops falling: the lowest of `samples` readings 250 ms apart. */
 async function settledRssMiB(pid: number, samples: number): Promise<number> {
   let lowest = rssMiB(pid);
@@ -110,6 +118,17 @@ Deno.test({
         peak = Math.max(peak, rssMiB(pid));
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+      // What an operator sees: one frame holds its 20 MiB of the 32 MiB budget, 16 wait for
+      // room, the streams of the others were reset.
+      assert.equal(await metricValue(seed.api, "p2p_stranger_frames_waiting"), 16);
+      assert.equal(
+        await metricValue(seed.api, 'p2p_stranger_frame_bytes{state="reserved"}'),
+        20 * 1024 * 1024,
+      );
+      assert.equal(
+        await metricValue(seed.api, 'p2p_strangers_refused_total{outcome="frame_busy"}'),
+        STRANGERS - 1 - 16,
+      );
       // Members still join while the strangers hold their frames.
       const [member, joinMs] = await memberJoins(seed, token);
       processes.push(member);
