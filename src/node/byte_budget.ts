@@ -43,6 +43,11 @@ export class ByteBudget {
     return this.#waiters.length;
   }
 
+  /** Whether `maxWaiting` reservations wait already (a new one would be refused). */
+  get waitFull(): boolean {
+    return this.#waiters.length >= this.maxWaiting;
+  }
+
   /** Reserves `bytes` if they fit now. */
   tryReserve(bytes: number): boolean {
     if (this.#used + bytes > this.capacity) return false;
@@ -58,7 +63,7 @@ export class ByteBudget {
    */
   reserve(bytes: number, signal: AbortSignal): Promise<boolean> {
     if (this.tryReserve(bytes)) return Promise.resolve(true);
-    if (bytes > this.capacity || signal.aborted || this.#waiters.length >= this.maxWaiting) {
+    if (bytes > this.capacity || signal.aborted || this.waitFull) {
       return Promise.resolve(false);
     }
     return new Promise((resolve) => {

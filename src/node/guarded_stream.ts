@@ -166,8 +166,7 @@ export class GuardedStream extends EventTarget {
     }
     if (this.#guard.isMember()) return true;
     if (!this.#guard.budget.tryReserve(bytes)) {
-      const budget = this.#guard.budget;
-      if (budget.waiting >= budget.maxWaiting) {
+      if (this.#guard.budget.waitFull) {
         this.#violate("busy");
         return false;
       }

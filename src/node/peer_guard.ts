@@ -216,8 +216,8 @@ export class PeerGuard implements Startable {
   }
 
   #onViolation(peer: string, why: FrameViolation): void {
-    // Not its fault either: the stream is reset and its connection kept, so that a member
-    // still proving itself stays connected (its gossip writer is reopened).
+    // Not its fault: the wait for room is full. Only the stream is reset, the connection kept,
+    // so that a member still proving itself stays connected (its gossip writer is reopened).
     if (why === "busy") {
       this.#framesBusy++;
       return;
