@@ -1,7 +1,6 @@
 import {
   loopbackAddr,
   NODE_TEST,
-  sleep,
   startJoined,
   startSeed,
   stopNodes,
@@ -56,11 +55,15 @@ Deno.test({
       await waitFor(() => atC.length === 1, { message: "c to get the sport" });
       assert.equal(atB.length, 2);
 
-      // After unsubscribing, b hears nothing more.
+      // After unsubscribing, b hears nothing more: c, which subscribed meanwhile, hears the
+      // message that b would have.
       unsubscribeB();
+      const lateAtC: TopicMessage[] = [];
+      c.subscribe("news", (m) => void lateAtC.push(m));
       await waitFor(() => !a.topicPeers("news").includes(b.peerId), { message: "b off news" });
+      await waitFor(() => a.topicPeers("news").includes(c.peerId), { message: "c on news" });
       await a.publish("news", "late");
-      await sleep(300);
+      await waitFor(() => lateAtC.length === 1, { message: "c to get the late news" });
       assert.equal(atB.length, 2);
       assert.equal(a.stats().topics.news!.messagesOut, 3);
       assert.equal(b.stats().topics.news!.messagesIn, 2);
