@@ -4,7 +4,8 @@
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { type BlockChannel, Ledger } from "./ledger.ts";
+ * import type { BlockChannel } from "./block_channel.ts";
+ * import { Ledger } from "./ledger.ts";
  * import { LedgerWriteError } from "@p2p/p2p";
  *
  * // A channel that refuses every block, as the hub does above the gossip limit.

@@ -10,44 +10,14 @@ import {
   withoutKey,
   withValue,
 } from "./block.ts";
-import {
-  REANNOUNCE_MIN_INTERVAL_MS,
-  SYNC_INTERVAL_MS,
-  SYNC_QUIET_AFTER,
-  TOMBSTONE_TTL_MS,
-} from "./constants.ts";
+import { SYNC_INTERVAL_MS, SYNC_QUIET_AFTER } from "./constants.ts";
 import type { GossipRejection } from "./envelope.ts";
 import { LedgerWriteError } from "./errors.ts";
 import { JoinSync } from "./join_sync.ts";
+import { OwnEntries } from "./own_entries.ts";
+import type { BlockChannel } from "./block_channel.ts";
 
 const log = getLogger(["p2p", "ledger"]);
-
-/** What the ledger needs from its gossip channel ({@linkcode LedgerHub} in a node). */
-export interface BlockChannel {
-  /** Throws if the block cannot be sent (too large); called before a write is committed. */
-  encode(block: Block): unknown;
-  /** Sends the block to the network; resolves with the number of recipients. */
-  publish(block: Block): Promise<number>;
-  /**
-   * Registers the receiver of the blocks peers send, with the sender's peer ID and whether
-   * the block was sent to this node alone (`sendTo`) rather than to the network.
-   */
-  onBlock(handler: (block: Block, from: string, direct: boolean) => void): void;
-  /** Registers the receiver of the reasons incoming messages were dropped. */
-  onReject(handler: (reason: GossipRejection, from: string) => void): void;
-  /**
-   * Registers what to do when a peer joins the topic, or joins this node's gossip mesh
-   * (`grafted`) right after a new block passed: the ledger rebroadcasts its block for it.
-   */
-  onPeerJoin(handler: (peer: string, grafted: boolean) => void): void;
-  /** The peers that hear this channel now. */
-  peerCount(): number;
-  /**
-   * Sends the block to each of `peers` alone, where the channel can; resolves with the peers
-   * it did not reach, for which the block is published instead. Without it, it is published.
-   */
-  sendTo?(block: Block, peers: readonly string[]): Promise<string[]>;
-}
 
 /** Options of a {@linkcode Ledger}. */
 export interface LedgerInit {
@@ -105,12 +75,6 @@ export interface LedgerEventMap {
   change: CustomEvent<{ block: Block; local: boolean }>;
 }
 
-type Key = `${string}\u0000${string}`;
-
-function keyOf(bucket: string, key: string): Key {
-  return `${bucket}\u0000${key}`;
-}
-
 /** A `put` waiting for the end of the tick, to be committed with the others of that tick. */
 interface PendingPut {
   bucket: string;
@@ -133,7 +97,8 @@ interface PendingPut {
  * ```ts
  * import assert from "node:assert/strict";
  * import { type Block } from "@p2p/p2p";
- * import { type BlockChannel, Ledger } from "./ledger.ts";
+ * import type { BlockChannel } from "./block_channel.ts";
+ * import { Ledger } from "./ledger.ts";
  *
  * // An in-memory channel that keeps what the ledger publishes.
  * const published: Block[] = [];
@@ -164,11 +129,8 @@ export class Ledger extends EventTarget {
   /** Copies of the current block heard from peers since the last periodic rebroadcast. */
   #heardSame = 0;
   #block: Block;
-  #owned = new Map<Key, { bucket: string; key: string; json: string }>();
-  #tombstones = new Map<Key, { bucket: string; key: string; until: number }>();
+  #own: OwnEntries;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #reannounceIntervalMs: number;
-  #reannouncedAt = new Map<Key, number>();
   #reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   /**
@@ -208,7 +170,12 @@ export class Ledger extends EventTarget {
     this.#now = init.now ?? Date.now;
     this.#syncIntervalMs = init.syncIntervalMs ?? SYNC_INTERVAL_MS;
     this.#random = init.random ?? Math.random;
-    this.#reannounceIntervalMs = init.reannounceIntervalMs ?? REANNOUNCE_MIN_INTERVAL_MS;
+    this.#own = new OwnEntries({
+      now: this.#now,
+      ...(init.reannounceIntervalMs === undefined
+        ? {}
+        : { reannounceIntervalMs: init.reannounceIntervalMs }),
+    });
     this.#block = genesisBlock(new Date(this.#now()));
     this.#channel.onBlock((block, from, direct) => this.#receive(block, from, direct));
     this.#channel.onReject((reason) => {
@@ -330,10 +297,7 @@ export class Ledger extends EventTarget {
       }
     }
     if (committed.length === 0) return;
-    for (const p of committed) {
-      this.#owned.set(keyOf(p.bucket, p.key), { bucket: p.bucket, key: p.key, json: p.json });
-      this.#tombstones.delete(keyOf(p.bucket, p.key));
-    }
+    for (const p of committed) this.#own.wrote(p.bucket, p.key, p.json);
     void this.#publish().then(() => {
       for (const p of committed) p.resolve();
     });
@@ -342,9 +306,7 @@ export class Ledger extends EventTarget {
   /** Deletes `bucket`/`key` and stops announcing it. */
   async delete(bucket: string, key: string): Promise<void> {
     this.#commitPending();
-    const id = keyOf(bucket, key);
-    this.#owned.delete(id);
-    this.#tombstones.set(id, { bucket, key, until: this.#now() + TOMBSTONE_TTL_MS });
+    this.#own.deleted(bucket, key);
     if (!this.has(bucket, key)) return;
     this.#commit(withoutKey(this.#block.Storage, bucket, key));
     await this.#publish();
@@ -353,7 +315,7 @@ export class Ledger extends EventTarget {
   /** Deletes a whole bucket and stops announcing its entries. */
   async deleteBucket(bucket: string): Promise<void> {
     this.#commitPending();
-    for (const [id, entry] of this.#owned) if (entry.bucket === bucket) this.#owned.delete(id);
+    this.#own.deletedBucket(bucket);
     if (this.#block.Storage[bucket] === undefined) return;
     this.#commit(withoutBucket(this.#block.Storage, bucket));
     await this.#publish();
@@ -362,7 +324,7 @@ export class Ledger extends EventTarget {
   /** Stops announcing `bucket`/`key` without deleting it (it ages out where readers judge it). */
   forget(bucket: string, key: string): void {
     this.#commitPending();
-    this.#owned.delete(keyOf(bucket, key));
+    this.#own.forgot(bucket, key);
   }
 
   /** Rebroadcasts the whole current block now (how newcomers learn the state). */
@@ -432,47 +394,17 @@ export class Ledger extends EventTarget {
   }
 
   /**
-   * Writes back own entries the current block lacks or holds with another value, and own
-   * deletions it brings back. A missing entry is written back at once, always. An entry
-   * that another writer changed, or a deleted key that came back, is written back at once
-   * only if it was not less than `reannounceIntervalMs` ago; otherwise at the end of that
-   * interval (`force` skips the wait): two writers contesting one key would otherwise answer
-   * each other's blocks forever.
+   * Writes back own entries and deletions the current block lacks, as far as they are due
+   * (see {@linkcode OwnEntries}); the others are asked for again once their interval ends
+   * (`force` then writes them back whatever the interval says).
    */
   #reassertOwnEntries(force = false): void {
-    const now = this.#now();
-    for (const [id, at] of this.#reannouncedAt) {
-      if (now - at >= this.#reannounceIntervalMs) this.#reannouncedAt.delete(id);
-    }
-    let deferMs: number | undefined;
-    const due = (id: Key): boolean => {
-      const at = this.#reannouncedAt.get(id);
-      const waitMs = at === undefined ? 0 : at + this.#reannounceIntervalMs - now;
-      if (force || waitMs <= 0) {
-        this.#reannouncedAt.set(id, now);
-        return true;
-      }
-      deferMs = Math.min(deferMs ?? waitMs, waitMs, this.#reannounceIntervalMs);
-      return false;
-    };
-    let storage = this.#block.Storage;
-    for (const [id, { bucket, key, json }] of this.#owned) {
-      const current = storage[bucket]?.[key];
-      if (current === undefined || (current !== json && due(id))) {
-        storage = withValue(storage, bucket, key, json);
-      }
-    }
-    for (const [id, stone] of this.#tombstones) {
-      if (stone.until < now) this.#tombstones.delete(id);
-      else if (storage[stone.bucket]?.[stone.key] !== undefined && due(id)) {
-        storage = withoutKey(storage, stone.bucket, stone.key);
-      }
-    }
-    if (deferMs !== undefined && this.#reannounceTimer === undefined) {
+    const { storage, retryInMs } = this.#own.writeBack(this.#block.Storage, force);
+    if (retryInMs !== undefined && this.#reannounceTimer === undefined) {
       this.#reannounceTimer = setTimeout(() => {
         this.#reannounceTimer = undefined;
         this.#reassertOwnEntries(true);
-      }, deferMs);
+      }, retryInMs);
     }
     if (storage === this.#block.Storage) return;
     try {

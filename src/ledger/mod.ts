@@ -27,6 +27,7 @@
  */
 
 export * from "./block.ts";
+export * from "./block_channel.ts";
 export * from "./constants.ts";
 export * from "./envelope.ts";
 export * from "./errors.ts";

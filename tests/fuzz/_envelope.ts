@@ -22,7 +22,8 @@ import {
   GossipMessageError,
   type GossipRejection,
 } from "../../src/ledger/envelope.ts";
-import { type BlockChannel, Ledger } from "../../src/ledger/ledger.ts";
+import type { BlockChannel } from "../../src/ledger/block_channel.ts";
+import { Ledger } from "../../src/ledger/ledger.ts";
 import { seal } from "../../src/token/seal.ts";
 import { FuzzFailure, type FuzzTarget } from "./_harness.ts";
 import { concat, mutateBytes, mutateText, type Rng, toBase64 } from "./_rng.ts";

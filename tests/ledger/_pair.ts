@@ -2,7 +2,8 @@
 import type { Block } from "../../src/ledger/block.ts";
 import type { GossipRejection } from "../../src/ledger/envelope.ts";
 import { LedgerWriteError } from "../../src/ledger/errors.ts";
-import { type BlockChannel, Ledger } from "../../src/ledger/ledger.ts";
+import type { BlockChannel } from "../../src/ledger/block_channel.ts";
+import { Ledger } from "../../src/ledger/ledger.ts";
 
 export const T0 = Date.parse("2026-08-22T10:00:00Z");
 
