@@ -16,6 +16,7 @@ import { LedgerWriteError } from "./errors.ts";
 import { JoinSync } from "./join_sync.ts";
 import { OwnEntries } from "./own_entries.ts";
 import type { BlockChannel } from "./block_channel.ts";
+import { equalJitter } from "../node/backoff.ts";
 
 const log = getLogger(["p2p", "ledger"]);
 
@@ -421,7 +422,7 @@ export class Ledger extends EventTarget {
     if (!this.#running) return;
     this.#timer = setTimeout(() => {
       this.#periodicSync();
-      this.#scheduleSync(this.#syncIntervalMs * (0.5 + this.#random() / 2));
+      this.#scheduleSync(equalJitter(this.#syncIntervalMs, this.#random));
     }, delayMs);
   }
 

@@ -38,7 +38,28 @@ export interface BackoffInit {
 export function backoffDelay(attempt: number, init: BackoffInit): number {
   const random = init.random ?? Math.random;
   const ceiling = Math.min(init.maxMs, init.baseMs * 2 ** Math.max(0, attempt));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return equalJitter(ceiling, random);
+}
+
+/**
+ * A delay between half of `ms` and all of it ("equal jitter"): what many peers that would
+ * otherwise act at the same moment wait, so that they spread out.
+ *
+ * @param ms The longest delay, in milliseconds.
+ * @param random Uniform randomness in [0, 1).
+ * @returns Milliseconds to wait, rounded.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { equalJitter } from "./backoff.ts";
+ *
+ * assert.equal(equalJitter(30_000, () => 0), 15_000);
+ * assert.equal(equalJitter(30_000, () => 0.5), 22_500);
+ * ```
+ */
+export function equalJitter(ms: number, random: () => number = Math.random): number {
+  return Math.round(ms / 2 + random() * (ms / 2));
 }
 
 /** Options of a {@linkcode BackoffMap}: the shape, and how many keys it may hold. */
