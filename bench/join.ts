@@ -7,6 +7,7 @@
  *
  * Loopback only; every wait bounded; every process stopped by the caller's `started` list.
  */
+import { HEALTHCHECK_INTERVAL_MS } from "../src/ledger/constants.ts";
 import { generateToken } from "../src/token/token.ts";
 import { type Child, cpuSeconds, sleep } from "./lib/proc.ts";
 import { loopbackFlags, type P2PChild, spawnP2P } from "./lib/spawn.ts";
@@ -43,6 +44,40 @@ const POLL_MS = 50;
 const BOUND_MS = 90_000;
 /** After the writes: the periodic rebroadcasts and heap trimmers of the old nodes settle. */
 const SETTLE_MS = 12_000;
+/**
+ * How long a heartbeat round of the old nodes lasts beyond the spread of their starts: every
+ * node writes its heartbeat at its start and every 30 s after, so nodes started together
+ * write together, and with a large ledger each round is a burst of blocks (merge losers
+ * written back) and seconds of CPU across the network. A join window that met one counted it
+ * as the join's (before: the third join of each run, 15–28 blocks against 2–11 for the others).
+ */
+const HEARTBEAT_ROUND_MS = 4_000;
+
+/**
+ * Milliseconds to wait from `now` until a window of `windowMs` fits between two heartbeat
+ * rounds of nodes started between `firstStart` and `lastStart` (see `HEARTBEAT_ROUND_MS`).
+ *
+ * @param now The clock, ms.
+ * @param firstStart When the first old node started, ms on the same clock.
+ * @param lastStart When the last one started.
+ * @param windowMs The window to fit.
+ * @returns The wait, ms (0 when a window starting now fits).
+ */
+export function waitForQuietWindow(
+  now: number,
+  firstStart: number,
+  lastStart: number,
+  windowMs: number,
+): number {
+  const quietFrom = lastStart - firstStart + HEARTBEAT_ROUND_MS;
+  const quietUntil = HEALTHCHECK_INTERVAL_MS - windowMs;
+  if (quietUntil < quietFrom) {
+    throw new Error(`a ${windowMs} ms window does not fit between two heartbeat rounds`);
+  }
+  const phase = (now - firstStart) % HEALTHCHECK_INTERVAL_MS;
+  if (phase >= quietFrom && phase <= quietUntil) return 0;
+  return (quietFrom - phase + HEALTHCHECK_INTERVAL_MS) % HEALTHCHECK_INTERVAL_MS;
+}
 
 async function api(p: P2PChild, path: string, init?: RequestInit): Promise<Response> {
   return await fetch(`${p.start.api}${path}`, { ...init, signal: AbortSignal.timeout(5_000) });
@@ -94,8 +129,10 @@ export async function measureJoin(opts: JoinOptions, started: Child[]): Promise<
     return p2p;
   };
   const seed = await spawn("join-0", []);
+  const firstStart = performance.now();
   const nodes = [seed];
   for (let i = 1; i < opts.nodes; i++) nodes.push(await spawn(`join-${i}`, [seed.addr]));
+  const lastStart = performance.now();
   // Every old node knows every other (the seed introduces them), as in a formed network.
   const members = async (p: P2PChild) => {
     try {
@@ -122,6 +159,7 @@ export async function measureJoin(opts: JoinOptions, started: Child[]): Promise<
   const result: JoinResult = { options: opts, joinMs: [], cpuMs: [], published: [], delivered: [] };
   for (let run = 0; run < opts.runs; run++) {
     await sleep(SETTLE_MS);
+    await sleep(waitForQuietWindow(performance.now(), firstStart, lastStart, opts.windowMs));
     const published = await counter(nodes, "p2p_ledger_blocks_published_total");
     const delivered = await counter(nodes, "p2p_ledger_blocks_sent_direct_total");
     const cpu = nodes.map((p) => cpuSeconds(p.child.pid));
