@@ -6,3 +6,4 @@ export * from "./wait.ts";
 export * from "./process.ts";
 export * from "./nodes.ts";
 export * from "./networks.ts";
+export * from "./metrics.ts";

@@ -1,7 +1,7 @@
 // GET /metrics of running `p2p` processes: Prometheus text with our `p2p_*` series and
 // libp2p's own `libp2p_*` ones, counters that move with the traffic, and no peer IDs as
 // label values (they would make one series per peer).
-import { waitFor } from "../../_helpers/mod.ts";
+import { type Sample, scrapeMetrics as scrape, valueOf, waitFor } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 import {
   apiGet,
@@ -12,51 +12,6 @@ import {
   startTestNetwork,
   untilPoolOnline,
 } from "./_fixtures.ts";
-
-/** One sample line of the text format. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the sample lines of the Prometheus text format (comments skipped). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    assert.ok(match, `not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (
-      const [, key, value] of (match[2] ?? "").matchAll(
-        /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g,
-      )
-    ) {
-      labels[key!] = value!;
-    }
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** Scrapes `/metrics`, checking the content type. */
-async function scrape(api: string): Promise<{ text: string; samples: Sample[] }> {
-  const response = await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  const text = await response.text();
-  return { text, samples: parseMetrics(text) };
-}
-
-/** The value of the sample `name` with exactly `labels`; 0 when absent. */
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.find((s) =>
-    s.name === name && JSON.stringify(Object.entries(s.labels).sort()) ===
-      JSON.stringify(Object.entries(labels).sort())
-  );
-  return found?.value ?? 0;
-}
 
 function has(samples: Sample[], name: string, labels: Record<string, string> = {}): boolean {
   return samples.some((s) =>

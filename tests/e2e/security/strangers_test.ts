@@ -5,6 +5,8 @@ import {
   loopbackFlags,
   NODE_TEST,
   type RunningNode,
+  sampleOf,
+  scrapeMetrics,
   spawnNode,
   stopAll,
   waitFor,
@@ -70,12 +72,15 @@ async function memberJoins(seed: RunningNode, token: string): Promise<[RunningNo
   return [member, performance.now() - started];
 }
 
-/** The value of a `/metrics` sample, given as it is printed (`name{label="value"}`). */
-async function metricValue(api: string, sample: string): Promise<number> {
-  const text = await (await fetch(`${api}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
-  assert.ok(line !== undefined, `${sample} not in /metrics`);
-  return Number(line.slice(sample.length + 1));
+/** The value of the `/metrics` sample `name` with exactly `labels`; it must be there. */
+async function metricValue(
+  api: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const sample = sampleOf((await scrapeMetrics(api)).samples, name, labels);
+  assert.ok(sample !== undefined, `${name} ${JSON.stringify(labels)} not in /metrics`);
+  return sample.value;
 }
 
 /** Resident MiB of `pid` once it stops falling: the lowest of `samples` readings 250 ms apart. */
@@ -122,11 +127,11 @@ Deno.test({
       // room, the streams of the others were reset.
       assert.equal(await metricValue(seed.api, "p2p_stranger_frames_waiting"), 16);
       assert.equal(
-        await metricValue(seed.api, 'p2p_stranger_frame_bytes{state="reserved"}'),
+        await metricValue(seed.api, "p2p_stranger_frame_bytes", { state: "reserved" }),
         20 * 1024 * 1024,
       );
       assert.equal(
-        await metricValue(seed.api, 'p2p_strangers_refused_total{outcome="frame_busy"}'),
+        await metricValue(seed.api, "p2p_strangers_refused_total", { outcome: "frame_busy" }),
         STRANGERS - 1 - 16,
       );
       // Members still join while the strangers hold their frames.
