@@ -9,7 +9,8 @@
 import { generateToken } from "../src/token/token.ts";
 import { connRate, type ConnRateResult } from "./lib/load.ts";
 import { writeAll } from "./lib/net.ts";
-import { cpuProbe, sleep } from "./lib/proc.ts";
+import { interleaved, type Measured } from "./lib/interleave.ts";
+import { cpuProbe, type CpuReport, sleep } from "./lib/proc.ts";
 import { type PlainProxy, type ProxyChoice, startProxy, startRelayChain } from "./lib/proxy.ts";
 import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
 import { fmt, limitOf, row } from "./lib/stats.ts";
@@ -18,6 +19,8 @@ import { fmt, limitOf, row } from "./lib/stats.ts";
 export interface FederatedOptions {
   workers: number;
   concurrency: number;
+  /** Loaded runs per path, interleaved across the paths. */
+  runs: number;
   seconds: number;
   maxConns: number;
   /** Sequential (concurrency 1) connections for the unloaded latency. */
@@ -30,6 +33,7 @@ export interface FederatedOptions {
 export const FEDERATED_FULL: FederatedOptions = {
   workers: 3,
   concurrency: 16,
+  runs: 3,
   seconds: 2,
   maxConns: 5000,
   sequential: 300,
@@ -40,6 +44,7 @@ export const FEDERATED_FULL: FederatedOptions = {
 export const FEDERATED_QUICK: FederatedOptions = {
   workers: 3,
   concurrency: 16,
+  runs: 1,
   seconds: 0.5,
   maxConns: 200,
   sequential: 50,
@@ -48,17 +53,24 @@ export const FEDERATED_QUICK: FederatedOptions = {
 
 /** One path's figures. */
 export interface FederatedPath {
-  /** Concurrency-16 run: connections/s, loaded first-byte latency, errors. */
+  /** The concurrency-16 run with the median rate: connections/s, first-byte latency, errors. */
   loaded: ConnRateResult;
+  /**
+   * Every concurrency-16 run, in order; run `i` of each path was measured in the same round
+   * as the other paths' run `i` (`lib/interleave.ts`).
+   */
+  loadedRuns: ConnRateResult[];
   /** Concurrency-1 run: unloaded connect-to-first-byte latency. */
   sequential: ConnRateResult;
+  /** Errors of all loaded runs. */
+  loadedErrors: number;
   /** Errors of the unmeasured warm-up run (counted in the zero-error check). */
   warmupErrors: number;
   /** Answers per backend (round-robin check). */
   perBackend: number[];
-  /** CPU share of one core per process during the loaded run. */
+  /** CPU share of one core per process during the loaded runs. */
   coreShare: Record<string, number>;
-  /** CPU ms per successful connection of the loaded run, per process. */
+  /** CPU ms per successful connection of the loaded runs, per process. */
   msPerConn: Record<string, number>;
   machineBusy: number;
   /** What bounds the loaded run: see {@linkcode limitOf}. */
@@ -119,58 +131,95 @@ export function httpExchange(
 
 const WIDTHS = [16, 9, 8, 10, 10, 10, 10, 14];
 
-async function measure(
-  name: string,
-  port: number,
+/** One path of the federated bench: its name in the table, its port and its processes. */
+interface FederatedSpec extends Measured {
+  name: string;
+  port: number;
+}
+
+/**
+ * Measures every path: an unmeasured warm-up each, the loaded runs of all paths interleaved,
+ * then each path's sequential run; logs one table row per path.
+ */
+async function measureAll(
+  paths: readonly FederatedSpec[],
   opts: FederatedOptions,
-  pids: Record<string, number>,
   log: (line: string) => void,
-): Promise<FederatedPath> {
-  const perBackend = Array.from({ length: opts.workers }, () => 0);
-  const exchange = httpExchange(perBackend);
-  // Unmeasured warm-up (JIT, accept paths), then the measured runs.
-  const warm = await connRate(port, {
-    concurrency: opts.concurrency,
-    seconds: 1,
-    maxConns: Math.ceil(opts.maxConns / 10),
-  }, httpExchange([]));
-  for (const e of warm.errorKinds) log(`  ${name} warm-up error ×${e.count}: ${e.error}`);
-  const stopCpu = cpuProbe(pids);
-  const loaded = await connRate(port, {
-    concurrency: opts.concurrency,
-    seconds: opts.seconds,
-    maxConns: opts.maxConns,
-  }, exchange);
-  const cpu = stopCpu();
-  const sequential = await connRate(port, {
-    concurrency: 1,
-    seconds: 20,
-    maxConns: opts.sequential,
-  }, exchange);
+): Promise<FederatedPath[]> {
+  const warmups: ConnRateResult[] = [];
+  for (const path of paths) {
+    // Unmeasured warm-up (JIT, accept paths), then the measured runs.
+    const warm = await connRate(path.port, {
+      concurrency: opts.concurrency,
+      seconds: 1,
+      maxConns: Math.ceil(opts.maxConns / 10),
+    }, httpExchange([]));
+    for (const e of warm.errorKinds) log(`  ${path.name} warm-up error ×${e.count}: ${e.error}`);
+    warmups.push(warm);
+  }
+  const perBackend = paths.map(() => Array.from({ length: opts.workers }, () => 0));
+  const loaded = await interleaved(
+    paths.map((path, i) => ({ ...path, perBackend: perBackend[i]! })),
+    opts.runs,
+    (path) =>
+      connRate(path.port, {
+        concurrency: opts.concurrency,
+        seconds: opts.seconds,
+        maxConns: opts.maxConns,
+      }, httpExchange(path.perBackend)),
+  );
+  const out: FederatedPath[] = [];
+  for (const [i, path] of paths.entries()) {
+    const sequential = await connRate(path.port, {
+      concurrency: 1,
+      seconds: 20,
+      maxConns: opts.sequential,
+    }, httpExchange(perBackend[i]!));
+    out.push(pathResult(path, warmups[i]!, loaded[i]!, sequential, perBackend[i]!, log));
+  }
+  return out;
+}
+
+function pathResult(
+  path: FederatedSpec,
+  warm: ConnRateResult,
+  loaded: { results: ConnRateResult[]; cpu: CpuReport },
+  sequential: ConnRateResult,
+  perBackend: number[],
+  log: (line: string) => void,
+): FederatedPath {
+  const runs = loaded.results;
+  const byRate = [...runs].sort((a, b) => a.perS - b.perS);
+  const median = byRate[Math.floor((runs.length - 1) / 2)]!;
+  const errors = runs.reduce((sum, r) => sum + r.errors, 0);
+  const ok = runs.reduce((sum, r) => sum + r.ok, 0);
   log(row([
-    name,
-    fmt(loaded.perS, 0),
-    String(warm.errors + loaded.errors + sequential.errors),
+    path.name,
+    fmt(median.perS, 0),
+    String(warm.errors + errors + sequential.errors),
     fmt(sequential.firstByteP50Ms, 2),
     fmt(sequential.firstByteP99Ms, 2),
-    fmt(loaded.firstByteP50Ms, 2),
-    fmt(loaded.firstByteP99Ms, 2),
+    fmt(median.firstByteP50Ms, 2),
+    fmt(median.firstByteP99Ms, 2),
     perBackend.join("/"),
   ], WIDTHS));
-  for (const r of [loaded, sequential]) {
-    for (const e of r.errorKinds) log(`  ${name} error ×${e.count}: ${e.error}`);
+  for (const r of [...runs, sequential]) {
+    for (const e of r.errorKinds) log(`  ${path.name} error ×${e.count}: ${e.error}`);
   }
+  const cpu = loaded.cpu;
   const coreShare = Object.fromEntries(
     Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
   );
   return {
-    loaded,
+    loaded: median,
+    loadedRuns: runs,
+    loadedErrors: errors,
     sequential,
     warmupErrors: warm.errors,
     perBackend,
     coreShare,
     msPerConn: Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, loaded.ok)]),
+      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, ok)]),
     ),
     machineBusy: cpu.machineBusy,
     limit: limitOf(coreShare, cpu.machineBusy),
@@ -294,16 +343,16 @@ export async function runFederatedBench(
       WIDTHS,
     ));
     const base = { harness: Deno.pid, backends: backends.child.pid };
-    const direct = await measure("direct b0", ports[0]!, opts, base, log);
-    const proxyPath = await measure(`proxy rr(${proxy.kind})`, proxy.port, opts, {
-      ...base,
-      proxy: proxy.pid,
-    }, log);
-    const relayPath = await measure("deno relay rr", relay.port, opts, {
-      ...base,
-      ...relay.pids,
-    }, log);
-    const federated = await measure("p2p federated", fedPort, opts, { ...base, ...p2pPids }, log);
+    const [direct, proxyPath, relayPath, federated] = await measureAll(
+      [
+        { name: "direct b0", port: ports[0]!, pids: base },
+        { name: `proxy rr(${proxy.kind})`, port: proxy.port, pids: { ...base, proxy: proxy.pid } },
+        { name: "deno relay rr", port: relay.port, pids: { ...base, ...relay.pids } },
+        { name: "p2p federated", port: fedPort, pids: { ...base, ...p2pPids } },
+      ],
+      opts,
+      log,
+    ) as [FederatedPath, FederatedPath, FederatedPath, FederatedPath];
     for (
       const [name, p] of [
         ["direct", direct],
@@ -320,7 +369,7 @@ export async function runFederatedBench(
         }; machine busy ${fmt(p.machineBusy * 100, 0)}% → ${p.limit}`,
       );
     }
-    const federatedErrors = federated.warmupErrors + federated.loaded.errors +
+    const federatedErrors = federated.warmupErrors + federated.loadedErrors +
       federated.sequential.errors;
     log(
       federatedErrors === 0

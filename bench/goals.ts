@@ -2,11 +2,12 @@
  * The targets of issue 18, checked against the figures of the same run. They live here, in
  * the bench, and never in tests: a figure depends on the machine and its load.
  */
-import { median } from "./lib/stats.ts";
+import { median, pairedRatio } from "./lib/stats.ts";
+import type { FederatedPath } from "./federated.ts";
 import type { LifecycleResult } from "./lifecycle.ts";
 import type { NatBenchResult } from "./nat.ts";
 import type { ScaleResult } from "./scale.ts";
-import type { TunnelResult } from "./tunnel.ts";
+import type { PathResult, TunnelResult } from "./tunnel.ts";
 
 /** One figure of the last line: a number (NaN when not measured) or a word. */
 export type SummaryValue = number | string;
@@ -68,12 +69,18 @@ function ratio(a: number | undefined, b: number | undefined): number {
   return a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
 }
 
-/** The `ssh -L` figures and the tunnel's ratios to them (NaN where ssh did not run). */
+/**
+ * The `ssh -L` figures and the tunnel's ratios to them (NaN where ssh did not run). The warm
+ * ratios are paired: the median of run `i`'s tunnel figure over run `i`'s ssh figure, the two
+ * measured one after the other (`measurePaths` interleaves every path's runs).
+ */
 export function sshSummary(tunnel: TunnelResult | undefined): Record<string, SummaryValue> {
   const t = tunnel?.paths.tunnel;
   const s = tunnel?.paths.ssh;
   const nginx = tunnel?.proxies.nginx;
   const haproxy = tunnel?.proxies.haproxy;
+  const paired = (of: (p: PathResult) => number[]): number =>
+    t === undefined || s === undefined ? NaN : pairedRatio(of(t), of(s));
   return {
     "ssh_up_mbps": s?.upload.medianMiBs ?? NaN,
     "ssh_down_mbps": s?.download.medianMiBs ?? NaN,
@@ -81,13 +88,13 @@ export function sshSummary(tunnel: TunnelResult | undefined): Record<string, Sum
     "ssh_rtt_p99_ms": s?.rtt.p99Ms ?? NaN,
     "ssh_rtt_p99_cold_ms": s?.rttCold.p99Ms ?? NaN,
     "ssh_conn_per_s": s?.conn.perS ?? NaN,
-    "tunnel_up_ssh_ratio": ratio(t?.upload.medianMiBs, s?.upload.medianMiBs),
-    "tunnel_down_ssh_ratio": ratio(t?.download.medianMiBs, s?.download.medianMiBs),
+    "tunnel_up_ssh_ratio": paired((p) => p.upload.runsMiBs),
+    "tunnel_down_ssh_ratio": paired((p) => p.download.runsMiBs),
     "tunnel_up_cold_ssh_ratio": ratio(t?.upload.coldMiBs, s?.upload.coldMiBs),
     "tunnel_down_cold_ssh_ratio": ratio(t?.download.coldMiBs, s?.download.coldMiBs),
-    "tunnel_rtt_p50_ssh_ratio": ratio(t?.rtt.p50Ms, s?.rtt.p50Ms),
-    "tunnel_rtt_p99_ssh_ratio": ratio(t?.rtt.p99Ms, s?.rtt.p99Ms),
-    "tunnel_conn_ssh_ratio": ratio(t?.conn.perS, s?.conn.perS),
+    "tunnel_rtt_p50_ssh_ratio": paired((p) => p.rttRuns.map((r) => r.p50Ms)),
+    "tunnel_rtt_p99_ssh_ratio": paired((p) => p.rttRuns.map((r) => r.p99Ms)),
+    "tunnel_conn_ssh_ratio": paired((p) => p.connRuns.map((r) => r.perS)),
     "haproxy_bulk_mbps": haproxy?.bulkMiBs ?? NaN,
     "nginx_bulk_mbps": nginx?.bulkMiBs ?? NaN,
     "haproxy_rtt_p50_ms": haproxy?.rtt.p50Ms ?? NaN,
@@ -95,6 +102,15 @@ export function sshSummary(tunnel: TunnelResult | undefined): Record<string, Sum
     "haproxy_conn_per_s": haproxy?.conn.perS ?? NaN,
     "nginx_conn_per_s": nginx?.conn.perS ?? NaN,
   };
+}
+
+/**
+ * The connection rate of one federated bench path over another's, paired run by run (the
+ * loaded runs of all paths are interleaved); NaN where either did not run.
+ */
+export function pairedConnRatio(a?: FederatedPath, b?: FederatedPath): number {
+  if (a === undefined || b === undefined) return NaN;
+  return pairedRatio(a.loadedRuns.map((r) => r.perS), b.loadedRuns.map((r) => r.perS));
 }
 
 /** The NAT lab's paths, and the relayed one's share of the direct one. */

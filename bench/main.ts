@@ -22,7 +22,14 @@ import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./
 import { loadAvg, stopAllChildren } from "./lib/proc.ts";
 import { chooseProxy, otherProxies, type ProxyKind } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
-import { goalLines, lifecycleSummary, natSummary, scaleSummary, sshSummary } from "./goals.ts";
+import {
+  goalLines,
+  lifecycleSummary,
+  natSummary,
+  pairedConnRatio,
+  scaleSummary,
+  sshSummary,
+} from "./goals.ts";
 import { runScaleBench, SCALE_FULL, SCALE_QUICK, type ScaleResult } from "./scale.ts";
 import {
   LIFECYCLE_FULL,
@@ -160,9 +167,9 @@ function summarize(
     "federated_conn_per_s": f?.federated.loaded.perS ?? NaN,
     "proxy_rr_conn_per_s": f?.proxy.loaded.perS ?? NaN,
     "direct_http_conn_per_s": f?.direct.loaded.perS ?? NaN,
-    "federated_conn_ratio": ratio(f?.federated.loaded.perS, f?.proxy.loaded.perS),
+    "federated_conn_ratio": pairedConnRatio(f?.federated, f?.proxy),
     "relay_rr_conn_per_s": f?.relay.loaded.perS ?? NaN,
-    "floor_conn_ratio": ratio(f?.relay.loaded.perS, f?.proxy.loaded.perS),
+    "floor_conn_ratio": pairedConnRatio(f?.relay, f?.proxy),
     "federated_fb_p50_ms": f?.federated.sequential.firstByteP50Ms ?? NaN,
     "federated_fb_p99_ms": f?.federated.sequential.firstByteP99Ms ?? NaN,
     "proxy_rr_fb_p50_ms": f?.proxy.sequential.firstByteP50Ms ?? NaN,

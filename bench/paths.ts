@@ -1,14 +1,15 @@
 /**
- * Measuring one path of the tunnel bench (direct, a proxy, the relay floor, `ssh -L`, the
+ * Measuring the paths of the tunnel bench (direct, the proxies, the relay floor, `ssh -L`, the
  * p2p tunnel): bulk upload and download, round trips and new connections, with the CPU of the
- * processes named, each figure a median of runs.
+ * processes named, each figure a median of runs, and the runs of all paths interleaved.
  */
 import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
 import type { ConnRateResult, RttResult } from "./lib/load.ts";
-import { cpuProbe, type CpuReport, sleep } from "./lib/proc.ts";
+import { interleaved, type Measured } from "./lib/interleave.ts";
+import { type CpuReport, sleep } from "./lib/proc.ts";
 import { fmt, limitOf, median, row } from "./lib/stats.ts";
 
-/** What {@linkcode measurePath} needs of the tunnel bench's options. */
+/** What {@linkcode measurePaths} needs of the tunnel bench's options. */
 export interface PathOptions {
   bulkMiB: number;
   runs: number;
@@ -69,34 +70,110 @@ export interface PathResult {
 /** Per-MiB bound of one bulk transfer (≥ 1 MiB/s or it fails). */
 export const MIB_TIMEOUT_MS = 1_000;
 
+/** One path to measure: its name in the table, its port and the processes it runs on. */
+export interface PathSpec extends Measured {
+  name: string;
+  port: number;
+}
+
 async function bulk(
-  port: number,
+  paths: readonly PathSpec[],
   direction: "upload" | "download",
   opts: PathOptions,
-  pids: Record<string, number>,
-): Promise<BulkResult> {
-  const transfer = (): Promise<number> =>
+): Promise<BulkResult[]> {
+  const transfer = (path: PathSpec): Promise<number> =>
     (direction === "upload" ? bulkUpload : bulkDownload)(
-      port,
+      path.port,
       opts.bulkMiB,
       10_000 + opts.bulkMiB * MIB_TIMEOUT_MS,
     );
   // Unmeasured, as the round trips' and new connections' warm-ups are: steady state is compared.
-  const coldMiBs = await transfer();
-  const runs: number[] = [];
-  const stopCpu = cpuProbe(pids);
-  for (let i = 0; i < opts.runs; i++) runs.push(await transfer());
-  const cpu: CpuReport = stopCpu();
+  const cold: number[] = [];
+  for (const path of paths) cold.push(await transfer(path));
+  const measured = await interleaved(paths, opts.runs, transfer);
   const moved = opts.bulkMiB * opts.runs;
+  return measured.map(({ results, cpu }, i) => {
+    const coreShare = Object.fromEntries(
+      Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
+    );
+    return {
+      coldMiBs: cold[i]!,
+      runsMiBs: results,
+      medianMiBs: median(results),
+      cpuMsPerMiB: Object.fromEntries(
+        Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / moved]),
+      ),
+      coreShare,
+      machineBusy: cpu.machineBusy,
+      limit: limitOf(coreShare, cpu.machineBusy),
+    };
+  });
+}
+
+/**
+ * Measures every path: bulk both ways, round trips, new connections; logs one table row per
+ * path. The measured runs of all paths are interleaved (`lib/interleave.ts`), so run `i`
+ * of two paths can be compared as a pair (`pairedRatio` of `lib/stats.ts`); each path's cold run and
+ * warm-up come first.
+ */
+export async function measurePaths(
+  paths: readonly PathSpec[],
+  opts: PathOptions,
+  log: (line: string) => void,
+): Promise<PathResult[]> {
+  const uploads = await bulk(paths, "upload", opts);
+  const downloads = await bulk(paths, "download", opts);
+  const rttCold: RttResult[] = [];
+  for (const path of paths) {
+    rttCold.push(await echoRtt(path.port, opts.rttCount, 64, 60_000));
+    await echoRtt(path.port, opts.rttWarm, 64, 120_000);
+  }
+  const rtts = await interleaved(
+    paths,
+    opts.runs,
+    (path) => echoRtt(path.port, opts.rttCount, 64, 60_000),
+  );
+  // Unmeasured warm-up (JIT, accept paths), then the measured runs.
+  for (const path of paths) {
+    await connRate(path.port, {
+      concurrency: opts.concurrency,
+      seconds: 1,
+      maxConns: Math.ceil(opts.connMax / 10),
+    }, echoExchange);
+  }
+  const conns = await interleaved(paths, opts.runs, (path) =>
+    connRate(path.port, {
+      concurrency: opts.concurrency,
+      seconds: opts.connSeconds,
+      maxConns: opts.connMax,
+    }, echoExchange));
+  return paths.map((path, i) => {
+    const rttRuns = rtts[i]!.results;
+    const connRuns = conns[i]!.results;
+    const result: PathResult = {
+      upload: uploads[i]!,
+      download: downloads[i]!,
+      bulkMiBs: (uploads[i]!.medianMiBs + downloads[i]!.medianMiBs) / 2,
+      rtt: { ...medianBy(rttRuns, (r) => r.p50Ms), p99Ms: median(rttRuns.map((r) => r.p99Ms)) },
+      rttCold: rttCold[i]!,
+      rttRuns,
+      conn: medianBy(connRuns, (r) => r.perS),
+      connRuns,
+      connCpu: connCpuOf(conns[i]!.cpu, connRuns),
+    };
+    logRow(path.name, result, log);
+    return result;
+  });
+}
+
+function connCpuOf(cpu: CpuReport, runs: readonly ConnRateResult[]): PathResult["connCpu"] {
+  const ok = runs.reduce((a, r) => a + r.ok, 0);
   const coreShare = Object.fromEntries(
     Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
   );
   return {
-    coldMiBs,
-    runsMiBs: runs,
-    medianMiBs: median(runs),
-    cpuMsPerMiB: Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / moved]),
+    msPerConn: Object.fromEntries(
+      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, ok)]),
     ),
     coreShare,
     machineBusy: cpu.machineBusy,
@@ -104,77 +181,17 @@ async function bulk(
   };
 }
 
-/** Measures one path: bulk both ways, round trips, new connections; logs its table row. */
-export async function measurePath(
-  name: string,
-  port: number,
-  opts: PathOptions,
-  pids: Record<string, number>,
-  log: (line: string) => void,
-): Promise<PathResult> {
-  const upload = await bulk(port, "upload", opts, pids);
-  const download = await bulk(port, "download", opts, pids);
-  const rttCold = await echoRtt(port, opts.rttCount, 64, 60_000);
-  await echoRtt(port, opts.rttWarm, 64, 120_000);
-  const rttRuns: RttResult[] = [];
-  for (let i = 0; i < opts.runs; i++) rttRuns.push(await echoRtt(port, opts.rttCount, 64, 60_000));
-  const rtt: RttResult = {
-    ...medianBy(rttRuns, (r) => r.p50Ms),
-    p99Ms: median(rttRuns.map((r) => r.p99Ms)),
-  };
-  // Unmeasured warm-up (JIT, accept paths), then the measured runs.
-  await connRate(port, {
-    concurrency: opts.concurrency,
-    seconds: 1,
-    maxConns: Math.ceil(opts.connMax / 10),
-  }, echoExchange);
-  const stopCpu = cpuProbe(pids);
-  const connRuns: ConnRateResult[] = [];
-  for (let i = 0; i < opts.runs; i++) {
-    connRuns.push(
-      await connRate(port, {
-        concurrency: opts.concurrency,
-        seconds: opts.connSeconds,
-        maxConns: opts.connMax,
-      }, echoExchange),
-    );
-  }
-  const conn = medianBy(connRuns, (r) => r.perS);
-  const connOk = connRuns.reduce((a, r) => a + r.ok, 0);
-  const cpu = stopCpu();
-  const connShare = Object.fromEntries(
-    Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
-  );
-  const connCpu = {
-    msPerConn: Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, connOk)]),
-    ),
-    coreShare: connShare,
-    machineBusy: cpu.machineBusy,
-    limit: limitOf(connShare, cpu.machineBusy),
-  };
-  const result: PathResult = {
-    upload,
-    download,
-    bulkMiBs: (upload.medianMiBs + download.medianMiBs) / 2,
-    rtt,
-    rttCold,
-    rttRuns,
-    conn,
-    connRuns,
-    connCpu,
-  };
+function logRow(name: string, p: PathResult, log: (line: string) => void): void {
   log(row([
     name,
-    fmt(upload.medianMiBs),
-    fmt(download.medianMiBs),
-    fmt(rtt.p50Ms, 3),
-    fmt(rtt.p99Ms, 3),
-    fmt(conn.perS, 0),
-    fmt(conn.firstByteP50Ms, 2),
-    String(connRuns.reduce((a, r) => a + r.errors, 0)),
+    fmt(p.upload.medianMiBs),
+    fmt(p.download.medianMiBs),
+    fmt(p.rtt.p50Ms, 3),
+    fmt(p.rtt.p99Ms, 3),
+    fmt(p.conn.perS, 0),
+    fmt(p.conn.firstByteP50Ms, 2),
+    String(p.connRuns.reduce((a, r) => a + r.errors, 0)),
   ], WIDTHS));
-  return result;
 }
 
 /** The element whose `key` is the median (the lower middle one for an even count). */

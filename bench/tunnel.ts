@@ -12,10 +12,11 @@ import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload } from "./lib/load.ts";
 import { cpuProbe, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
 import {
-  measurePath,
+  measurePaths,
   MIB_TIMEOUT_MS,
   type PathOptions,
   type PathResult,
+  type PathSpec,
   warmUp,
   WIDTHS,
 } from "./paths.ts";
@@ -214,36 +215,31 @@ export async function runTunnelBench(
       WIDTHS,
     ));
     const basePids = { harness: Deno.pid, service: service.child.pid };
-    const direct = await measurePath("direct", service.info.port, opts, basePids, log);
-    const proxyPath = await measurePath(
-      `proxy(${proxy.kind})`,
-      proxy.port,
-      opts,
-      { ...basePids, proxy: proxy.pid },
-      log,
-    );
+    const specs: PathSpec[] = [
+      { name: "direct", port: service.info.port, pids: basePids },
+      { name: `proxy(${proxy.kind})`, port: proxy.port, pids: { ...basePids, proxy: proxy.pid } },
+      ...others.map((other) => ({
+        name: `proxy(${other.kind})`,
+        port: other.port,
+        pids: { ...basePids, proxy: other.pid },
+      })),
+      { name: "deno relay×2", port: relay.port, pids: { ...basePids, ...relay.pids } },
+      ...(ssh === undefined
+        ? []
+        : [{ name: "ssh -L", port: ssh.port, pids: { ...basePids, ...ssh.pids } }]),
+      {
+        name: "p2p tunnel",
+        port: tunnelPort,
+        pids: { ...basePids, expose: expose.child.pid, connect: connect.child.pid },
+      },
+    ];
+    const measured = await measurePaths(specs, opts, log);
+    const [direct, proxyPath] = [measured[0]!, measured[1]!];
     const proxies: Partial<Record<ProxyKind, PathResult>> = { [proxy.kind]: proxyPath };
-    for (const other of others) {
-      proxies[other.kind] = await measurePath(
-        `proxy(${other.kind})`,
-        other.port,
-        opts,
-        { ...basePids, proxy: other.pid },
-        log,
-      );
-    }
-    const relayPath = await measurePath("deno relay×2", relay.port, opts, {
-      ...basePids,
-      ...relay.pids,
-    }, log);
-    const sshPath = ssh === undefined
-      ? undefined
-      : await measurePath("ssh -L", ssh.port, opts, { ...basePids, ...ssh.pids }, log);
-    const tunnel = await measurePath("p2p tunnel", tunnelPort, opts, {
-      ...basePids,
-      expose: expose.child.pid,
-      connect: connect.child.pid,
-    }, log);
+    others.forEach((other, i) => proxies[other.kind] = measured[2 + i]!);
+    const relayPath = measured[2 + others.length]!;
+    const sshPath = ssh === undefined ? undefined : measured[3 + others.length]!;
+    const tunnel = measured.at(-1)!;
     const rss = {
       idleMiB: idle,
       idleCpu,

@@ -228,6 +228,23 @@ export interface CpuReport {
   machineBusy: number;
 }
 
+/**
+ * Several phases' reports as one, as if measured over their total time: CPU seconds add up,
+ * core shares are over the summed wall time, the machine's busy share is weighted by it.
+ */
+export function sumCpuReports(reports: readonly CpuReport[]): CpuReport {
+  const wallS = reports.reduce((sum, r) => sum + r.wallS, 0);
+  const procs: CpuReport["procs"] = {};
+  for (const r of reports) {
+    for (const [k, v] of Object.entries(r.procs)) {
+      procs[k] = { cpuS: (procs[k]?.cpuS ?? 0) + v.cpuS, coreShare: NaN };
+    }
+  }
+  for (const v of Object.values(procs)) v.coreShare = wallS > 0 ? v.cpuS / wallS : NaN;
+  const busy = reports.reduce((sum, r) => sum + r.machineBusy * r.wallS, 0);
+  return { wallS, procs, machineBusy: wallS > 0 ? busy / wallS : NaN };
+}
+
 /** Starts measuring CPU time of `pids` (name → pid); call the result to end the phase. */
 export function cpuProbe(pids: Record<string, number>): () => CpuReport {
   const t0 = performance.now();

@@ -78,3 +78,23 @@ export function limitOf(coreShare: Record<string, number>, machineBusy: number):
   if (machineBusy >= 0.9) return "machine-cpu";
   return "latency";
 }
+
+/**
+ * The order in which `count` paths take their turn in run `run` when their runs are
+ * interleaved: forward in even runs, backward in odd ones, so that no path always goes first
+ * (right after a quiet spell) or last.
+ */
+export function runOrder(count: number, run: number): number[] {
+  const forward = Array.from({ length: count }, (_, i) => i);
+  return run % 2 === 0 ? forward : forward.reverse();
+}
+
+/**
+ * The median of the per-run ratios `a[i] / b[i]` of two paths measured in interleaved runs:
+ * each ratio compares runs made seconds apart, so a slow stretch of the machine lands in both
+ * sides of one ratio instead of in one path's median. NaN when the runs do not pair up.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  if (a.length === 0 || a.length !== b.length) return NaN;
+  return median(a.map((x, i) => (b[i]! > 0 ? x / b[i]! : NaN)).filter(Number.isFinite));
+}
