@@ -27,6 +27,12 @@ export interface HeapTrimPolicy {
   /** At least this long between two collections, ms. */
   minSpacingMs: number;
   /**
+   * After the first collection, the process must have been quiet this long without a break
+   * before the next, ms: a tunnel's collection a few seconds after its last transfer cost the
+   * next transfer's receiver a fifth of its speed.
+   */
+  quietForMs: number;
+  /**
    * After a collection, glibc's free pages are given back when the process holds at least
    * this much anonymous memory outside V8's heap, bytes (`malloc_release.ts`).
    */
@@ -36,17 +42,20 @@ export interface HeapTrimPolicy {
 /**
  * Sampled every 2 s; quiet below a tenth of a core (an idle member of a 20-node DHT network
  * uses 2–5 %, a tunnel carrying traffic 30–90 %); 4 MiB of growth, at most one collection per
- * 10 s: one takes an idle node 27–37 ms from request to answer. glibc's free pages are released
- * from 10 MiB outside V8's heap: an idle node holds 8.3–9.1 there when its start-up's freed
- * memory went back by itself and 11.8–14.7 when it stayed (it compiles from source: no code
- * cache), a member of a 20-node DHT network 15–34. Below that, releasing would cost more than it
- * gives: loading FFI maps about 1.5 MiB of the `deno` binary's code.
+ * 10 s: one takes an idle node 27–37 ms from request to answer. After the first, 10 s of quiet
+ * (five quiet samples in a row): a pause between two transfers is not a process gone idle.
+ * glibc's free pages are released from 10 MiB outside V8's heap: an idle node holds 8.3–9.1
+ * there when its start-up's freed memory went back by itself and 11.8–14.7 when it stayed (it
+ * compiles from source: no code cache), a member of a 20-node DHT network 15–34. Below that,
+ * releasing would cost more than it gives: loading FFI maps about 1.5 MiB of the `deno`
+ * binary's code.
  */
 export const DEFAULT_HEAP_TRIM_POLICY: HeapTrimPolicy = {
   checkEveryMs: 2_000,
   quietCpuShare: 0.1,
   minGrowthBytes: 4 * 1024 * 1024,
   minSpacingMs: 10_000,
+  quietForMs: 10_000,
   releaseMallocFromBytes: 10 * 1024 * 1024,
 };
 
@@ -73,26 +82,44 @@ export interface HeapTrimIo {
 }
 
 /**
- * Whether to collect now.
+ * Whether the process was quiet between two samples.
  *
  * @param previous The sample before this one.
  * @param now This sample.
- * @param lastTrim The sample right after the last collection, if there was one.
  * @param policy The thresholds.
- * @returns True when the process was quiet since `previous`, and its heap has grown enough
- * since the last collection (any heap, before the first), long enough ago.
+ * @returns True when it used at most `quietCpuShare` of one core in between.
  */
-export function shouldTrimHeap(
+export function quietBetween(
   previous: HeapSample,
   now: HeapSample,
-  lastTrim: HeapSample | undefined,
   policy: HeapTrimPolicy,
 ): boolean {
   const windowMs = now.atMs - previous.atMs;
   if (windowMs <= 0) return false;
-  const cpuShare = (now.cpuMicros - previous.cpuMicros) / 1_000 / windowMs;
-  if (cpuShare > policy.quietCpuShare) return false;
+  return (now.cpuMicros - previous.cpuMicros) / 1_000 / windowMs <= policy.quietCpuShare;
+}
+
+/**
+ * Whether to collect now.
+ *
+ * @param now This sample.
+ * @param quietForMs How long the process has been quiet without a break, up to `now` (0 when
+ * the last window was busy).
+ * @param lastTrim The sample right after the last collection, if there was one.
+ * @param policy The thresholds.
+ * @returns The first time: as soon as a window was quiet (a command's start-up garbage). After
+ * that: when the process has been quiet for `quietForMs` of the policy, and its heap has grown
+ * enough since the last collection, long enough ago.
+ */
+export function shouldTrimHeap(
+  now: HeapSample,
+  quietForMs: number,
+  lastTrim: HeapSample | undefined,
+  policy: HeapTrimPolicy,
+): boolean {
+  if (quietForMs <= 0) return false;
   if (lastTrim === undefined) return true;
+  if (quietForMs < policy.quietForMs) return false;
   if (now.atMs - lastTrim.atMs < policy.minSpacingMs) return false;
   return now.heapBytes - lastTrim.heapBytes >= policy.minGrowthBytes;
 }
@@ -103,6 +130,8 @@ export class HeapTrimmer {
   #policy: HeapTrimPolicy;
   #previous: HeapSample | undefined;
   #lastTrim: HeapSample | undefined;
+  /** Where the current quiet stretch began (a sample's time), if the last window was quiet. */
+  #quietSinceMs: number | undefined;
   #collecting = false;
   #failed = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -144,7 +173,10 @@ export class HeapTrimmer {
     const now = this.#io.sample();
     const previous = this.#previous ?? now;
     this.#previous = now;
-    if (!shouldTrimHeap(previous, now, this.#lastTrim, this.#policy)) return false;
+    if (quietBetween(previous, now, this.#policy)) this.#quietSinceMs ??= previous.atMs;
+    else this.#quietSinceMs = undefined;
+    const quietForMs = this.#quietSinceMs === undefined ? 0 : now.atMs - this.#quietSinceMs;
+    if (!shouldTrimHeap(now, quietForMs, this.#lastTrim, this.#policy)) return false;
     this.#collecting = true;
     const startedMs = performance.now();
     try {

@@ -4,6 +4,7 @@ import {
   type HeapSample,
   HeapTrimmer,
   type HeapTrimPolicy,
+  quietBetween,
   shouldTrimHeap,
 } from "../../src/cli/heap_trim.ts";
 import { processHeap } from "../../src/cli/heap_collector.ts";
@@ -15,6 +16,7 @@ const policy: HeapTrimPolicy = {
   quietCpuShare: 0.1,
   minGrowthBytes: 4 * MiB,
   minSpacingMs: 10_000,
+  quietForMs: 10_000,
   releaseMallocFromBytes: 14 * MiB,
 };
 
@@ -22,26 +24,29 @@ function at(atMs: number, cpuMs: number, heapMiB: number): HeapSample {
   return { atMs, cpuMicros: cpuMs * 1_000, heapBytes: heapMiB * MiB };
 }
 
-Deno.test("shouldTrimHeap: the first quiet window collects, a busy one never does", () => {
+Deno.test("quietBetween: a tenth of a core is quiet, more is busy", () => {
   // 2 s window: 200 ms of CPU is a tenth of a core, 201 ms is busy.
-  assert.equal(shouldTrimHeap(at(0, 0, 20), at(2_000, 200, 20), undefined, policy), true);
-  assert.equal(shouldTrimHeap(at(0, 0, 20), at(2_000, 201, 20), undefined, policy), false);
-  assert.equal(
-    shouldTrimHeap(at(0, 0, 20), at(2_000, 1_800, 90), at(-60_000, 0, 10), policy),
-    false,
-  );
+  assert.equal(quietBetween(at(0, 0, 20), at(2_000, 200, 20), policy), true);
+  assert.equal(quietBetween(at(0, 0, 20), at(2_000, 201, 20), policy), false);
   // No time passed: no window to judge.
-  assert.equal(shouldTrimHeap(at(5, 0, 20), at(5, 0, 20), undefined, policy), false);
+  assert.equal(quietBetween(at(5, 0, 20), at(5, 0, 20), policy), false);
 });
 
-Deno.test("shouldTrimHeap: after a collection, only growth, and not too soon", () => {
+Deno.test("shouldTrimHeap: the first quiet window collects, a busy one never does", () => {
+  assert.equal(shouldTrimHeap(at(2_000, 0, 20), 2_000, undefined, policy), true);
+  assert.equal(shouldTrimHeap(at(2_000, 0, 20), 0, undefined, policy), false);
+  assert.equal(shouldTrimHeap(at(70_000, 0, 90), 0, at(-60_000, 0, 10), policy), false);
+});
+
+Deno.test("shouldTrimHeap: after a collection, only growth, after a long quiet, not too soon", () => {
   const last = at(10_000, 0, 14);
-  const quiet = (t: number, heap: number) =>
-    shouldTrimHeap(at(t - 2_000, 0, heap), at(t, 10, heap), last, policy);
+  const quiet = (t: number, heap: number, quietMs = 10_000) =>
+    shouldTrimHeap(at(t, 10, heap), quietMs, last, policy);
   assert.equal(quiet(30_000, 17.9), false, "3.9 MiB of growth is not enough");
   assert.equal(quiet(30_000, 18), true, "4 MiB is");
   assert.equal(quiet(19_999, 40), false, "within 10 s of the last one");
   assert.equal(quiet(20_000, 40), true);
+  assert.equal(quiet(60_000, 40, 8_000), false, "quiet for 8 s: a pause, not an idle process");
 });
 
 /** A process driven by hand: the test sets what the next sample reads. */
@@ -99,10 +104,43 @@ Deno.test("HeapTrimmer: collects once quiet, again after growth, never while bus
       assert.equal(await trimmer.check(), false);
     }
     process.malloc = 18 * MiB; // the burst left malloc's memory large
-    process.advance(2_000, 100, 36); // the burst is over
+    for (let i = 0; i < 4; i++) {
+      process.advance(2_000, 100, 36); // the burst is over: quiet for 2, 4, 6, 8 s
+      assert.equal(await trimmer.check(), false, `quiet for ${2 * (i + 1)} s`);
+    }
+    process.advance(2_000, 100, 36); // quiet for 10 s
     assert.equal(await trimmer.check(), true);
     assert.equal(trimmer.trims, 2);
     assert.equal(process.mallocReleases, 1, "only after the second, with 14 MiB or more");
+  } finally {
+    trimmer.stop();
+  }
+});
+
+Deno.test("HeapTrimmer: pauses between bursts shorter than the quiet span never collect", async () => {
+  const process = new FakeProcess();
+  const trimmer = new HeapTrimmer(process, policy);
+  trimmer.start();
+  try {
+    process.advance(2_000, 50, 24);
+    assert.equal(await trimmer.check(), true, "the start-up garbage");
+    // Transfers of 2 s with pauses of 6 s, the heap growing all along: a pause never counts
+    // as the process gone idle, however much the heap grew.
+    for (let round = 0; round < 6; round++) {
+      process.advance(2_000, 1_700, 30 + 8 * round);
+      assert.equal(await trimmer.check(), false);
+      for (let i = 0; i < 3; i++) {
+        process.advance(2_000, 40, 30 + 8 * round);
+        assert.equal(await trimmer.check(), false, `round ${round}, quiet for ${2 * (i + 1)} s`);
+      }
+    }
+    assert.equal(process.collections, 1);
+    // The last pause goes on: 8 s, then 10 s without a break.
+    process.advance(2_000, 40, 80);
+    assert.equal(await trimmer.check(), false, "quiet for 8 s");
+    process.advance(2_000, 40, 80);
+    assert.equal(await trimmer.check(), true, "quiet for 10 s");
+    assert.equal(process.collections, 2);
   } finally {
     trimmer.stop();
   }
