@@ -13,7 +13,7 @@ import { interleaved, type Measured } from "./lib/interleave.ts";
 import { cpuProbe, type CpuReport, sleep } from "./lib/proc.ts";
 import { type PlainProxy, type ProxyChoice, startProxy, startRelayChain } from "./lib/proxy.ts";
 import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
-import { fmt, limitOf, row } from "./lib/stats.ts";
+import { fmt, limitOf, medianBy, row } from "./lib/stats.ts";
 
 /** Sizes and bounds of the federated bench. */
 export interface FederatedOptions {
@@ -189,8 +189,7 @@ function pathResult(
   log: (line: string) => void,
 ): FederatedPath {
   const runs = loaded.results;
-  const byRate = [...runs].sort((a, b) => a.perS - b.perS);
-  const median = byRate[Math.floor((runs.length - 1) / 2)]!;
+  const median = medianBy(runs, (r) => r.perS);
   const errors = runs.reduce((sum, r) => sum + r.errors, 0);
   const ok = runs.reduce((sum, r) => sum + r.ok, 0);
   log(row([

@@ -7,7 +7,7 @@ import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib
 import type { ConnRateResult, RttResult } from "./lib/load.ts";
 import { interleaved, type Measured } from "./lib/interleave.ts";
 import { type CpuReport, sleep } from "./lib/proc.ts";
-import { fmt, limitOf, median, row } from "./lib/stats.ts";
+import { fmt, limitOf, median, medianBy, row } from "./lib/stats.ts";
 
 /** What {@linkcode measurePaths} needs of the tunnel bench's options. */
 export interface PathOptions {
@@ -112,9 +112,9 @@ async function bulk(
 
 /**
  * Measures every path: bulk both ways, round trips, new connections; logs one table row per
- * path. The measured runs of all paths are interleaved (`lib/interleave.ts`), so run `i`
- * of two paths can be compared as a pair (`pairedRatio` of `lib/stats.ts`); each path's cold run and
- * warm-up come first.
+ * path. The measured runs of all paths are interleaved (`lib/interleave.ts`), so run `i` of
+ * two paths can be compared as a pair (`pairedRatio` of `lib/stats.ts`); each path's cold run
+ * and warm-up come first.
  */
 export async function measurePaths(
   paths: readonly PathSpec[],
@@ -192,12 +192,6 @@ function logRow(name: string, p: PathResult, log: (line: string) => void): void 
     fmt(p.conn.firstByteP50Ms, 2),
     String(p.connRuns.reduce((a, r) => a + r.errors, 0)),
   ], WIDTHS));
-}
-
-/** The element whose `key` is the median (the lower middle one for an even count). */
-function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
-  const sorted = [...xs].sort((a, b) => key(a) - key(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** Column widths of the path table. */

@@ -42,7 +42,7 @@ Deno.test("sumCpuReports: CPU adds up, shares are over the summed wall time", ()
   assert.ok(Number.isNaN(sumCpuReports([]).machineBusy));
 });
 
-Deno.test("interleaved: every path's run i before any path's run i+1, order alternating", async () => {
+Deno.test("interleaved: every path's run i before any run i+1, order alternating", async () => {
   const paths = ["a", "b", "c"].map((name) => ({ name, pids: { self: Deno.pid } }));
   const calls: string[] = [];
   const out = await interleaved(paths, 3, (path) => {

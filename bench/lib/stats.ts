@@ -8,6 +8,12 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The element whose `key` is the median (the lower middle one for an even count). */
+export function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  const sorted = [...xs].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 /** Nearest-rank percentile `p` (0–100) of `xs`; NaN when empty. */
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;

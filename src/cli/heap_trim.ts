@@ -29,7 +29,7 @@ export interface HeapTrimPolicy {
   /**
    * After the first collection, the process must have been quiet this long without a break
    * before the next, ms: a tunnel's collection a few seconds after its last transfer cost the
-   * next transfer's receiver a fifth of its speed.
+   * next transfer's receiver about a third more CPU.
    */
   quietForMs: number;
   /**

@@ -38,7 +38,7 @@ Deno.test("shouldTrimHeap: the first quiet window collects, a busy one never doe
   assert.equal(shouldTrimHeap(at(70_000, 0, 90), 0, at(-60_000, 0, 10), policy), false);
 });
 
-Deno.test("shouldTrimHeap: after a collection, only growth, after a long quiet, not too soon", () => {
+Deno.test("shouldTrimHeap: later, only growth after a long quiet, and not too soon", () => {
   const last = at(10_000, 0, 14);
   const quiet = (t: number, heap: number, quietMs = 10_000) =>
     shouldTrimHeap(at(t, 10, heap), quietMs, last, policy);
@@ -117,7 +117,7 @@ Deno.test("HeapTrimmer: collects once quiet, again after growth, never while bus
   }
 });
 
-Deno.test("HeapTrimmer: pauses between bursts shorter than the quiet span never collect", async () => {
+Deno.test("HeapTrimmer: pauses between bursts shorter than 10 s never collect", async () => {
   const process = new FakeProcess();
   const trimmer = new HeapTrimmer(process, policy);
   trimmer.start();
