@@ -13,7 +13,7 @@ import { interleaved, type Measured } from "./lib/interleave.ts";
 import { cpuProbe, type CpuReport, sleep } from "./lib/proc.ts";
 import { type PlainProxy, type ProxyChoice, startProxy, startRelayChain } from "./lib/proxy.ts";
 import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
-import { fmt, limitOf, medianBy, row } from "./lib/stats.ts";
+import { coreShares, cpuAccount, fmt, medianBy, row } from "./lib/stats.ts";
 
 /** Sizes and bounds of the federated bench. */
 export interface FederatedOptions {
@@ -73,7 +73,7 @@ export interface FederatedPath {
   /** CPU ms per successful connection of the loaded runs, per process. */
   msPerConn: Record<string, number>;
   machineBusy: number;
-  /** What bounds the loaded run: see {@linkcode limitOf}. */
+  /** What bounds the loaded runs: see `limitOf` of `lib/stats.ts`. */
   limit: string;
 }
 
@@ -205,10 +205,7 @@ function pathResult(
   for (const r of [...runs, sequential]) {
     for (const e of r.errorKinds) log(`  ${path.name} error ×${e.count}: ${e.error}`);
   }
-  const cpu = loaded.cpu;
-  const coreShare = Object.fromEntries(
-    Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
-  );
+  const { msPer, ...bound } = cpuAccount(loaded.cpu, Math.max(1, ok));
   return {
     loaded: median,
     loadedRuns: runs,
@@ -216,12 +213,8 @@ function pathResult(
     sequential,
     warmupErrors: warm.errors,
     perBackend,
-    coreShare,
-    msPerConn: Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, ok)]),
-    ),
-    machineBusy: cpu.machineBusy,
-    limit: limitOf(coreShare, cpu.machineBusy),
+    msPerConn: msPer,
+    ...bound,
   };
 }
 
@@ -320,9 +313,7 @@ export async function runFederatedBench(
     };
     const stopIdle = cpuProbe(p2pPids);
     await sleep(opts.idleMs);
-    const idleCpu = Object.fromEntries(
-      Object.entries(stopIdle().procs).map(([k, v]) => [k, v.coreShare]),
-    );
+    const idleCpu = coreShares(stopIdle());
     log(
       `idle CPU over ${opts.idleMs / 1000} s (share of one core): ${
         Object.entries(idleCpu).map(([k, v]) => `${k} ${fmt(v * 100, 1)}%`).join(", ")

@@ -7,7 +7,7 @@ import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib
 import type { ConnRateResult, RttResult } from "./lib/load.ts";
 import { interleaved, type Measured } from "./lib/interleave.ts";
 import { type CpuReport, sleep } from "./lib/proc.ts";
-import { fmt, limitOf, median, medianBy, row } from "./lib/stats.ts";
+import { cpuAccount, fmt, median, medianBy, row } from "./lib/stats.ts";
 
 /** What {@linkcode measurePaths} needs of the tunnel bench's options. */
 export interface PathOptions {
@@ -39,7 +39,7 @@ export interface BulkResult {
   /** Share of one core each process used during the runs. */
   coreShare: Record<string, number>;
   machineBusy: number;
-  /** What bounds it: see {@linkcode limitOf}. */
+  /** What bounds it: see `limitOf` of `lib/stats.ts`. */
   limit: string;
 }
 
@@ -93,19 +93,13 @@ async function bulk(
   const measured = await interleaved(paths, opts.runs, transfer);
   const moved = opts.bulkMiB * opts.runs;
   return measured.map(({ results, cpu }, i) => {
-    const coreShare = Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
-    );
+    const { msPer, ...bound } = cpuAccount(cpu, moved);
     return {
       coldMiBs: cold[i]!,
       runsMiBs: results,
       medianMiBs: median(results),
-      cpuMsPerMiB: Object.fromEntries(
-        Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / moved]),
-      ),
-      coreShare,
-      machineBusy: cpu.machineBusy,
-      limit: limitOf(coreShare, cpu.machineBusy),
+      cpuMsPerMiB: msPer,
+      ...bound,
     };
   });
 }
@@ -168,17 +162,8 @@ export async function measurePaths(
 
 function connCpuOf(cpu: CpuReport, runs: readonly ConnRateResult[]): PathResult["connCpu"] {
   const ok = runs.reduce((a, r) => a + r.ok, 0);
-  const coreShare = Object.fromEntries(
-    Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]),
-  );
-  return {
-    msPerConn: Object.fromEntries(
-      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / Math.max(1, ok)]),
-    ),
-    coreShare,
-    machineBusy: cpu.machineBusy,
-    limit: limitOf(coreShare, cpu.machineBusy),
-  };
+  const { msPer, ...bound } = cpuAccount(cpu, Math.max(1, ok));
+  return { msPerConn: msPer, ...bound };
 }
 
 function logRow(name: string, p: PathResult, log: (line: string) => void): void {

@@ -36,7 +36,7 @@ import {
   rssFloors,
 } from "./floors.ts";
 import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
-import { fmt, row } from "./lib/stats.ts";
+import { coreShares, fmt, row } from "./lib/stats.ts";
 
 export type { BulkResult, PathResult } from "./paths.ts";
 
@@ -183,9 +183,7 @@ export async function runTunnelBench(
     // Idle RSS first, before any bulk traffic raised the high-water mark.
     const stopIdle = cpuProbe({ expose: expose.child.pid, connect: connect.child.pid });
     await sleep(opts.idleMs);
-    const idleCpu = Object.fromEntries(
-      Object.entries(stopIdle().procs).map(([k, v]) => [k, v.coreShare]),
-    );
+    const idleCpu = coreShares(stopIdle());
     const idle = { expose: rssMiB(expose.child.pid), connect: rssMiB(connect.child.pid) };
 
     // RSS during `parallel` concurrent transfers through the tunnel (half up, half down).

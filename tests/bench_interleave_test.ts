@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { interleaved } from "../bench/lib/interleave.ts";
 import { sumCpuReports } from "../bench/lib/proc.ts";
-import { pairedRatio, runOrder } from "../bench/lib/stats.ts";
+import { cpuAccount, pairedRatio, runOrder } from "../bench/lib/stats.ts";
 
 Deno.test("runOrder: forward in even runs, backward in odd ones", () => {
   assert.deepEqual(runOrder(3, 0), [0, 1, 2]);
@@ -59,4 +59,16 @@ Deno.test("interleaved: every path's run i before any run i+1, order alternating
     assert.ok(o.cpu.procs.self !== undefined && o.cpu.procs.self.cpuS >= 0);
     assert.ok(o.cpu.wallS >= 0);
   }
+});
+
+Deno.test("cpuAccount: CPU per unit of work, the shares, and what bounded the phase", () => {
+  const account = cpuAccount({
+    wallS: 2,
+    procs: { expose: { cpuS: 1.8, coreShare: 0.9 }, connect: { cpuS: 1, coreShare: 0.5 } },
+    machineBusy: 0.7,
+  }, 600);
+  assert.deepEqual(account.msPer, { expose: 3, connect: 1000 / 600 });
+  assert.deepEqual(account.coreShare, { expose: 0.9, connect: 0.5 });
+  assert.equal(account.machineBusy, 0.7);
+  assert.equal(account.limit, "cpu:expose");
 });

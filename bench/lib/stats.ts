@@ -1,4 +1,5 @@
 /** Small statistics and formatting helpers of the bench harness. */
+import type { CpuReport } from "./proc.ts";
 
 /** The median of `xs` (mean of the two middle values for an even count); NaN when empty. */
 export function median(xs: readonly number[]): number {
@@ -103,4 +104,34 @@ export function runOrder(count: number, run: number): number[] {
 export function pairedRatio(a: readonly number[], b: readonly number[]): number {
   if (a.length === 0 || a.length !== b.length) return NaN;
   return median(a.map((x, i) => (b[i]! > 0 ? x / b[i]! : NaN)).filter(Number.isFinite));
+}
+
+/** A phase's CPU per unit of work, per process, and what bounded the phase. */
+export interface CpuAccount {
+  /** CPU ms per unit of work (a MiB moved, a connection answered), per process. */
+  msPer: Record<string, number>;
+  /** Share of one core each process used. */
+  coreShare: Record<string, number>;
+  /** Busy share of all cores of the machine. */
+  machineBusy: number;
+  /** What bounded the phase: see {@linkcode limitOf}. */
+  limit: string;
+}
+
+/** The share of one core each process of `cpu` used. */
+export function coreShares(cpu: CpuReport): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpu.procs).map(([k, v]) => [k, v.coreShare]));
+}
+
+/** `cpu` per unit of the work done in the phase (`units` > 0), with its shares and its bound. */
+export function cpuAccount(cpu: CpuReport, units: number): CpuAccount {
+  const coreShare = coreShares(cpu);
+  return {
+    msPer: Object.fromEntries(
+      Object.entries(cpu.procs).map(([k, v]) => [k, (v.cpuS * 1000) / units]),
+    ),
+    coreShare,
+    machineBusy: cpu.machineBusy,
+    limit: limitOf(coreShare, cpu.machineBusy),
+  };
 }
