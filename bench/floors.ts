@@ -33,9 +33,12 @@ export function chachaCost(ms: number): CipherCost {
   if (aead !== undefined) {
     const sealed = aead.seal(plaintext, nonce, ad, key);
     const dst = new Uint8Array(NOISE_PLAINTEXT);
+    // Into one reused buffer, as the tunnel seals full messages: a fresh 64 KiB output per
+    // message (V8 zeroes it, the collector takes it back) measured 0.50 against 0.38 ms/MiB.
+    const sealInto = new Uint8Array(sealed.byteLength);
     return {
       cipher: `OpenSSL (${aead.source}, FFI)`,
-      sealMsPerMiB: msPerMiB(() => aead.seal(plaintext, nonce, ad, key), ms),
+      sealMsPerMiB: msPerMiB(() => aead.seal(plaintext, nonce, ad, key, sealInto), ms),
       openMsPerMiB: msPerMiB(() => aead.open(sealed, nonce, ad, key, dst), ms),
     };
   }

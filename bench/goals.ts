@@ -168,17 +168,63 @@ export function scaleSummary(scale: ScaleResult | undefined): Record<string, Sum
   return out;
 }
 
-/** One line per goal whose figure this run measured: the figure, the bound, met or not. */
-export function goalLines(summary: Record<string, SummaryValue>): string[] {
+/** Counts of failures (`*_errors`, `*_incomplete`): over several runs, one run's count shows. */
+function isFailureCount(key: string): boolean {
+  return /_(errors|incomplete)$/.test(key);
+}
+
+/**
+ * The figures of several runs in one summary: each number the median of the runs that
+ * measured it (NaN where none did), except counts of failures, which add up (errors in one run
+ * must not vanish in a median), and each word the runs' words (`a/b` where they differ).
+ */
+export function medianSummary(
+  runs: readonly Record<string, SummaryValue>[],
+): Record<string, SummaryValue> {
+  const out: Record<string, SummaryValue> = {};
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r)))];
+  for (const key of keys) {
+    const values = runs.map((r) => r[key]).filter((v) => v !== undefined);
+    if (values.every((v) => typeof v === "number")) {
+      const measured = values.filter((v) => Number.isFinite(v));
+      out[key] = isFailureCount(key) && measured.length > 0
+        ? measured.reduce((a, b) => a + b, 0)
+        : median(measured);
+    } else {
+      out[key] = [...new Set(values.map(String))].join("/");
+    }
+  }
+  return out;
+}
+
+function formatFigure(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1);
+}
+
+/**
+ * One line per goal whose figure was measured: the figure, the bound, met or not. Given the
+ * runs a `summary` came from ({@linkcode medianSummary}), each line also lists their figures:
+ * the verdict is the median's (the sum's, for errors), not the best run's.
+ */
+export function goalLines(
+  summary: Record<string, SummaryValue>,
+  runs: readonly Record<string, SummaryValue>[] = [],
+): string[] {
   const lines: string[] = [];
   for (const g of GOALS) {
     const v = summary[g.key];
     if (typeof v !== "number" || !Number.isFinite(v)) continue;
     const met = g.op === "<=" ? v <= g.bound : v >= g.bound;
+    const each = runs.map((r) => r[g.key]).map((x) =>
+      typeof x === "number" && Number.isFinite(x) ? formatFigure(x) : "na"
+    );
+    const over = runs.length > 1
+      ? `; ${isFailureCount(g.key) ? "sum" : "median"} of ${each.join(", ")}`
+      : "";
     lines.push(
       `goal ${met ? "met    " : "NOT met"} ${g.label}: ${
-        Number.isInteger(v) ? v : v.toFixed(v < 10 ? 3 : 1)
-      } (target ${g.op} ${g.bound})`,
+        formatFigure(v)
+      } (target ${g.op} ${g.bound}${over})`,
     );
   }
   return lines;

@@ -1,12 +1,13 @@
 /**
- * `deno task bench [--quick] [--proxy auto|haproxy|nginx|deno] [--out FILE] [PART…]`
+ * `deno task bench [--quick] [--repeat N] [--proxy auto|haproxy|nginx|deno] [--out FILE] [PART…]`
  *
  * Benchmarks the p2p tunnel, the federated balancer and the ledger against baselines set up
  * in the same run (direct loopback, a plain TCP proxy), and prints human-readable tables,
  * then a last line of `key=value` pairs. Full results go to `bench/output/latest.json`.
  * PART is any of `tunnel`, `federated`, `ledger` (default: all). Loopback only; every node
  * runs without mDNS and with an explicit bootstrap list; every loop is bounded; every
- * process it starts is stopped before it exits.
+ * process it starts is stopped before it exits. `--repeat N` runs the parts N times, one after
+ * the other, and judges the goals on the medians of the N runs' figures.
  *
  * @module
  */
@@ -20,11 +21,12 @@ import {
 } from "./federated.ts";
 import { LEDGER_FULL, LEDGER_QUICK, type LedgerResult, runLedgerBench } from "./ledger.ts";
 import { loadAvg, stopAllChildren } from "./lib/proc.ts";
-import { chooseProxy, otherProxies, type ProxyKind } from "./lib/proxy.ts";
+import { chooseProxy, otherProxies } from "./lib/proxy.ts";
 import { round } from "./lib/stats.ts";
 import {
   goalLines,
   lifecycleSummary,
+  medianSummary,
   natSummary,
   pairedConnRatio,
   scaleSummary,
@@ -40,70 +42,18 @@ import {
 import { runTunnelBench, TUNNEL_FULL, TUNNEL_QUICK, type TunnelResult } from "./tunnel.ts";
 import { NAT_FULL, NAT_QUICK, type NatBenchResult, runNatBench } from "./nat.ts";
 import { bundle } from "../scripts/bundle.ts";
+import {
+  type BenchArgs,
+  BenchUsageError,
+  type Entry,
+  parseBenchArgs,
+  type Part,
+  USAGE,
+} from "./args.ts";
 
-const PARTS = ["tunnel", "federated", "ledger", "nat", "lifecycle", "scale"] as const;
-/** Parts run when none is named: `nat` needs root and the namespace lab, so it is asked for. */
-const DEFAULT_PARTS: Part[] = ["tunnel", "federated", "ledger", "lifecycle", "scale"];
-type Part = typeof PARTS[number];
-
-/** Hard bound of a whole run: past it, everything is stopped and the run fails. */
+/** Hard bound of one run of the parts: past it (times `--repeat`), everything is stopped. */
 const WATCHDOG_FULL_MS = 30 * 60_000;
 const WATCHDOG_QUICK_MS = 4 * 60_000;
-
-/** What the `p2p` processes run: the release build's bundle (as shipped) or `main.ts`. */
-type Entry = "bundle" | "source";
-
-interface Args {
-  quick: boolean;
-  entry: Entry;
-  noIpColocation: boolean;
-  ledgerDht: boolean;
-  proxy: ProxyKind | "auto";
-  out: string;
-  parts: Part[];
-}
-
-const USAGE = `usage: deno task bench [--quick] [--proxy auto|haproxy|nginx|deno] [--out FILE]
-       [--entry bundle|source] [--ledger-dht] [--ledger-no-ip-colocation] [${PARTS.join("|")}…]`;
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    quick: false,
-    entry: "bundle",
-    noIpColocation: false,
-    ledgerDht: false,
-    proxy: "auto",
-    out: new URL("./output/latest.json", import.meta.url).pathname,
-    parts: [],
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--quick") args.quick = true;
-    else if (a === "--ledger-no-ip-colocation") args.noIpColocation = true;
-    else if (a === "--ledger-dht") args.ledgerDht = true;
-    else if (a === "--proxy" || a.startsWith("--proxy=")) {
-      const v = a.includes("=") ? a.split("=")[1]! : argv[++i];
-      if (v !== "auto" && v !== "haproxy" && v !== "nginx" && v !== "deno") {
-        throw new Error(`--proxy: ${v}\n${USAGE}`);
-      }
-      args.proxy = v;
-    } else if (a === "--entry" || a.startsWith("--entry=")) {
-      const v = a.includes("=") ? a.split("=")[1]! : argv[++i];
-      if (v !== "bundle" && v !== "source") throw new Error(`--entry: ${v}\n${USAGE}`);
-      args.entry = v;
-    } else if (a === "--out" || a.startsWith("--out=")) {
-      const v = a.includes("=") ? a.split("=")[1] : argv[++i];
-      if (!v) throw new Error(`--out needs a file\n${USAGE}`);
-      args.out = v;
-    } else if (a === "--help" || a === "-h") {
-      console.log(USAGE);
-      Deno.exit(0);
-    } else if ((PARTS as readonly string[]).includes(a)) args.parts.push(a as Part);
-    else throw new Error(`unknown argument ${a}\n${USAGE}`);
-  }
-  if (args.parts.length === 0) args.parts = [...DEFAULT_PARTS];
-  return args;
-}
 
 type Summary = Record<string, number | string>;
 
@@ -220,15 +170,56 @@ async function chooseEntry(entry: Entry): Promise<{ kind: Entry | "P2P_ENTRY"; n
   };
 }
 
-async function main(): Promise<number> {
-  const args = parseArgs(Deno.args);
-  return await runParts(args, await chooseEntry(args.entry));
+async function main(args: BenchArgs): Promise<number> {
+  const entry = await chooseEntry(args.entry);
+  if (args.repeat === 1) {
+    const run = await runParts(args, entry);
+    await writeResult(args.out, run.result);
+    return run.code;
+  }
+  const runs: PartsRun[] = [];
+  for (let i = 1; i <= args.repeat; i++) {
+    console.log(`${i > 1 ? "\n" : ""}=== run ${i} of ${args.repeat} ===`);
+    runs.push(await runParts(args, entry));
+  }
+  const summaries = runs.map((r) => r.summary);
+  const summary = medianSummary(summaries);
+  await writeResult(args.out, { summary, runs: runs.map((r) => r.result) });
+  console.log("");
+  console.log(
+    `=== over ${args.repeat} runs: the goals judged on the medians; results in ${args.out}`,
+  );
+  for (const line of goalLines(summary, summaries)) console.log(line);
+  console.log(keyValueLine(summary));
+  return runs.every((r) => r.code === 0) ? 0 : 1;
+}
+
+/** One run of the parts: its exit code, its summary and everything it measured. */
+interface PartsRun {
+  code: number;
+  summary: Summary;
+  result: Record<string, unknown>;
+}
+
+async function writeResult(out: string, result: unknown): Promise<void> {
+  const outDir = out.slice(0, out.lastIndexOf("/"));
+  if (outDir) await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(
+    out,
+    `${
+      JSON.stringify(
+        result,
+        (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
+        2,
+      )
+    }\n`,
+  );
 }
 
 async function runParts(
-  args: Args,
+  args: BenchArgs,
   entry: { kind: Entry | "P2P_ENTRY"; note: string },
-): Promise<number> {
+): Promise<PartsRun> {
   const log = (line: string): void => console.log(line);
   const t0 = performance.now();
   const loadStart = loadAvg();
@@ -319,35 +310,38 @@ async function runParts(
     lifecycle,
     scale,
   };
-  const outDir = args.out.slice(0, args.out.lastIndexOf("/"));
-  if (outDir) await Deno.mkdir(outDir, { recursive: true });
-  await Deno.writeTextFile(
-    args.out,
-    `${
-      JSON.stringify(
-        result,
-        (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
-        2,
-      )
-    }\n`,
-  );
   log("");
-  log(`done in ${elapsedS.toFixed(1)} s; load average ${loadEnd}; results in ${args.out}`);
+  log(
+    `done in ${elapsedS.toFixed(1)} s; load average ${loadEnd}` +
+      (args.repeat === 1 ? `; results in ${args.out}` : ""),
+  );
   for (const f of failures) log(`FAILED ${f}`);
   for (const line of goalLines(summary)) log(line);
   log(keyValueLine(summary));
-  return failures.length === 0 ? 0 : 1;
+  return { code: failures.length === 0 ? 0 : 1, summary, result };
 }
 
 if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
+  let args: BenchArgs | "help";
+  try {
+    args = parseBenchArgs(Deno.args, new URL("./output/latest.json", import.meta.url).pathname);
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    console.error(`bench: ${err.message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (args === "help") {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const watchdogMs = (args.quick ? WATCHDOG_QUICK_MS : WATCHDOG_FULL_MS) * args.repeat;
   const watchdog = setTimeout(async () => {
     console.error(
-      `bench: watchdog: still running after ${quick ? 4 : 30} min; stopping everything`,
+      `bench: watchdog: still running after ${watchdogMs / 60_000} min; stopping everything`,
     );
     await stopAllChildren();
     Deno.exit(2);
-  }, quick ? WATCHDOG_QUICK_MS : WATCHDOG_FULL_MS);
+  }, watchdogMs);
   const onSignal = async (): Promise<void> => {
     console.error("bench: interrupted; stopping every process it started");
     await stopAllChildren();
@@ -357,7 +351,7 @@ if (import.meta.main) {
   Deno.addSignalListener("SIGTERM", onSignal);
   let code = 1;
   try {
-    code = await main();
+    code = await main(args);
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
   } finally {

@@ -120,3 +120,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "bench --repeat 2: every run printed, then the goals judged on the medians",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "p2p-bench-repeat-" });
+    try {
+      const out = `${dir}/result.json`;
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", BENCH, "--quick", "--repeat", "2", "federated", "--out", out],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(90_000),
+      }).output();
+      const stdout = new TextDecoder().decode(run.stdout);
+      const stderr = new TextDecoder().decode(run.stderr);
+      assert.equal(run.code, 0, `bench failed (code ${run.code}):\n${stdout}\n${stderr}`);
+      assert.match(stdout, /^=== run 1 of 2 ===$/m);
+      assert.match(stdout, /^=== run 2 of 2 ===$/m);
+      const over = stdout.slice(stdout.indexOf("=== over 2 runs"));
+      assert.match(over, /^goal (met {4}|NOT met) balancer conn\/s .*median of \S+, \S+\)$/m);
+      assert.match(over, /^goal met {5}balancer errors: 0 \(target <= 0; sum of 0, 0\)$/m);
+
+      const json = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(json.runs.length, 2);
+      const ratios: number[] = json.runs.map((r: { summary: Record<string, number> }) =>
+        r.summary.federated_conn_ratio
+      );
+      for (const r of ratios) assert.ok(r > 0, `a run's ratio: ${r}`);
+      const median = (ratios[0]! + ratios[1]!) / 2;
+      assert.ok(Math.abs(json.summary.federated_conn_ratio - median) < 1e-9);
+      const last = parseKeyValues(stdout.trimEnd().split("\n").at(-1) ?? "");
+      assert.ok(Math.abs(Number(last.get("federated_conn_ratio")) - median) < 0.001);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("bench: a bad argument is refused before anything starts, naming it", async () => {
+  for (const [args, named] of [[["--repeat", "0"], "--repeat 0"], [["tunel"], "tunel"]] as const) {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", BENCH, ...args],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 2, stderr);
+    assert.ok(stderr.split("\n")[0]!.startsWith("bench: Cannot "), stderr);
+    assert.ok(stderr.split("\n")[0]!.includes(named), stderr);
+    assert.equal(new TextDecoder().decode(run.stdout), "", "nothing ran");
+  }
+});
