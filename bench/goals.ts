@@ -197,8 +197,13 @@ export function medianSummary(
   return out;
 }
 
-function formatFigure(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1);
+/** `v` rounded for reading; with more digits where rounding would make it look like `bound`. */
+function formatFigure(v: number, bound: number): string {
+  if (Number.isInteger(v)) return String(v);
+  let digits = v < 10 ? 3 : 1;
+  let text = v.toFixed(digits);
+  while (Number(text) === bound && v !== bound && digits < 6) text = v.toFixed(++digits);
+  return text;
 }
 
 /**
@@ -216,14 +221,14 @@ export function goalLines(
     if (typeof v !== "number" || !Number.isFinite(v)) continue;
     const met = g.op === "<=" ? v <= g.bound : v >= g.bound;
     const each = runs.map((r) => r[g.key]).map((x) =>
-      typeof x === "number" && Number.isFinite(x) ? formatFigure(x) : "na"
+      typeof x === "number" && Number.isFinite(x) ? formatFigure(x, g.bound) : "na"
     );
     const over = runs.length > 1
       ? `; ${isFailureCount(g.key) ? "sum" : "median"} of ${each.join(", ")}`
       : "";
     lines.push(
       `goal ${met ? "met    " : "NOT met"} ${g.label}: ${
-        formatFigure(v)
+        formatFigure(v, g.bound)
       } (target ${g.op} ${g.bound}${over})`,
     );
   }

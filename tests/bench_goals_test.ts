@@ -87,3 +87,15 @@ Deno.test("goalLines over runs: the verdict is the median's, not the best run's"
     "goal met     tunnel download ÷ ssh -L: 1.048 (target >= 1)",
   ]);
 });
+
+Deno.test("goalLines: a figure just short of its bound is not printed as the bound", () => {
+  assert.deepEqual(goalLines({ tunnel_conn_ssh_ratio: 0.59962 }), [
+    "goal NOT met tunnel new conn/s ÷ ssh -L: 0.5996 (target >= 0.6)",
+  ]);
+  assert.deepEqual(goalLines({ tunnel_conn_ssh_ratio: 0.6 }), [
+    "goal met     tunnel new conn/s ÷ ssh -L: 0.600 (target >= 0.6)",
+  ]);
+  assert.deepEqual(goalLines({ tunnel_conn_ssh_ratio: 0.6004 }), [
+    "goal met     tunnel new conn/s ÷ ssh -L: 0.6004 (target >= 0.6)",
+  ]);
+});
