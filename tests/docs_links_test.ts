@@ -2,6 +2,7 @@
 // resolve: the file it names exists, and an anchor into a markdown file names one of its headings,
 // by GitHub's rule for heading ids.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -86,15 +87,6 @@ function isExternal(link: string): boolean {
   return /^[a-z][a-z0-9+.-]*:/i.test(link) || link.startsWith("//");
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const anchorCache = new Map<string, Set<string>>();
 
 function anchorsOf(path: string): Set<string> {
@@ -116,7 +108,7 @@ function brokenLinks(file: string): string[] {
     const path = decodeURIComponent(hash < 0 ? link : link.slice(0, hash));
     const anchor = hash < 0 ? undefined : decodeURIComponent(link.slice(hash + 1));
     const target = path === "" ? file : join(dirname(file), path);
-    if (!exists(target)) {
+    if (!existsSync(target)) {
       broken.push(`${name}: ${link}`);
     } else if (anchor !== undefined && target.endsWith(".md") && !anchorsOf(target).has(anchor)) {
       broken.push(`${name}: ${link}`);

@@ -8,17 +8,29 @@ export interface RunResult {
   stderr: string;
 }
 
+/** How to run a script to completion. */
+export interface RunOptions {
+  /** Added to the child's environment (which has `NO_COLOR=1`). */
+  env?: Record<string, string>;
+  /** Bound of the whole run, ms. @default {30000} */
+  timeoutMs?: number;
+  /** Written to the child's stdin, which is closed after it (no stdin when absent). */
+  stdin?: string;
+}
+
 /** Runs `p2p args…` (main.ts under `deno run -A`) to completion, bounded by `timeoutMs`. */
-export async function runP2P(
+export function runP2P(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return runDenoScript(p2pEntry(), args, options);
+}
+
+/** Runs `deno run -A script args…` to completion, bounded by `timeoutMs`. */
+export async function runDenoScript(
+  script: string,
   args: string[],
-  { env = {}, timeoutMs = 30_000, stdin }: {
-    env?: Record<string, string>;
-    timeoutMs?: number;
-    stdin?: string;
-  } = {},
+  { env = {}, timeoutMs = 30_000, stdin }: RunOptions = {},
 ): Promise<RunResult> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", p2pEntry(), ...args],
+    args: ["run", "-A", script, ...args],
     env: { NO_COLOR: "1", ...env },
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",

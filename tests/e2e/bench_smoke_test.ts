@@ -2,6 +2,7 @@
 // checks the shape of its output. No timing assertions: the figures are only checked to be
 // positive numbers.
 import assert from "node:assert/strict";
+import { runDenoScript } from "../_helpers/process.ts";
 
 const BENCH = new URL("../../bench/main.ts", import.meta.url).pathname;
 
@@ -74,17 +75,11 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "p2p-bench-smoke-" });
     try {
       const out = `${dir}/result.json`;
-      const run = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", BENCH, "--quick", "tunnel", "--out", out],
-        env: { NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        // The bench stops its own processes; this bounds the bench itself.
-        signal: AbortSignal.timeout(60_000),
-      }).output();
-      const stdout = new TextDecoder().decode(run.stdout);
-      const stderr = new TextDecoder().decode(run.stderr);
+      // The bench stops its own processes; the timeout bounds the bench itself.
+      const run = await runDenoScript(BENCH, ["--quick", "tunnel", "--out", out], {
+        timeoutMs: 60_000,
+      });
+      const { stdout, stderr } = run;
       assert.equal(run.code, 0, `bench failed (code ${run.code}):\n${stdout}\n${stderr}`);
 
       const lines = stdout.trimEnd().split("\n");
@@ -127,16 +122,12 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "p2p-bench-repeat-" });
     try {
       const out = `${dir}/result.json`;
-      const run = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", BENCH, "--quick", "--repeat", "2", "federated", "--out", out],
-        env: { NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(90_000),
-      }).output();
-      const stdout = new TextDecoder().decode(run.stdout);
-      const stderr = new TextDecoder().decode(run.stderr);
+      const run = await runDenoScript(
+        BENCH,
+        ["--quick", "--repeat", "2", "federated", "--out", out],
+        { timeoutMs: 90_000 },
+      );
+      const { stdout, stderr } = run;
       assert.equal(run.code, 0, `bench failed (code ${run.code}):\n${stdout}\n${stderr}`);
       assert.match(stdout, /^=== run 1 of 2 ===$/m);
       assert.match(stdout, /^=== run 2 of 2 ===$/m);
@@ -162,18 +153,10 @@ Deno.test({
 
 Deno.test("bench: a bad argument is refused before anything starts, naming it", async () => {
   for (const [args, named] of [[["--repeat", "0"], "--repeat 0"], [["tunel"], "tunel"]] as const) {
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", BENCH, ...args],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(30_000),
-    }).output();
-    const stderr = new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 2, stderr);
+    const { code, stdout, stderr } = await runDenoScript(BENCH, [...args]);
+    assert.equal(code, 2, stderr);
     assert.ok(stderr.split("\n")[0]!.startsWith("bench: Cannot "), stderr);
     assert.ok(stderr.split("\n")[0]!.includes(named), stderr);
-    assert.equal(new TextDecoder().decode(run.stdout), "", "nothing ran");
+    assert.equal(stdout, "", "nothing ran");
   }
 });

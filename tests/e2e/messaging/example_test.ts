@@ -1,20 +1,11 @@
-import "../../_helpers/mod.ts";
+import { runDenoScript } from "../../_helpers/mod.ts";
 import assert from "node:assert/strict";
 
 const EXAMPLE = new URL("../../../examples/two_nodes.ts", import.meta.url).pathname;
 
 Deno.test("examples/two_nodes.ts finds a peer, exchanges messages and refuses a replay", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", EXAMPLE],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, `exit code ${output.code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  const { code, stdout, stderr } = await runDenoScript(EXAMPLE, []);
+  assert.equal(code, 0, `exit code ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
   const lines = stdout.trim().split("\n");
   assert.match(lines[0]!, /^alice: 12D3KooW\w+$/);
   assert.match(lines[1]!, /^bob: 12D3KooW\w+$/);
