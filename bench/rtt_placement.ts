@@ -13,9 +13,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { generateToken } from "../src/token/token.ts";
 import { echoRtt } from "./lib/load.ts";
-import { loopbackFlags, spawnP2P, spawnServer } from "./lib/spawn.ts";
+import { spawnServer, spawnTunnelPair } from "./lib/spawn.ts";
 import { sshAvailable, startSshForward } from "./lib/ssh.ts";
 import { fmt, median } from "./lib/stats.ts";
 
@@ -56,26 +55,8 @@ try {
   started.push(service.child);
   const forward = await startSshForward(service.info.port);
   started.push(forward);
-  const token = generateToken();
-  const expose = await spawnP2P("expose", [
-    "expose",
-    "--target",
-    `127.0.0.1:${service.info.port}`,
-    "--service",
-    "bench",
-    ...loopbackFlags(token, []),
-  ]);
-  started.push(expose.child);
-  const connect = await spawnP2P("connect", [
-    "connect",
-    "--service",
-    "bench",
-    "--listen",
-    "127.0.0.1:0",
-    ...loopbackFlags(token, [expose.addr]),
-  ]);
-  started.push(connect.child);
-  const tunnelPort = Number(String(connect.start.listen).split(":").pop());
+  const { expose, connect, port: tunnelPort } = await spawnTunnelPair(service.info.port);
+  started.push(expose.child, connect.child);
   // As the bench does: V8 optimizes the tunnel's small-message path over the first thousands.
   await echoRtt(tunnelPort, WARM_ROUND_TRIPS, 64, 120_000);
   await echoRtt(forward.port, WARM_ROUND_TRIPS, 64, 120_000);

@@ -8,7 +8,6 @@
  * of the two tunnel processes idle and during parallel bulk transfers, and the floors of
  * `floors.ts` (the cipher's bound on bulk, the runtime's and the module graph's RSS).
  */
-import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload } from "./lib/load.ts";
 import { cpuProbe, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
 import {
@@ -35,7 +34,7 @@ import {
   type RssFloors,
   rssFloors,
 } from "./floors.ts";
-import { loopbackFlags, type P2PChild, spawnP2P, spawnServer } from "./lib/spawn.ts";
+import { spawnServer, spawnTunnelPair } from "./lib/spawn.ts";
 import { coreShares, fmt, row } from "./lib/stats.ts";
 
 export type { BulkResult, PathResult } from "./paths.ts";
@@ -146,28 +145,8 @@ export async function runTunnelBench(
       started.push(ssh);
     }
     log(sshCheck.ok ? `ssh -L anchor: ${sshCheck.note}` : `NOTE: ${sshCheck.note}`);
-    const token = generateToken();
-    const expose: P2PChild = await spawnP2P("expose", [
-      "expose",
-      "--target",
-      `127.0.0.1:${service.info.port}`,
-      "--service",
-      "bench",
-      ...loopbackFlags(token, []),
-    ]);
-    started.push(expose.child);
-    const connect: P2PChild = await spawnP2P("connect", [
-      "connect",
-      "--service",
-      "bench",
-      "--listen",
-      "127.0.0.1:0",
-      ...loopbackFlags(token, [expose.addr]),
-    ]);
-    started.push(connect.child);
-    const listen = connect.start.listen;
-    if (typeof listen !== "string") throw new Error("connect printed no listen address");
-    const tunnelPort = Number(listen.split(":").pop());
+    const { expose, connect, port: tunnelPort } = await spawnTunnelPair(service.info.port);
+    started.push(expose.child, connect.child);
     await warmUp(tunnelPort, 40_000, "the tunnel");
     await warmUp(proxy.port, 10_000, "the plain proxy");
     await warmUp(relay.port, 10_000, "the relay chain");

@@ -2,6 +2,7 @@
 import { Child } from "./proc.ts";
 
 import { p2pDenoFlags, p2pEntry } from "./entry.ts";
+import { generateToken } from "../../src/token/token.ts";
 const SERVERS = new URL("../servers/", import.meta.url).pathname;
 
 /** Loopback-only node flags: 127.0.0.1 listener, no mDNS, an explicit bootstrap list. */
@@ -55,6 +56,49 @@ export async function spawnP2P(
     return { child, start, addr: a.includes("/p2p/") ? a : `${a}/p2p/${start.peerId}` };
   } catch (err) {
     await child.stop(2_000);
+    throw err;
+  }
+}
+
+/** A tunnel: `p2p expose` of a service and `p2p connect` to it, on a network of their own. */
+export interface TunnelPair {
+  expose: P2PChild;
+  connect: P2PChild;
+  /** The port `p2p connect` listens on (127.0.0.1). */
+  port: number;
+}
+
+/**
+ * Starts `p2p expose` for the service on `servicePort` and `p2p connect` to it (a fresh token,
+ * loopback only); if `connect` cannot start, `expose` is stopped before the error is thrown.
+ */
+export async function spawnTunnelPair(servicePort: number): Promise<TunnelPair> {
+  const token = generateToken();
+  const expose = await spawnP2P("expose", [
+    "expose",
+    "--target",
+    `127.0.0.1:${servicePort}`,
+    "--service",
+    "bench",
+    ...loopbackFlags(token, []),
+  ]);
+  try {
+    const connect = await spawnP2P("connect", [
+      "connect",
+      "--service",
+      "bench",
+      "--listen",
+      "127.0.0.1:0",
+      ...loopbackFlags(token, [expose.addr]),
+    ]);
+    const listen = connect.start.listen;
+    if (typeof listen !== "string") {
+      await connect.child.stop(2_000);
+      throw new Error("connect printed no listen address");
+    }
+    return { expose, connect, port: Number(listen.split(":").pop()) };
+  } catch (err) {
+    await expose.child.stop(2_000);
     throw err;
   }
 }
