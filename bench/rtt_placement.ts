@@ -61,8 +61,11 @@ try {
   await echoRtt(tunnelPort, WARM_ROUND_TRIPS, 64, 120_000);
   await echoRtt(forward.port, WARM_ROUND_TRIPS, 64, 120_000);
 
-  const clientSide = [Deno.pid, connect.child.pid, forward.pids.ssh!];
-  const servingSide = [service.child.pid, expose.child.pid, forward.pids.sshd!];
+  // `ssh` is the client side; every process of the sshd session (the one that moves the bytes
+  // and its privilege-separation monitor) is the serving side.
+  const { ssh, ...sshdSession } = forward.pids;
+  const clientSide = [Deno.pid, connect.child.pid, ssh!];
+  const servingSide = [service.child.pid, expose.child.pid, ...Object.values(sshdSession)];
   const placements: Record<string, () => Promise<void>> = {
     free: () => pin("0x3", [...clientSide, ...servingSide]),
     split: async () => (await pin("0x1", clientSide), await pin("0x2", servingSide)),
