@@ -124,7 +124,7 @@ export async function measureJoin(opts: JoinOptions, started: Child[]): Promise<
     "127.0.0.1:0",
   ];
   const spawn = async (name: string, bootstrap: string[]): Promise<P2PChild> => {
-    const p2p = await spawnP2P(name, ["node", ...flags(bootstrap)], 60_000);
+    const p2p = await spawnP2P(name, ["node", ...flags(bootstrap)], { timeoutMs: 60_000 });
     started.push(p2p.child);
     return p2p;
   };

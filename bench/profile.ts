@@ -17,13 +17,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { generateToken } from "../src/token/token.ts";
 import { bulkDownload, bulkUpload, connRate, echoExchange, echoRtt } from "./lib/load.ts";
-import { Child, cpuProbe, loadAvg, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
-import { loopbackFlags, spawnServer, type StartLine } from "./lib/spawn.ts";
+import { cpuProbe, loadAvg, rssMiB, rssSampler, sleep } from "./lib/proc.ts";
+import { spawnServer, spawnTunnelPair } from "./lib/spawn.ts";
 import { fmt } from "./lib/stats.ts";
 import { warmUp } from "./paths.ts";
-import { p2pEntry, p2pTaskRuntimeFlags } from "./lib/entry.ts";
 import {
   attachProfiler,
   formatSummary,
@@ -55,32 +53,16 @@ const ALLOCATION_SAMPLE_BYTES = 16 * 1024;
 const runs = Number(values.runs);
 const phases = new Set(values.phases.split(","));
 
-async function spawnNode(
-  name: string,
-  args: string[],
-): Promise<{ child: Child; start: StartLine }> {
-  const prof = values.prof === undefined
-    ? []
-    : [`--v8-flags=--prof,--logfile=${values.prof}/${name}.log,--no-logfile-per-isolate`];
+/** Each tunnel process's own flags: an inspector, V8's tick log, `--flags`. */
+async function profilingFlags(name: "expose" | "connect"): Promise<string[]> {
   if (values.prof !== undefined) await Deno.mkdir(values.prof, { recursive: true });
-  const inspect = values.cpuprofile === undefined ? [] : ["--inspect=127.0.0.1:0"];
-  const child = new Child({
-    name,
-    cmd: Deno.execPath(),
-    args: [
-      "run",
-      "-A",
-      ...inspect,
-      ...p2pTaskRuntimeFlags(),
-      ...prof,
-      ...values.flags,
-      p2pEntry(),
-      ...args,
-    ],
-    env: Deno.env.toObject(),
-  });
-  const line = await child.waitLine((l) => l.startsWith("{"), 30_000);
-  return { child, start: JSON.parse(line) as StartLine };
+  return [
+    ...(values.cpuprofile === undefined ? [] : ["--inspect=127.0.0.1:0"]),
+    ...(values.prof === undefined
+      ? []
+      : [`--v8-flags=--prof,--logfile=${values.prof}/${name}.log,--no-logfile-per-isolate`]),
+    ...values.flags,
+  ];
 }
 
 const started: { stop(): Promise<void> }[] = [];
@@ -92,29 +74,15 @@ try {
   );
   const service = await spawnServer<{ port: number }>("service.ts", []);
   started.push(service.child);
-  const token = generateToken();
-  const expose = await spawnNode("expose", [
-    "expose",
-    "--target",
-    `127.0.0.1:${service.info.port}`,
-    "--service",
-    "bench",
-    ...loopbackFlags(token, []),
-  ]);
-  started.push(expose.child);
-  const exposeAddr = expose.start.addresses.find((a) => a.startsWith("/ip4/127.0.0.1/"))!;
-  const connect = await spawnNode("connect", [
-    "connect",
-    "--service",
-    "bench",
-    "--listen",
-    "127.0.0.1:0",
-    ...loopbackFlags(token, [
-      exposeAddr.includes("/p2p/") ? exposeAddr : `${exposeAddr}/p2p/${expose.start.peerId}`,
-    ]),
-  ]);
-  started.push(connect.child);
-  const port = Number(String(connect.start.listen).split(":").pop());
+  const flags = {
+    expose: await profilingFlags("expose"),
+    connect: await profilingFlags("connect"),
+  };
+  const { expose, connect, port } = await spawnTunnelPair(
+    service.info.port,
+    (name: "expose" | "connect") => flags[name],
+  );
+  started.push(expose.child, connect.child);
   await warmUp(port, 30_000, "the tunnel");
   const pids = { expose: expose.child.pid, connect: connect.child.pid };
   console.log(`pids: expose ${pids.expose} connect ${pids.connect} service ${service.child.pid}`);

@@ -195,7 +195,7 @@ async function runSize(
   ];
   const t0 = performance.now();
   const spawn = async (name: string, bootstrap: string[]): Promise<NodeProc> => {
-    const p2p = await spawnP2P(name, ["node", ...flags(bootstrap)], 60_000);
+    const p2p = await spawnP2P(name, ["node", ...flags(bootstrap)], { timeoutMs: 60_000 });
     started.push(p2p.child);
     const api = p2p.start.api;
     if (typeof api !== "string") throw new Error(`${name} printed no API address`);

@@ -37,17 +37,26 @@ export interface P2PChild {
   addr: string;
 }
 
+/** How {@linkcode spawnP2P} starts a process. */
+export interface SpawnP2POptions {
+  /** Bound on the wait for the start line, ms. @default {30000} */
+  timeoutMs?: number;
+  /** Deno flags of this process, after the task's and `BENCH_DENO_FLAGS` (an inspector, `--v8-flags`). */
+  denoFlags?: readonly string[];
+}
+
 /** Spawns `deno run -A main.ts <args>` and waits (bounded) for its JSON start line. */
 export async function spawnP2P(
   name: string,
   args: string[],
-  timeoutMs = 30_000,
+  options: SpawnP2POptions = {},
 ): Promise<P2PChild> {
   const child = new Child({
     name,
     cmd: Deno.execPath(),
-    args: ["run", "-A", ...p2pDenoFlags(), p2pEntry(), ...args],
+    args: ["run", "-A", ...p2pDenoFlags(), ...options.denoFlags ?? [], p2pEntry(), ...args],
   });
+  const timeoutMs = options.timeoutMs ?? 30_000;
   try {
     const line = await child.waitLine((l) => l.startsWith("{"), timeoutMs);
     const start = JSON.parse(line) as StartLine;
@@ -71,8 +80,13 @@ export interface TunnelPair {
 /**
  * Starts `p2p expose` for the service on `servicePort` and `p2p connect` to it (a fresh token,
  * loopback only); if `connect` cannot start, `expose` is stopped before the error is thrown.
+ *
+ * @param denoFlags Extra Deno flags of each of the two processes, by name.
  */
-export async function spawnTunnelPair(servicePort: number): Promise<TunnelPair> {
+export async function spawnTunnelPair(
+  servicePort: number,
+  denoFlags: (name: "expose" | "connect") => readonly string[] = () => [],
+): Promise<TunnelPair> {
   const token = generateToken();
   const expose = await spawnP2P("expose", [
     "expose",
@@ -81,7 +95,7 @@ export async function spawnTunnelPair(servicePort: number): Promise<TunnelPair> 
     "--service",
     "bench",
     ...loopbackFlags(token, []),
-  ]);
+  ], { denoFlags: denoFlags("expose") });
   try {
     const connect = await spawnP2P("connect", [
       "connect",
@@ -90,7 +104,7 @@ export async function spawnTunnelPair(servicePort: number): Promise<TunnelPair> 
       "--listen",
       "127.0.0.1:0",
       ...loopbackFlags(token, [expose.addr]),
-    ]);
+    ], { denoFlags: denoFlags("connect") });
     const listen = connect.start.listen;
     if (typeof listen !== "string") {
       await connect.child.stop(2_000);
