@@ -78,10 +78,7 @@ try {
     expose: await profilingFlags("expose"),
     connect: await profilingFlags("connect"),
   };
-  const { expose, connect, port } = await spawnTunnelPair(
-    service.info.port,
-    (name: "expose" | "connect") => flags[name],
-  );
+  const { expose, connect, port } = await spawnTunnelPair(service.info.port, (name) => flags[name]);
   started.push(expose.child, connect.child);
   await warmUp(port, 30_000, "the tunnel");
   const pids = { expose: expose.child.pid, connect: connect.child.pid };

@@ -41,7 +41,10 @@ export interface P2PChild {
 export interface SpawnP2POptions {
   /** Bound on the wait for the start line, ms. @default {30000} */
   timeoutMs?: number;
-  /** Deno flags of this process, after the task's and `BENCH_DENO_FLAGS` (an inspector, `--v8-flags`). */
+  /**
+   * Deno flags of this process, after the task's and `BENCH_DENO_FLAGS` (an inspector,
+   * `--v8-flags`).
+   */
   denoFlags?: readonly string[];
 }
 

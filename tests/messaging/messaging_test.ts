@@ -152,9 +152,10 @@ Deno.test({
       nodes.push(await startJoined(token, a), await startJoined(token, a));
       const [, b, c] = nodes as [P2PNode, P2PNode, P2PNode];
       // broadcast() sends to the connected members: a proves b and c by the challenge. b and c
-      // are not connected (no discovery here) and prove each other only by gossip signed by the
-      // other, which can wait for the next healthcheck (30 s) when a's rebroadcast of a join
-      // arrives first; this test is not about that.
+      // are not connected (no discovery here) and prove each other only by a block the other
+      // signed: when c adopts a's block before writing its own, b sees c holds the current block,
+      // skips its join rebroadcast, and c waits for b's next publish (its healthcheck, 30 s).
+      // This test is not about that.
       await waitFor(() => [b.peerId, c.peerId].every((p) => a.members().includes(p)), {
         timeoutMs: 8_000,
         message: "the seed to count both joined nodes as members",
